@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rust_gup: build, test and benchmark.
+#
+#   make              build the module and the selftests
+#   make check        build everything, boot the test kernel, run the tests
+#   make vm           interactive shell in the test VM, rust_gup loaded
+#   make lint         rustfmt --check and clippy, warnings are errors
+#   make fmt          rustfmt the Rust sources
+#   make clean
+#
+# Without KDIR, the project's own test kernel (Debian's linux-source-6.12,
+# CONFIG_RUST=y) is built on first use and cached under ~/.cache/rust_gup;
+# missing build dependencies are installed first. KDIR=/path/to/tree builds
+# against your own Rust-enabled tree instead (configured and built, with
+# `make headers_install` done for the selftests).
+
+RUST_TOOLCHAIN ?= 1.95.0
+export RUSTUP_TOOLCHAIN := $(RUST_TOOLCHAIN)
+
+BUILD := $(CURDIR)/build
+TARGETS := all modules selftests initramfs lint fmt
+
+ifeq ($(origin KDIR),undefined)
+# Set up the test kernel, then run the same target against it.
+$(TARGETS):
+	@$(MAKE) --no-print-directory KDIR="$$($(CURDIR)/scripts/kernel.sh)" $@
+else
+BINDGEN ?= $(or $(wildcard $(HOME)/.cache/rust_gup/tools/bindgen-0.73.2/bin/bindgen),bindgen)
+KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 BINDGEN=$(BINDGEN)
+ifeq ($(WERROR),1)
+KBUILD += KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror
+endif
+# Crate roots; rustfmt follows their modules.
+RUST_CRATES := module/rust_gup.rs $(wildcard samples/*.rs)
+RUSTFMT := rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml
+
+all: modules selftests
+
+modules:
+	$(KBUILD) modules
+
+# The kernel's own rustfmt settings; clippy as the kernel runs it. The
+# lint build leaves clippy-built objects behind, so the next build redoes
+# them with rustc.
+lint:
+	$(RUSTFMT) --check $(RUST_CRATES)
+	@if grep -nE '^[^/]*(\bunsafe\b|bindings::)' $(wildcard module/*.rs samples/*.rs); then \
+		echo "lint: unsafe and bindings:: belong in rust/ (the abstraction layer)"; exit 1; fi
+	$(KBUILD) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
+
+fmt:
+	$(RUSTFMT) $(RUST_CRATES)
+
+selftests:
+	$(MAKE) -C selftests KDIR=$(KDIR) O=$(BUILD)/selftests
+
+initramfs: modules selftests
+	$(CURDIR)/scripts/initramfs.sh $(KDIR) $(BUILD)
+endif
+
+check:
+	@$(CURDIR)/scripts/check.sh
+
+vm:
+	@$(CURDIR)/scripts/vm
+
+# Works without a kernel tree: removes what Kbuild and the scripts made.
+clean:
+	rm -rf $(BUILD) rust/bindings_generated.rs modules.order Module.symvers
+	find . -path ./.git -prune -o \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
+		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '.*.d' \) -type f -print0 | \
+		xargs -0 rm -f
+
+.PHONY: $(TARGETS) check vm clean

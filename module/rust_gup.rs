@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rust_gup: the kernel's get_user_pages rules as Rust types, exercised
+//! through `/dev/rust_gup`.
+//!
+//! This crate is the module's logic and is safe Rust. Raw bindings and
+//! `unsafe` live in the abstraction layer under `rust/`.
+
+#[allow(dead_code)]
+#[path = "../rust/kernel_ext.rs"]
+mod kernel_ext;
+
+mod device;
+
+use kernel::{c_str, prelude::*};
+use kernel_ext::miscdevice::{MiscDeviceOptions, MiscDeviceRegistration};
+
+module! {
+    type: RustGupModule,
+    name: "rust_gup",
+    author: "rust_gup developers",
+    description: "Safe get_user_pages/pin_user_pages wrappers, exercised through /dev/rust_gup",
+    license: "GPL",
+}
+
+struct RustGupModule {
+    _device: Pin<KBox<MiscDeviceRegistration<device::RustGupFile>>>,
+}
+
+impl kernel::Module for RustGupModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let options = MiscDeviceOptions {
+            name: c_str!("rust_gup"),
+            // Pinning user memory is a privileged operation: root only.
+            mode: 0o600,
+        };
+        let device = KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?;
+        pr_info!(
+            "/dev/rust_gup registered, ABI version {}\n",
+            device::ABI_VERSION
+        );
+        Ok(RustGupModule { _device: device })
+    }
+}

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Files, as the VFS hands them to file operations.
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
+
+use super::bindings;
+use kernel::types::Opaque;
+
+/// A `struct file` borrowed for the duration of one file operation.
+///
+/// The 6.12 `kernel` crate has no file type; this is the part of the
+/// upstream `kernel::fs::File` that rust_gup needs.
+///
+/// # Invariants
+///
+/// The wrapped `struct file` is valid for as long as the reference to this
+/// type lives: the VFS keeps the file alive during the operation that
+/// received it.
+#[repr(transparent)]
+pub(crate) struct File(Opaque<bindings::file>);
+
+impl File {
+    /// Borrows the file that a file operation received.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a valid `struct file` that stays valid for `'a`,
+    /// as it does for the duration of a file operation.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::file) -> &'a File {
+        // SAFETY: `File` is a transparent wrapper of `struct file`, and the
+        // caller guarantees that `ptr` is valid for `'a`.
+        // INVARIANT: the file is valid for `'a`, as the caller guarantees.
+        unsafe { &*ptr.cast() }
+    }
+}

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Misc devices.
+//!
+//! C header: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h)
+//!
+//! The 6.12 `kernel` crate has no misc device support. This module follows
+//! the shape of the upstream `kernel::miscdevice` (6.13 and later): a
+//! [`MiscDevice`] trait whose implementor is the per-open state, and a
+//! [`MiscDeviceRegistration`] that registers it. Moving to the upstream
+//! abstraction on a newer kernel is a change of import paths. One
+//! difference: the file operations name the owning module, so a module
+//! cannot be unloaded while one of its device files is open.
+
+use super::{bindings, file::File};
+use core::marker::PhantomData;
+use kernel::{
+    error::{to_result, VTABLE_DEFAULT_ERROR},
+    ffi::{c_int, c_long, c_uint, c_ulong},
+    init::pin_init_from_closure,
+    prelude::*,
+    types::{ForeignOwnable, Opaque},
+};
+
+/// What a misc device is registered as.
+#[derive(Copy, Clone)]
+pub(crate) struct MiscDeviceOptions {
+    /// The name of the device node under `/dev`.
+    pub(crate) name: &'static CStr,
+    /// The permissions of the device node, e.g. `0o600`.
+    pub(crate) mode: u16,
+}
+
+/// A registered misc device.
+///
+/// Dropping it deregisters the device.
+///
+/// # Invariants
+///
+/// `inner` is a `struct miscdevice` registered with `misc_register`, whose
+/// file operations are [`MiscDeviceVTable::<T>`].
+#[pin_data(PinnedDrop)]
+pub(crate) struct MiscDeviceRegistration<T> {
+    #[pin]
+    inner: Opaque<bindings::miscdevice>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: `misc_deregister` may be called from any thread.
+unsafe impl<T> Send for MiscDeviceRegistration<T> {}
+
+// SAFETY: a shared reference only gives access to the raw pointer; the misc
+// core serialises its own use of the structure.
+unsafe impl<T> Sync for MiscDeviceRegistration<T> {}
+
+impl<T: MiscDevice> MiscDeviceRegistration<T> {
+    /// Registers a misc device with a dynamic minor number.
+    pub(crate) fn register(opts: MiscDeviceOptions) -> impl PinInit<Self, Error> {
+        let init = move |slot: *mut Self| {
+            // SAFETY: the initializer may write to every field of `slot`.
+            let misc =
+                unsafe { core::ptr::addr_of_mut!((*slot).inner) }.cast::<bindings::miscdevice>();
+            // SAFETY: `misc` is valid for writes, and all zeroes is a valid
+            // `struct miscdevice` (all pointers null, no list linkage).
+            unsafe { misc.write(core::mem::zeroed()) };
+            // SAFETY: `misc` was just initialised above.
+            let m = unsafe { &mut *misc };
+            m.minor = bindings::MISC_DYNAMIC_MINOR as c_int;
+            m.name = opts.name.as_char_ptr();
+            m.mode = opts.mode;
+            m.fops = &MiscDeviceVTable::<T>::VTABLE;
+            // SAFETY: `misc` is fully set up. The registration is pinned, so
+            // the list linkage `misc_register` writes into it stays valid,
+            // and the drop handler deregisters before the memory goes away.
+            // INVARIANT: on success `inner` is registered with our fops.
+            to_result(unsafe { bindings::misc_register(misc) })
+            // `_t` is a zero-sized marker: nothing to initialise.
+        };
+        // SAFETY: the closure initialises every non-zero-sized field, or
+        // returns an error having registered nothing; the slot is not moved.
+        unsafe { pin_init_from_closure(init) }
+    }
+}
+
+#[pinned_drop]
+impl<T> PinnedDrop for MiscDeviceRegistration<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: by the type invariant the device is registered.
+        unsafe { bindings::misc_deregister(self.inner.get()) };
+    }
+}
+
+/// The per-open state of a misc device, and its file operations.
+///
+/// `open` makes the state, which the file owns until `release`. The other
+/// operations borrow it. Errors become errnos at the C boundary, and only
+/// there.
+#[vtable]
+pub(crate) trait MiscDevice: Sized {
+    /// The pointer type that owns the per-open state.
+    type Ptr: ForeignOwnable + Send + Sync;
+
+    /// Called when the device is opened; the result is the file's state.
+    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr>;
+
+    /// Called when the last reference to the file goes away.
+    fn release(device: Self::Ptr, _file: &File) {
+        drop(device);
+    }
+
+    /// Handles an ioctl. `cmd` is the full command number (see
+    /// [`kernel::ioctl`]); `arg` is usually a user pointer.
+    fn ioctl(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _cmd: u32,
+        _arg: usize,
+    ) -> Result<isize> {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The `struct file_operations` of a misc device whose state is `T`.
+struct MiscDeviceVTable<T: MiscDevice>(PhantomData<T>);
+
+impl<T: MiscDevice> MiscDeviceVTable<T> {
+    /// # Safety
+    ///
+    /// Only the VFS calls this, through `misc_open`, for a file of a device
+    /// registered by [`MiscDeviceRegistration<T>`].
+    unsafe extern "C" fn open(_inode: *mut bindings::inode, raw: *mut bindings::file) -> c_int {
+        // SAFETY: `misc_open` stored the `struct miscdevice` in the file's
+        // private data before calling us, and holds `misc_mtx`, so the
+        // device cannot be deregistered during this call.
+        let misc = unsafe { (*raw).private_data }.cast::<bindings::miscdevice>();
+        // SAFETY: the miscdevice is the `inner` field of a registration of
+        // `T` (the only one whose fops are this table), so the containing
+        // structure is valid for this call.
+        let registration =
+            unsafe { &*kernel::container_of!(misc, MiscDeviceRegistration<T>, inner) };
+        // SAFETY: the file is valid for the duration of `open`.
+        let file = unsafe { File::from_raw(raw) };
+
+        match T::open(file, registration) {
+            Ok(ptr) => {
+                // From here on the private data is the state made by
+                // `T::open`; `release` takes it back.
+                // SAFETY: `open` has exclusive use of the file's fields.
+                unsafe { (*raw).private_data = ptr.into_foreign() as *mut _ };
+                0
+            }
+            Err(err) => err.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Only the VFS calls this, once, when the last reference to a file
+    /// opened through [`Self::open`] goes away.
+    unsafe extern "C" fn release(_inode: *mut bindings::inode, raw: *mut bindings::file) -> c_int {
+        // SAFETY: `open` stored the result of `into_foreign` in the private
+        // data. No other file operation can run now, so no borrow remains,
+        // and `release` runs once: the state is taken back exactly once.
+        let device = unsafe { <T::Ptr as ForeignOwnable>::from_foreign((*raw).private_data) };
+        // SAFETY: the file is valid for the duration of `release`.
+        T::release(device, unsafe { File::from_raw(raw) });
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Only the VFS calls this, for a file opened through [`Self::open`].
+    unsafe extern "C" fn ioctl(raw: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+        // SAFETY: `open` stored the result of `into_foreign` in the private
+        // data, and `release` cannot run while an ioctl is in progress (the
+        // caller holds a reference to the file).
+        let device = unsafe { <T::Ptr as ForeignOwnable>::borrow((*raw).private_data) };
+        // SAFETY: the file is valid for the duration of the ioctl.
+        let file = unsafe { File::from_raw(raw) };
+        match T::ioctl(device, file, cmd, arg) {
+            Ok(ret) => ret as c_long,
+            Err(err) => err.to_errno() as c_long,
+        }
+    }
+
+    const VTABLE: bindings::file_operations = bindings::file_operations {
+        // Every open file pins the module through `fops_get()` in
+        // `misc_open`, so rmmod is refused while a device file is open.
+        owner: core::ptr::addr_of!(bindings::__this_module).cast_mut(),
+        open: Some(Self::open),
+        release: Some(Self::release),
+        unlocked_ioctl: if T::HAS_IOCTL {
+            Some(Self::ioctl)
+        } else {
+            None
+        },
+        // SAFETY: all zeroes is a valid `struct file_operations`: every
+        // other operation is absent.
+        ..unsafe { core::mem::zeroed() }
+    };
+}

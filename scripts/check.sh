@@ -1,0 +1,56 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: set up everything on a fresh machine, lint and build rust_gup
+# and its selftests, boot the test kernel and run the harness in it.
+#
+# Environment:
+#   VMTESTS_ARGS    arguments for run_vmtests.sh, e.g. -t "device"
+#   CHECK_TIMEOUT   seconds the guest may run (default 3000)
+#   KDIR            test against this kernel tree instead of the project's
+#
+# Ends with one line "N passed, N failed, N skipped" (top-level tests; a
+# test the plan announced but that never reported counts as failed) and
+# exits non-zero if a test failed, the guest did not finish, the kernel
+# splatted, or FOLL_PIN counters were left unbalanced.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+start=$SECONDS
+elapsed() { echo "$((SECONDS - start)) s"; }
+
+kdir=${KDIR:-$("$TOPDIR/scripts/kernel.sh" test)}
+mk() { make -C "$TOPDIR" --no-print-directory KDIR="$kdir" "$@"; }
+
+step "lint: rustfmt and clippy ($(elapsed))"
+mk lint
+
+step "build: module, selftests, initramfs ($(elapsed))"
+mk WERROR=1 initramfs
+
+step "test: booting the test kernel ($(elapsed))"
+log=$TOPDIR/build/check.log
+set +e
+# shellcheck disable=SC2086 # VMTESTS_ARGS is split on purpose
+"$TOPDIR/scripts/vm" --no-build --timeout "${CHECK_TIMEOUT:-3000}" --log "$log" \
+	-- run_vmtests.sh ${VMTESTS_ARGS:-}
+rc=$?
+set -e
+
+# The harness's own lines are the unindented TAP ones; kernel lines carry
+# a timestamp and the tests' output is indented as comments.
+tr -d '\r' <"$log" | awk -v rc="$rc" -v took="$(elapsed)" '
+	/^1\.\.[0-9]+$/ && !plan { plan = substr($0, 4) }
+	/^ok [0-9]+ .*# SKIP/ { skip++; next }
+	/^ok [0-9]+ / { pass++ }
+	/^not ok [0-9]+ / { fail++ }
+	END {
+		missing = plan - pass - fail - skip
+		if (missing > 0) {
+			printf "check: %d of %d planned tests did not report\n", missing, plan
+			fail += missing
+		}
+		printf "check: finished in %s, guest exit status %d\n", took, rc
+		printf "%d passed, %d failed, %d skipped\n", pass, fail, skip
+		exit (rc != 0 || fail > 0 || plan == 0)
+	}'
