@@ -8,8 +8,10 @@ use core::{
     mem::size_of,
     sync::atomic::{AtomicU32, Ordering},
 };
-use kernel::{prelude::*, uaccess::UserSlice};
+use kernel::{new_mutex, prelude::*, sync::Mutex, uaccess::UserSlice};
 
+use crate::gup_test;
+use crate::held::{FileSets, HELD_PAGES, HELD_SETS};
 use crate::kernel_ext::{
     file::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
@@ -39,9 +41,13 @@ impl Drop for OpenFile {
     }
 }
 
-/// The state of one open file of `/dev/rust_gup`.
+/// The state of one open file of `/dev/rust_gup`: the page sets it holds.
+/// Dropping it (when the file is released) releases them all.
+#[pin_data]
 pub(crate) struct RustGupFile {
     _open: OpenFile,
+    #[pin]
+    sets: Mutex<FileSets>,
 }
 
 #[vtable]
@@ -49,16 +55,30 @@ impl MiscDevice for RustGupFile {
     type Ptr = Pin<KBox<Self>>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr> {
-        Ok(KBox::pin(
-            RustGupFile {
+        KBox::pin_init(
+            try_pin_init!(RustGupFile {
                 _open: OpenFile::new(),
-            },
+                sets <- new_mutex!(FileSets::default()),
+            }),
             GFP_KERNEL,
-        )?)
+        )
     }
 
-    fn ioctl(_this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
+            uapi::GUP_FAST_BENCHMARK
+            | uapi::PIN_FAST_BENCHMARK
+            | uapi::PIN_LONGTERM_BENCHMARK
+            | uapi::GUP_BASIC_TEST
+            | uapi::PIN_BASIC_TEST
+            | uapi::DUMP_USER_PAGES_TEST => return gup_test::gup_test_ioctl(cmd, arg),
+            uapi::PIN_LONGTERM_TEST_START => return this.sets.lock().longterm_test_start(arg),
+            uapi::PIN_LONGTERM_TEST_STOP => return this.sets.lock().longterm_test_stop(),
+            uapi::PIN_LONGTERM_TEST_READ => return this.sets.lock().longterm_test_read(arg),
+            uapi::RUST_GUP_IOC_BENCH => return gup_test::bench_ioctl(arg),
+            uapi::RUST_GUP_IOC_PIN => return this.sets.lock().pin(arg),
+            uapi::RUST_GUP_IOC_UNPIN => return this.sets.lock().unpin(arg),
+            uapi::RUST_GUP_IOC_QUERY => return this.sets.lock().query(arg),
             uapi::RUST_GUP_IOC_VERSION => {
                 let version = uapi::rust_gup_version {
                     abi_version: ABI_VERSION,
@@ -69,6 +89,8 @@ impl MiscDevice for RustGupFile {
             uapi::RUST_GUP_IOC_STATS => {
                 let stats = uapi::rust_gup_stats {
                     open_files: OPEN_FILES.load(Ordering::Relaxed),
+                    held_sets: HELD_SETS.load(Ordering::Relaxed),
+                    held_pages: HELD_PAGES.load(Ordering::Relaxed),
                     ..Default::default()
                 };
                 write_to_user(arg, &stats)?;

@@ -11,6 +11,9 @@
 mod kernel_ext;
 
 mod device;
+mod gup_test;
+mod held;
+mod take;
 
 use kernel::{c_str, prelude::*};
 use kernel_ext::miscdevice::{MiscDeviceOptions, MiscDeviceRegistration};

@@ -11,5 +11,7 @@
 
 pub(crate) mod bindings;
 pub(crate) mod file;
+pub(crate) mod gup;
 pub(crate) mod miscdevice;
+pub(crate) mod mm;
 pub(crate) mod uapi;

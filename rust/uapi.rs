@@ -2,10 +2,12 @@
 
 //! The `/dev/rust_gup` ioctl ABI, from `include/uapi/linux/rust_gup.h`.
 //!
-//! The structures come from the header through bindgen; this module marks
-//! the ones that cross the user boundary as plain bytes, and proves at
-//! build time that they have no padding (padding would leak kernel memory
-//! on a copy to user space).
+//! The structures come from the header through bindgen, with padding made
+//! explicit. This module marks the ones that cross the user boundary as
+//! plain bytes: every structure may be read from user space (any bit
+//! pattern of integers is valid), and the ones written to user space are
+//! proven at build time to have no implicit padding, which would leak
+//! uninitialised kernel memory.
 
 use super::bindings;
 use core::mem::size_of;
@@ -15,31 +17,71 @@ use kernel::{
 };
 
 pub(crate) use bindings::{
-    rust_gup_stats, rust_gup_version, RUST_GUP_ABI_VERSION, RUST_GUP_IOC_STATS,
-    RUST_GUP_IOC_VERSION,
+    gup_test, pin_longterm_test, rust_gup_bench, rust_gup_page_info, rust_gup_pin, rust_gup_query,
+    rust_gup_stats, rust_gup_version, DUMP_USER_PAGES_TEST, GUP_BASIC_TEST, GUP_FAST_BENCHMARK,
+    GUP_TEST_FLAG_DUMP_PAGES_USE_PIN, PIN_BASIC_TEST, PIN_FAST_BENCHMARK, PIN_LONGTERM_BENCHMARK,
+    PIN_LONGTERM_TEST_FLAG_USE_FAST, PIN_LONGTERM_TEST_FLAG_USE_WRITE, PIN_LONGTERM_TEST_READ,
+    PIN_LONGTERM_TEST_START, PIN_LONGTERM_TEST_STOP, RUST_GUP_ABI_VERSION, RUST_GUP_FOLL_FORCE,
+    RUST_GUP_FOLL_GET, RUST_GUP_FOLL_LONGTERM, RUST_GUP_FOLL_PCI_P2PDMA, RUST_GUP_FOLL_WRITE,
+    RUST_GUP_F_ALL, RUST_GUP_F_DIRTY, RUST_GUP_F_FORCE, RUST_GUP_F_LONGTERM, RUST_GUP_F_P2PDMA,
+    RUST_GUP_F_WRITE, RUST_GUP_ID_LONGTERM_TEST, RUST_GUP_IOC_BENCH, RUST_GUP_IOC_PIN,
+    RUST_GUP_IOC_QUERY, RUST_GUP_IOC_STATS, RUST_GUP_IOC_UNPIN, RUST_GUP_IOC_VERSION,
+    RUST_GUP_OP_GET_FAST, RUST_GUP_OP_GET_LOCKED, RUST_GUP_OP_GET_UNLOCKED, RUST_GUP_OP_PIN_FAST,
+    RUST_GUP_OP_PIN_LOCKED, RUST_GUP_OP_PIN_UNLOCKED,
 };
-
-/// Marks uapi structures as plain old data, after checking at build time
-/// that each is exactly as large as the sum of its fields.
-macro_rules! plain_uapi_struct {
-    ($($name:ident { $($field:ident),* $(,)? })*) => {$(
-        static_assert!(size_of::<$name>() == 0 $(+ field_size(|s: &$name| &s.$field))*);
-        // SAFETY: the type is a C struct of integers and arrays of
-        // integers (uapi headers allow nothing else), and the assertion
-        // above shows it has no padding: every bit pattern is valid and
-        // every byte is initialised.
-        unsafe impl FromBytes for $name {}
-        // SAFETY: as above.
-        unsafe impl AsBytes for $name {}
-    )*};
-}
 
 /// The size of the field that `f` projects to; used in const context.
 const fn field_size<S, F>(_f: fn(&S) -> &F) -> usize {
     size_of::<F>()
 }
 
-plain_uapi_struct! {
-    rust_gup_version { abi_version, reserved, features }
-    rust_gup_stats { open_files, reserved }
+/// Marks uapi structures as readable from user space.
+macro_rules! from_user {
+    ($($name:ident),* $(,)?) => {$(
+        // SAFETY: the type is a C struct of integers, arrays of integers
+        // and explicit padding arrays (uapi headers allow nothing else), so
+        // every bit pattern is a valid value.
+        unsafe impl FromBytes for $name {}
+    )*};
 }
+
+/// Marks uapi structures as writable to user space, after checking at
+/// build time that each is exactly as large as the sum of its fields.
+macro_rules! to_user {
+    ($($name:ident { $($field:ident),* $(,)? })*) => {$(
+        static_assert!(size_of::<$name>() == 0 $(+ field_size(|s: &$name| &s.$field))*);
+        // SAFETY: as for `FromBytes`; and the assertion above shows there
+        // is no implicit padding, so every byte is initialised.
+        unsafe impl AsBytes for $name {}
+    )*};
+}
+
+from_user!(
+    gup_test,
+    pin_longterm_test,
+    rust_gup_bench,
+    rust_gup_pin,
+    rust_gup_query
+);
+
+to_user! {
+    rust_gup_version { abi_version, reserved, features }
+    rust_gup_stats { open_files, reserved, held_sets, held_pages }
+    gup_test {
+        get_delta_usec, put_delta_usec, addr, size, nr_pages_per_call, gup_flags,
+        test_flags, which_pages, __bindgen_padding_0,
+    }
+    rust_gup_bench {
+        addr, size, op, flags, nr_pages_per_call, reserved, get_ns, put_ns, calls,
+    }
+    rust_gup_pin { addr, size, op, flags, id, reserved }
+    rust_gup_query { id, nr, first, pages, set_pages }
+    rust_gup_page_info { pfn, zone, order, flags, pincount, refcount, reserved }
+}
+
+// The gup_flags bits the uapi header names are the kernel's FOLL values.
+static_assert!(RUST_GUP_FOLL_WRITE == bindings::FOLL_WRITE);
+static_assert!(RUST_GUP_FOLL_GET == bindings::FOLL_GET);
+static_assert!(RUST_GUP_FOLL_FORCE == bindings::FOLL_FORCE);
+static_assert!(RUST_GUP_FOLL_LONGTERM == bindings::FOLL_LONGTERM);
+static_assert!(RUST_GUP_FOLL_PCI_P2PDMA == bindings::FOLL_PCI_P2PDMA);

@@ -21,8 +21,14 @@ usage: ${0##*/} [-t "CATEGORY..."] [-l] [-h]
   -h  this help
 
 Categories:
-  device   /dev/rust_gup: node, open/release, version and stats ioctls
-  module   unload and load rust_gup repeatedly, leak and busy checks
+  device    /dev/rust_gup: node, open/release, version and stats ioctls
+  abi       the gup_test ABI equals the test kernel's mm/gup_test.h
+  pin       pin/get semantics through the query command, bad-input table
+  gup_test  the gup matrix on /dev/rust_gup, as run_vmtests.sh runs it:
+            {THP, no THP, hugetlb} x {-u -U -a -b -L} x {-w -W}
+            x {shared, private} x {-n 1, 512, 123}
+  compat    the same CLI against the kernel's C gup_test, one run per command
+  module    unload and load rust_gup repeatedly, leak and busy checks
 
 Each test may run for RUST_GUP_TEST_TIMEOUT seconds (default 300).
 EOT
@@ -31,7 +37,31 @@ EOT
 # One line per test: its category, then its command line.
 all_tests() {
 	echo "device rust_gup_device"
+	echo "abi rust_gup_abi"
+	echo "pin rust_gup_pin"
+	gup_matrix
+	for cmd in -u -U -a -b -L; do
+		echo "compat rust_gup_test -D /sys/kernel/debug/gup_test $cmd -n 512 -r 2"
+	done
 	echo "module rust_gup_reload.sh"
+}
+
+# The matrix of the kernel's run_vmtests.sh (run_gup_matrix), on rust_gup.
+# hugetlb runs use half of the hugetlb pages the VM reserves.
+gup_matrix() {
+	hugetlb_mb=$(awk '/^HugePages_Total:/ { t = $2 } /^Hugepagesize:/ { s = $2 }
+			  END { print int(t * s / 1024 / 2) }' /proc/meminfo)
+	for huge in -t -T "-H -m $hugetlb_mb"; do
+		for cmd in -u -U -a -b -L; do
+			for write in -w -W; do
+				for share in -S ""; do
+					for n in 1 512 123; do
+						echo "gup_test rust_gup_test -q $huge $cmd $write ${share:+$share }-n $n"
+					done
+				done
+			done
+		done
+	done
 }
 
 CATEGORIES=
@@ -58,7 +88,9 @@ if [ $LIST = 1 ]; then
 	exit 0
 fi
 
+# FOLL_PIN pins outstanding; per-CPU deltas are folded in first.
 pins() {
+	echo 1 >/proc/sys/vm/stat_refresh
 	awk '/^nr_foll_pin_acquired / { a = $2 } /^nr_foll_pin_released / { r = $2 }
 	     END { print a - r }' /proc/vmstat
 }

@@ -5,9 +5,9 @@
  * This header is the single source of truth: the module gets it through
  * bindgen, the selftests include it.
  *
- * Commands use the ioctl type 'g'. Numbers 1 to 9 are reserved for the
- * kernel's mm/gup_test ABI; rust_gup's own commands start at 0x40 so they
- * cannot collide with commands gup_test may add.
+ * Commands use the ioctl type 'g'. Numbers 1 to 9 are the kernel's
+ * mm/gup_test ABI; rust_gup's own commands start at 0x40 so they cannot
+ * collide with commands gup_test may add.
  */
 #ifndef _UAPI_LINUX_RUST_GUP_H
 #define _UAPI_LINUX_RUST_GUP_H
@@ -20,11 +20,86 @@
 /* Bumped for every change of this header; additions keep old numbers. */
 #define RUST_GUP_ABI_VERSION		1
 
+/*
+ * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
+ * numbers, layouts and meaning, so a program written for
+ * /sys/kernel/debug/gup_test works unchanged on /dev/rust_gup. The include
+ * guard is gup_test.h's own: a program may include both headers.
+ *
+ * Where rust_gup differs, it is stricter:
+ *  - gup_flags takes only FOLL_WRITE (0x1), FOLL_FORCE (0x8), FOLL_LONGTERM
+ *    (0x100, pin commands only), FOLL_PCI_P2PDMA (0x400, pin commands
+ *    only, not with FOLL_LONGTERM) and, on the GUP_* commands, a redundant
+ *    FOLL_GET (0x2). Anything else is -EINVAL: gup_test passes the bits to
+ *    GUP, which WARNs on many of them.
+ *  - addr must be page aligned, size at least one page, nr_pages_per_call
+ *    non-zero, and [addr, addr + size) inside the user address space;
+ *    otherwise -EINVAL. On success size is set to the bytes actually taken
+ *    (a prefix when GUP stopped early, e.g. at a hole).
+ *  - The long-term test (PIN_LONGTERM_TEST_*) belongs to the open file, not
+ *    to the whole system, and is released when the file is.
+ *  - Unknown commands are -ENOTTY.
+ */
+#ifndef __GUP_TEST_H
+#define __GUP_TEST_H
+
+#define GUP_FAST_BENCHMARK	_IOWR('g', 1, struct gup_test)
+#define PIN_FAST_BENCHMARK	_IOWR('g', 2, struct gup_test)
+#define PIN_LONGTERM_BENCHMARK	_IOWR('g', 3, struct gup_test)
+#define GUP_BASIC_TEST		_IOWR('g', 4, struct gup_test)
+#define PIN_BASIC_TEST		_IOWR('g', 5, struct gup_test)
+#define DUMP_USER_PAGES_TEST	_IOWR('g', 6, struct gup_test)
+#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
+#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
+#define PIN_LONGTERM_TEST_READ	_IOW('g', 9, __u64)
+
+#define GUP_TEST_MAX_PAGES_TO_DUMP		8
+
+#define GUP_TEST_FLAG_DUMP_PAGES_USE_PIN	0x1
+
+struct gup_test {
+	__u64 get_delta_usec;
+	__u64 put_delta_usec;
+	__u64 addr;
+	__u64 size;
+	__u32 nr_pages_per_call;
+	__u32 gup_flags;
+	__u32 test_flags;
+	/*
+	 * Each non-zero entry is the number of the page (1-based: first page is
+	 * page 1, so that zero entries mean "do nothing") from the .addr base.
+	 */
+	__u32 which_pages[GUP_TEST_MAX_PAGES_TO_DUMP];
+};
+
+#define PIN_LONGTERM_TEST_FLAG_USE_WRITE	1
+#define PIN_LONGTERM_TEST_FLAG_USE_FAST		2
+
+struct pin_longterm_test {
+	__u64 addr;
+	__u64 size;
+	__u32 flags;
+};
+
+#endif	/* __GUP_TEST_H */
+
+/* The gup_flags bits gup_test passes through, with their 6.12 values. */
+#define RUST_GUP_FOLL_WRITE		0x001
+#define RUST_GUP_FOLL_GET		0x002
+#define RUST_GUP_FOLL_FORCE		0x008
+#define RUST_GUP_FOLL_LONGTERM		0x100
+#define RUST_GUP_FOLL_PCI_P2PDMA	0x400
+
+/*
+ * Part 2: rust_gup's own commands. Their flags are rust_gup's, not the
+ * kernel's FOLL_* values (which are not ABI).
+ */
+
 /**
  * struct rust_gup_version - what the loaded module implements
  * @abi_version:	RUST_GUP_ABI_VERSION of the module
  * @reserved:		zero
- * @features:		RUST_GUP_FEATURE_* bits
+ * @features:		zero; for feature bits of later versions
  */
 struct rust_gup_version {
 	__u32 abi_version;
@@ -36,13 +111,145 @@ struct rust_gup_version {
  * struct rust_gup_stats - module-wide counters, for leak checks
  * @open_files:		files open on the device, the caller's included
  * @reserved:		zero
+ * @held_sets:		page sets held by all open files (see RUST_GUP_IOC_PIN)
+ * @held_pages:		pages in those sets
  */
 struct rust_gup_stats {
 	__u32 open_files;
 	__u32 reserved;
+	__u64 held_sets;
+	__u64 held_pages;
+};
+
+/* How pages are taken: the GUP entry point. */
+enum rust_gup_op {
+	RUST_GUP_OP_PIN_FAST = 1,	/* pin_user_pages_fast() */
+	RUST_GUP_OP_PIN_LOCKED,		/* pin_user_pages() under mmap_read_lock */
+	RUST_GUP_OP_PIN_UNLOCKED,	/* pin_user_pages_unlocked() */
+	RUST_GUP_OP_GET_FAST,		/* get_user_pages_fast() */
+	RUST_GUP_OP_GET_LOCKED,		/* get_user_pages() under mmap_read_lock */
+	RUST_GUP_OP_GET_UNLOCKED,	/* get_user_pages_unlocked() */
+};
+
+/* What for. LONGTERM and P2PDMA apply to pins only, and not together. */
+#define RUST_GUP_F_WRITE	(1u << 0)	/* the device writes (FOLL_WRITE) */
+#define RUST_GUP_F_DIRTY	(1u << 1)	/* mark dirty on release; needs WRITE */
+#define RUST_GUP_F_FORCE	(1u << 2)	/* FOLL_FORCE */
+#define RUST_GUP_F_LONGTERM	(1u << 3)	/* FOLL_LONGTERM */
+#define RUST_GUP_F_P2PDMA	(1u << 4)	/* accept PCI P2PDMA pages */
+#define RUST_GUP_F_ALL		0x1f
+
+/**
+ * struct rust_gup_bench - one timed take-and-release of a range
+ * @addr:		start, page aligned
+ * @size:		bytes; on return, the bytes actually taken
+ * @op:			enum rust_gup_op
+ * @flags:		RUST_GUP_F_*
+ * @nr_pages_per_call:	pages per GUP call; 0 means all at once
+ * @reserved:		zero
+ * @get_ns:		time to take the pages, in nanoseconds
+ * @put_ns:		time to release them, in nanoseconds
+ * @calls:		GUP calls made
+ */
+struct rust_gup_bench {
+	__u64 addr;
+	__u64 size;
+	__u32 op;
+	__u32 flags;
+	__u32 nr_pages_per_call;
+	__u32 reserved;
+	__u64 get_ns;
+	__u64 put_ns;
+	__u64 calls;
+};
+
+/**
+ * struct rust_gup_pin - take a range and hold it in the open file
+ * @addr:	start, page aligned
+ * @size:	bytes; on return, the bytes actually taken (a prefix when GUP
+ *		stopped early, e.g. at a hole; nothing taken is an error)
+ * @op:		enum rust_gup_op
+ * @flags:	RUST_GUP_F_*
+ * @id:		out: the set's id, for RUST_GUP_IOC_QUERY and _UNPIN
+ * @reserved:	zero
+ *
+ * The set is released by RUST_GUP_IOC_UNPIN or when the file is released.
+ */
+struct rust_gup_pin {
+	__u64 addr;
+	__u64 size;
+	__u32 op;
+	__u32 flags;
+	__u32 id;
+	__u32 reserved;
+};
+
+/* The id of the set held by PIN_LONGTERM_TEST_START. */
+#define RUST_GUP_ID_LONGTERM_TEST	0
+
+/* Zones, as in enum zone_type of the test kernel's configuration. */
+#define RUST_GUP_ZONE_DMA	0
+#define RUST_GUP_ZONE_DMA32	1
+#define RUST_GUP_ZONE_NORMAL	2
+#define RUST_GUP_ZONE_MOVABLE	3
+#define RUST_GUP_ZONE_DEVICE	4
+#define RUST_GUP_ZONE_OTHER	15
+
+/*
+ * Whether a page is in a CMA area (and so whether folio_is_longterm_pinnable()
+ * holds) is not among them: the kernel does not export the pageblock
+ * migratetype to modules. Compare @pfn with the areas' base_pfn and count
+ * in /sys/kernel/debug/cma/ instead, and @zone with RUST_GUP_ZONE_MOVABLE.
+ */
+#define RUST_GUP_PAGE_DMA_PINNED	(1u << 0)  /* folio_maybe_dma_pinned() */
+#define RUST_GUP_PAGE_P2PDMA		(1u << 1)  /* is_pci_p2pdma_page() */
+#define RUST_GUP_PAGE_HUGETLB		(1u << 2)
+#define RUST_GUP_PAGE_ANON		(1u << 3)
+#define RUST_GUP_PAGE_DIRTY		(1u << 4)
+
+/**
+ * struct rust_gup_page_info - one page of a held set
+ * @pfn:	page frame number
+ * @zone:	RUST_GUP_ZONE_*
+ * @order:	order of the folio the page belongs to
+ * @flags:	RUST_GUP_PAGE_*
+ * @pincount:	FOLL_PIN pins on the folio: exact for large folios; for
+ *		order-0 ones the kernel keeps no separate count, and this is
+ *		refcount / GUP_PIN_COUNTING_BIAS (1024)
+ * @refcount:	the folio's reference count
+ * @reserved:	zero
+ */
+struct rust_gup_page_info {
+	__u64 pfn;
+	__u32 zone;
+	__u32 order;
+	__u32 flags;
+	__u32 pincount;
+	__u32 refcount;
+	__u32 reserved;
+};
+
+/**
+ * struct rust_gup_query - describe pages of a set held by the file
+ * @id:		the set (RUST_GUP_ID_LONGTERM_TEST or a RUST_GUP_IOC_PIN id)
+ * @nr:		in: entries at @pages; out: entries filled
+ * @first:	index of the first page to describe
+ * @pages:	user pointer to struct rust_gup_page_info[nr]
+ * @set_pages:	out: pages in the set
+ */
+struct rust_gup_query {
+	__u32 id;
+	__u32 nr;
+	__u64 first;
+	__u64 pages;
+	__u64 set_pages;
 };
 
 #define RUST_GUP_IOC_VERSION	_IOR('g', 0x40, struct rust_gup_version)
 #define RUST_GUP_IOC_STATS	_IOR('g', 0x41, struct rust_gup_stats)
+#define RUST_GUP_IOC_BENCH	_IOWR('g', 0x42, struct rust_gup_bench)
+#define RUST_GUP_IOC_PIN	_IOWR('g', 0x43, struct rust_gup_pin)
+#define RUST_GUP_IOC_UNPIN	_IOW('g', 0x44, __u32)
+#define RUST_GUP_IOC_QUERY	_IOWR('g', 0x45, struct rust_gup_query)
 
 #endif /* _UAPI_LINUX_RUST_GUP_H */

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The benchmark commands: the kernel's gup_test ones (`GUP_FAST_BENCHMARK`
+//! to `DUMP_USER_PAGES_TEST`) and rust_gup's `RUST_GUP_IOC_BENCH`.
+//!
+//! Both time a take of the whole range and its release, the way
+//! `mm/gup_test.c` does: the page array is allocated and the mmap lock
+//! taken outside the timed part, and the pages are released under the same
+//! lock.
+
+#![forbid(unsafe_code)]
+
+use core::mem::size_of;
+use kernel::{c_str, page::PAGE_SIZE, prelude::*, time::Ktime, uaccess::UserSlice};
+
+use crate::kernel_ext::{gup::UserPageRange, mm::CurrentMm, uapi};
+use crate::take::{take_range, Held, Path, Request};
+
+/// What one timed take and release measured.
+struct Measured {
+    pages: usize,
+    calls: u64,
+    get_ns: u64,
+    put_ns: u64,
+}
+
+fn elapsed_ns(start: Ktime) -> u64 {
+    (Ktime::ktime_get() - start).to_ns().max(0) as u64
+}
+
+/// Takes `range` per `request`, `per_call` pages per GUP call, then
+/// releases it; `inspect` sees the pages in between, untimed.
+fn measure(
+    request: &Request,
+    range: UserPageRange,
+    per_call: usize,
+    inspect: impl FnOnce(&Held),
+) -> Result<Measured> {
+    let mm = CurrentMm::get()?;
+    let mut held = Held::new(request, range.nr_pages())?;
+    let path = Path::new(&mm, request.method)?;
+
+    let start = Ktime::ktime_get();
+    let calls = take_range(&mut held, &path, range, per_call)?.calls;
+    let get_ns = elapsed_ns(start);
+
+    let pages = held.pages().len();
+    inspect(&held);
+
+    let start = Ktime::ktime_get();
+    drop(held);
+    let put_ns = elapsed_ns(start);
+    drop(path);
+    Ok(Measured {
+        pages,
+        calls,
+        get_ns,
+        put_ns,
+    })
+}
+
+/// Dumps the pages `gup.which_pages` names (1-based, 0 for none) to the
+/// kernel log; out-of-range entries are zeroed, as gup_test does.
+fn dump_pages(gup: &mut uapi::gup_test, held: &Held) {
+    let set = held.pages();
+    for which in gup.which_pages.iter_mut() {
+        let Some(index) = (*which as usize).checked_sub(1) else {
+            continue;
+        };
+        if index >= set.len() {
+            pr_warn!(
+                "dump_pages: page {} is past the {} pages taken\n",
+                *which,
+                set.len()
+            );
+            *which = 0;
+            continue;
+        }
+        pr_info!(
+            "---- page #{}, starting from user virt addr: {:#x}\n",
+            index,
+            gup.addr
+        );
+        set.dump_page(index, c_str!("rust_gup: dump_pages() test"));
+    }
+}
+
+/// One of the gup_test commands, on a `struct gup_test` at `arg`.
+pub(crate) fn gup_test_ioctl(cmd: u32, arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) = UserSlice::new(arg, size_of::<uapi::gup_test>()).reader_writer();
+    let mut gup: uapi::gup_test = reader.read()?;
+
+    let request = Request::from_gup_test(cmd, gup.gup_flags, gup.test_flags)?;
+    let range = UserPageRange::new(gup.addr, gup.size)?;
+    if gup.nr_pages_per_call == 0 {
+        return Err(EINVAL);
+    }
+    let per_call = gup.nr_pages_per_call as usize;
+    let m = measure(&request, range, per_call, |held| {
+        if cmd == uapi::DUMP_USER_PAGES_TEST {
+            dump_pages(&mut gup, held);
+        }
+    })?;
+
+    gup.get_delta_usec = m.get_ns / 1000;
+    gup.put_delta_usec = m.put_ns / 1000;
+    gup.size = (m.pages * PAGE_SIZE) as u64;
+    writer.write(&gup)?;
+    Ok(0)
+}
+
+/// `RUST_GUP_IOC_BENCH`: the same, with any entry point and nanoseconds.
+pub(crate) fn bench_ioctl(arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) =
+        UserSlice::new(arg, size_of::<uapi::rust_gup_bench>()).reader_writer();
+    let mut bench: uapi::rust_gup_bench = reader.read()?;
+    if bench.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let request = Request::from_op(bench.op, bench.flags)?;
+    let range = UserPageRange::new(bench.addr, bench.size)?;
+    let per_call = match bench.nr_pages_per_call {
+        0 => range.nr_pages(),
+        n => n as usize,
+    };
+    let m = measure(&request, range, per_call, |_| {})?;
+
+    bench.size = (m.pages * PAGE_SIZE) as u64;
+    bench.get_ns = m.get_ns;
+    bench.put_ns = m.put_ns;
+    bench.calls = m.calls;
+    writer.write(&bench)?;
+    Ok(0)
+}

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pages of user memory taken with get_user_pages (GUP).
+//!
+//! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h).
+//! The rules: [`Documentation/core-api/pin_user_pages.rst`].
+//!
+//! The rules of that document are types here:
+//!
+//! - Pages taken with FOLL_PIN are held by [`PinnedPages`], which unpins
+//!   them (`unpin_user_pages*`) when dropped; pages taken with FOLL_GET are
+//!   held by [`GotPages`], which drops their references (`put_page`). A
+//!   holder releases exactly what it holds, once, and the right way; no
+//!   caller ever releases a page.
+//! - The kind of pin is a type parameter: [`ShortTerm`], [`LongTerm`]
+//!   (FOLL_LONGTERM: RDMA, VFIO) and [`MaybeP2pdma`] (FOLL_PCI_P2PDMA: may
+//!   contain PCI peer-to-peer pages). There is no long-term P2PDMA kind, so
+//!   that combination cannot be built; FOLL_GET has no long-term form.
+//! - Only kinds whose pages are ordinary memory ([`CpuAccessible`]) offer
+//!   CPU access to the contents: a P2PDMA page cannot be mapped by accident.
+//! - Whether the pages are marked dirty on release is part of [`Access`],
+//!   chosen when the holder is made, and only possible for writable pins.
+//! - Ranges are [`UserPageRange`]s, checked once (page aligned, not empty,
+//!   not wrapping, below `TASK_SIZE`). Flags never come from the caller as
+//!   raw FOLL bits, so no combination that makes GUP WARN can reach it.
+//! - The locked entry points take the mmap lock's guard as proof that it is
+//!   held; the others take [`CurrentMm`] as proof that there is an address
+//!   space to work on.
+//!
+//! [`Documentation/core-api/pin_user_pages.rst`]: srctree/Documentation/core-api/pin_user_pages.rst
+
+use super::{
+    bindings,
+    mm::{task_size, CurrentMm, MmapReadGuard},
+    uapi::rust_gup_page_info,
+};
+use core::marker::PhantomData;
+use kernel::{page::PAGE_SIZE, prelude::*, uaccess::UserSliceWriter};
+
+/// A page-aligned, non-empty range of user addresses below `TASK_SIZE`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UserPageRange {
+    start: usize,
+    nr_pages: usize,
+}
+
+impl UserPageRange {
+    /// The pages of `[addr, addr + size)`; a size that is not a multiple
+    /// of the page size is rounded down, as gup_test does.
+    ///
+    /// `EINVAL` for an unaligned start, less than one page, a range that
+    /// wraps around, or one that reaches past the user address space.
+    pub(crate) fn new(addr: u64, size: u64) -> Result<Self> {
+        let end = addr.checked_add(size).ok_or(EINVAL)?;
+        if addr % PAGE_SIZE as u64 != 0 || size < PAGE_SIZE as u64 || end > task_size() {
+            return Err(EINVAL);
+        }
+        Ok(UserPageRange {
+            start: usize::try_from(addr)?,
+            nr_pages: usize::try_from(size / PAGE_SIZE as u64)?,
+        })
+    }
+
+    pub(crate) fn start(&self) -> usize {
+        self.start
+    }
+
+    pub(crate) fn nr_pages(&self) -> usize {
+        self.nr_pages
+    }
+
+    /// At most `max` pages of this range, starting `skip` pages in; `None`
+    /// when that is empty.
+    pub(crate) fn sub(&self, skip: usize, max: usize) -> Option<UserPageRange> {
+        let nr_pages = self.nr_pages.checked_sub(skip)?.min(max);
+        (nr_pages > 0).then_some(UserPageRange {
+            start: self.start + skip * PAGE_SIZE,
+            nr_pages,
+        })
+    }
+}
+
+mod private {
+    pub(crate) trait Sealed {}
+
+    /// A holder's pages, for the [`super::PageSet`] every holder offers.
+    pub(crate) trait Holder {
+        fn page_vec(&self) -> &super::PageVec;
+    }
+}
+
+/// The kind of a FOLL_PIN pin. Sealed: the kinds below are all there is.
+pub(crate) trait PinKind: private::Sealed {
+    /// The FOLL bits the kind adds to FOLL_PIN.
+    const FOLL: u32;
+}
+
+/// Pins whose pages are ordinary memory, which the CPU may access.
+pub(crate) trait CpuAccessible: PinKind {}
+
+/// A short-term pin, as for direct I/O: released when the I/O completes.
+pub(crate) enum ShortTerm {}
+
+/// A long-term pin (FOLL_LONGTERM), as for RDMA memory registration or
+/// VFIO: GUP first migrates the pages out of ZONE_MOVABLE and CMA, and
+/// refuses writable shared mappings of files other than shmem and hugetlb.
+pub(crate) enum LongTerm {}
+
+/// A short-term pin that accepts PCI peer-to-peer (device BAR) pages
+/// (FOLL_PCI_P2PDMA). Such pages have no CPU mapping to rely on, so this
+/// kind offers no CPU access; and P2PDMA memory can be hot-unplugged at any
+/// time, so there is no long-term form.
+pub(crate) enum MaybeP2pdma {}
+
+impl private::Sealed for ShortTerm {}
+impl private::Sealed for LongTerm {}
+impl private::Sealed for MaybeP2pdma {}
+
+impl PinKind for ShortTerm {
+    const FOLL: u32 = 0;
+}
+impl PinKind for LongTerm {
+    const FOLL: u32 = bindings::FOLL_LONGTERM;
+}
+impl PinKind for MaybeP2pdma {
+    const FOLL: u32 = bindings::FOLL_PCI_P2PDMA;
+}
+
+impl CpuAccessible for ShortTerm {}
+impl CpuAccessible for LongTerm {}
+
+/// What the pages are taken for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The device (or the CPU) only reads.
+    Read,
+    /// The device writes (FOLL_WRITE); pages are released as they are.
+    Write,
+    /// The device writes (FOLL_WRITE), and the pages are marked dirty on
+    /// release, so data written behind the kernel's back is written back
+    /// (`unpin_user_pages_dirty_lock`, or `set_page_dirty_lock` for
+    /// FOLL_GET).
+    WriteDirty,
+}
+
+/// How pages are taken, apart from the kind of pin.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GupOptions {
+    access: Access,
+    force: bool,
+}
+
+impl GupOptions {
+    pub(crate) const fn new(access: Access) -> Self {
+        GupOptions {
+            access,
+            force: false,
+        }
+    }
+
+    /// FOLL_FORCE: take pages the mapping's protection would refuse, as
+    /// ptrace does (writing breaks COW of a read-only private mapping).
+    pub(crate) const fn force(self, force: bool) -> Self {
+        GupOptions { force, ..self }
+    }
+
+    pub(crate) fn access(&self) -> Access {
+        self.access
+    }
+
+    fn foll(&self) -> u32 {
+        let mut foll = 0;
+        if self.access != Access::Read {
+            foll |= bindings::FOLL_WRITE;
+        }
+        if self.force {
+            foll |= bindings::FOLL_FORCE;
+        }
+        foll
+    }
+}
+
+/// The page pointers of a holder, in the order GUP returned them.
+///
+/// # Invariants
+///
+/// Every entry was filled in by a successful GUP call and is held (by a pin
+/// or a reference, as the owning holder knows) until the holder drops.
+pub(crate) struct PageVec(KVVec<*mut bindings::page>);
+
+impl PageVec {
+    fn with_capacity(capacity: usize) -> Result<Self> {
+        Ok(PageVec(KVVec::with_capacity(capacity, GFP_KERNEL)?))
+    }
+
+    /// Runs one GUP call for `range`, appending the pages it returns.
+    /// Returns how many it took, which may be fewer than asked.
+    ///
+    /// # Safety
+    ///
+    /// `call(start, nr_pages, pages)` must be a GUP call that writes at
+    /// most `nr_pages` valid page pointers to `pages` and returns how many
+    /// it wrote, or a negative errno having written none that it holds.
+    unsafe fn take(
+        &mut self,
+        range: UserPageRange,
+        call: impl FnOnce(usize, usize, *mut *mut bindings::page) -> isize,
+    ) -> Result<usize> {
+        self.0.reserve(range.nr_pages, GFP_KERNEL)?;
+        let spare = self.0.spare_capacity_mut().as_mut_ptr().cast();
+        let ret = call(range.start, range.nr_pages, spare);
+        if ret < 0 {
+            return Err(Error::from_errno(ret as i32));
+        }
+        let taken = ret as usize;
+        // SAFETY: the call wrote `taken` (at most `range.nr_pages`, for
+        // which there is spare capacity) valid page pointers after the
+        // current end, as the caller guarantees.
+        // INVARIANT: the new entries are pages GUP just took.
+        unsafe { self.0.set_len(self.0.len() + taken) };
+        Ok(taken)
+    }
+
+    fn info(&self, index: usize) -> Option<rust_gup_page_info> {
+        let page = *self.0.get(index)?;
+        let mut info = rust_gup_page_info::default();
+        // SAFETY: by the type invariant the page is held, so it and its
+        // folio stay valid during the call.
+        unsafe { bindings::rust_gup_page_info(page, &mut info) };
+        Some(info)
+    }
+
+    fn dump(&self, index: usize, reason: &CStr) {
+        if let Some(&page) = self.0.get(index) {
+            // SAFETY: by the type invariant the page is held.
+            unsafe { bindings::dump_page(page, reason.as_char_ptr()) };
+        }
+    }
+}
+
+/// A set of pages held by GUP, whatever the way; for code that inspects
+/// them without caring how they are held.
+pub(crate) trait PageSet {
+    /// How many pages the set holds.
+    fn len(&self) -> usize;
+    /// Describes page `index`; `None` past the end.
+    fn page_info(&self, index: usize) -> Option<rust_gup_page_info>;
+    /// Prints page `index` to the kernel log with `dump_page`.
+    fn dump_page(&self, index: usize, reason: &CStr);
+}
+
+impl<H: private::Holder> PageSet for H {
+    fn len(&self) -> usize {
+        self.page_vec().0.len()
+    }
+
+    fn page_info(&self, index: usize) -> Option<rust_gup_page_info> {
+        self.page_vec().info(index)
+    }
+
+    fn dump_page(&self, index: usize, reason: &CStr) {
+        self.page_vec().dump(index, reason)
+    }
+}
+
+/// How a holder takes pages: the three GUP entry points on the calling
+/// task's address space. Each call takes at most `range.nr_pages()` pages
+/// and returns how many it took: GUP stops early at a hole or a page it
+/// cannot take, and the holder keeps what it got.
+pub(crate) trait TakePages: PageSet {
+    /// `pin_user_pages_fast` / `get_user_pages_fast`.
+    fn take_fast(&mut self, mm: &CurrentMm, range: UserPageRange) -> Result<usize>;
+    /// `pin_user_pages` / `get_user_pages`, with the mmap lock held.
+    fn take_locked(&mut self, lock: &MmapReadGuard<'_>, range: UserPageRange) -> Result<usize>;
+    /// `pin_user_pages_unlocked` / `get_user_pages_unlocked`.
+    fn take_unlocked(&mut self, mm: &CurrentMm, range: UserPageRange) -> Result<usize>;
+}
+
+/// The fast entry points count pages in an `int`.
+fn fast_nr(nr_pages: usize) -> i32 {
+    nr_pages.min(i32::MAX as usize) as i32
+}
+
+/// Pages pinned with FOLL_PIN, of kind `K`; unpinned when dropped.
+///
+/// # Invariants
+///
+/// Every page in `pages` carries one FOLL_PIN pin taken by this holder with
+/// `K::FOLL` and `opts`.
+pub(crate) struct PinnedPages<K: PinKind> {
+    pages: PageVec,
+    opts: GupOptions,
+    _kind: PhantomData<K>,
+}
+
+// SAFETY: pins are not tied to a task: they may be released from any
+// context that may sleep, which is where holders are dropped.
+unsafe impl<K: PinKind> Send for PinnedPages<K> {}
+// SAFETY: shared references only read the page pointers and describe the
+// pages, which is safe from several threads at once.
+unsafe impl<K: PinKind> Sync for PinnedPages<K> {}
+
+impl<K: PinKind> PinnedPages<K> {
+    /// An empty holder with room for `capacity` pages, so that taking that
+    /// many allocates nothing more.
+    pub(crate) fn new(opts: GupOptions, capacity: usize) -> Result<Self> {
+        Ok(PinnedPages {
+            pages: PageVec::with_capacity(capacity)?,
+            opts,
+            _kind: PhantomData,
+        })
+    }
+
+    fn foll(&self) -> u32 {
+        K::FOLL | self.opts.foll()
+    }
+}
+
+impl<K: PinKind> private::Holder for PinnedPages<K> {
+    fn page_vec(&self) -> &PageVec {
+        &self.pages
+    }
+}
+
+impl<K: PinKind> TakePages for PinnedPages<K> {
+    fn take_fast(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
+        let foll = self.foll();
+        // SAFETY: `pin_user_pages_fast` writes at most `nr` pages and
+        // returns their number or an error. The flags are valid for it:
+        // the kind and the options only produce WRITE, FORCE, LONGTERM
+        // and PCI_P2PDMA, never LONGTERM with PCI_P2PDMA. `_mm` shows
+        // there is an address space.
+        // INVARIANT: the pages are pinned with `K::FOLL` and `opts`.
+        unsafe {
+            self.pages.take(range, |start, nr, pages| {
+                bindings::pin_user_pages_fast(start, fast_nr(nr), foll, pages) as isize
+            })
+        }
+    }
+
+    fn take_locked(&mut self, _lock: &MmapReadGuard<'_>, range: UserPageRange) -> Result<usize> {
+        let foll = self.foll();
+        // SAFETY: as for `take_fast`; `_lock` holds the calling task's
+        // mmap lock, which `pin_user_pages` requires.
+        unsafe {
+            self.pages.take(range, |start, nr, pages| {
+                bindings::pin_user_pages(start, nr, foll, pages)
+            })
+        }
+    }
+
+    fn take_unlocked(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
+        let foll = self.foll();
+        // SAFETY: as for `take_fast`; `pin_user_pages_unlocked` takes the
+        // mmap lock itself.
+        unsafe {
+            self.pages.take(range, |start, nr, pages| {
+                bindings::pin_user_pages_unlocked(start, nr, pages, foll)
+            })
+        }
+    }
+}
+
+impl<K: CpuAccessible> PinnedPages<K> {
+    /// Copies the contents of page `index` to user memory through `out`.
+    pub(crate) fn copy_page_to_user(&self, index: usize, out: &mut UserSliceWriter) -> Result {
+        let page = *self.pages.0.get(index).ok_or(EINVAL)?;
+        // SAFETY: by the type invariant the page is pinned, and `K` says it
+        // is ordinary memory, which `kmap_local_page` maps.
+        let addr = unsafe { bindings::kmap_local_page(page) };
+        // SAFETY: the mapping covers the whole page until `kunmap_local`.
+        let bytes = unsafe { core::slice::from_raw_parts(addr.cast::<u8>(), PAGE_SIZE) };
+        let res = out.write_slice(bytes);
+        // SAFETY: `addr` is the mapping made above, no longer used.
+        unsafe { bindings::kunmap_local(addr) };
+        res
+    }
+}
+
+impl<K: PinKind> Drop for PinnedPages<K> {
+    fn drop(&mut self) {
+        let pages = &mut self.pages.0;
+        if pages.is_empty() {
+            return;
+        }
+        // SAFETY: by the type invariant every entry carries one pin of this
+        // holder, and a holder is dropped once: each pin is released
+        // exactly once. Only pins made for writing can be `WriteDirty`.
+        unsafe {
+            if self.opts.access == Access::WriteDirty {
+                bindings::unpin_user_pages_dirty_lock(pages.as_mut_ptr(), pages.len(), true);
+            } else {
+                bindings::unpin_user_pages(pages.as_mut_ptr(), pages.len());
+            }
+        }
+    }
+}
+
+/// Pages taken with FOLL_GET (a plain page reference each); put when
+/// dropped. The pre-FOLL_PIN interface, kept as the baseline: such pages are
+/// not marked as DMA-pinned, and there is no long-term or P2PDMA form.
+///
+/// # Invariants
+///
+/// Every page in `pages` carries one reference taken by this holder with
+/// `opts`.
+pub(crate) struct GotPages {
+    pages: PageVec,
+    opts: GupOptions,
+}
+
+// SAFETY: page references may be dropped from any task.
+unsafe impl Send for GotPages {}
+// SAFETY: shared references only describe the pages.
+unsafe impl Sync for GotPages {}
+
+impl GotPages {
+    /// An empty holder with room for `capacity` pages.
+    pub(crate) fn new(opts: GupOptions, capacity: usize) -> Result<Self> {
+        Ok(GotPages {
+            pages: PageVec::with_capacity(capacity)?,
+            opts,
+        })
+    }
+}
+
+impl private::Holder for GotPages {
+    fn page_vec(&self) -> &PageVec {
+        &self.pages
+    }
+}
+
+impl TakePages for GotPages {
+    fn take_fast(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
+        let foll = self.opts.foll();
+        // SAFETY: `get_user_pages_fast` writes at most `nr` pages and
+        // returns their number or an error; the options only produce WRITE
+        // and FORCE.
+        // INVARIANT: each page carries a reference taken with `opts`.
+        unsafe {
+            self.pages.take(range, |start, nr, pages| {
+                bindings::get_user_pages_fast(start, fast_nr(nr), foll, pages) as isize
+            })
+        }
+    }
+
+    fn take_locked(&mut self, _lock: &MmapReadGuard<'_>, range: UserPageRange) -> Result<usize> {
+        let foll = self.opts.foll();
+        // SAFETY: as for `take_fast`; `_lock` holds the mmap lock that
+        // `get_user_pages` requires.
+        unsafe {
+            self.pages.take(range, |start, nr, pages| {
+                bindings::get_user_pages(start, nr, foll, pages)
+            })
+        }
+    }
+
+    fn take_unlocked(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
+        let foll = self.opts.foll();
+        // SAFETY: as for `take_fast`; `get_user_pages_unlocked` takes the
+        // mmap lock itself.
+        unsafe {
+            self.pages.take(range, |start, nr, pages| {
+                bindings::get_user_pages_unlocked(start, nr, pages, foll)
+            })
+        }
+    }
+}
+
+impl Drop for GotPages {
+    fn drop(&mut self) {
+        let dirty = self.opts.access == Access::WriteDirty;
+        for &page in self.pages.0.iter() {
+            // SAFETY: by the type invariant each entry carries one
+            // reference of this holder, dropped here exactly once.
+            unsafe {
+                if dirty {
+                    bindings::set_page_dirty_lock(page);
+                }
+                bindings::rust_gup_put_page(page);
+            }
+        }
+    }
+}

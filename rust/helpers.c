@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rust_gup's C helpers; see helpers.h. Only the abstraction layer under
+ * rust/ calls them.
+ */
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/sched.h>
+
+#include "../include/uapi/linux/rust_gup.h"
+#include "helpers.h"
+
+struct mm_struct *rust_gup_current_mm(void)
+{
+	return current->mm;
+}
+
+int rust_gup_mmap_read_lock_killable(struct mm_struct *mm)
+{
+	return mmap_read_lock_killable(mm);
+}
+
+void rust_gup_mmap_read_unlock(struct mm_struct *mm)
+{
+	mmap_read_unlock(mm);
+}
+
+unsigned long rust_gup_task_size(void)
+{
+	return TASK_SIZE;
+}
+
+void rust_gup_put_page(struct page *page)
+{
+	put_page(page);
+}
+
+static __u32 rust_gup_zone(const struct page *page)
+{
+	switch (page_zonenum(page)) {
+#ifdef CONFIG_ZONE_DMA
+	case ZONE_DMA:
+		return RUST_GUP_ZONE_DMA;
+#endif
+#ifdef CONFIG_ZONE_DMA32
+	case ZONE_DMA32:
+		return RUST_GUP_ZONE_DMA32;
+#endif
+	case ZONE_NORMAL:
+		return RUST_GUP_ZONE_NORMAL;
+	case ZONE_MOVABLE:
+		return RUST_GUP_ZONE_MOVABLE;
+#ifdef CONFIG_ZONE_DEVICE
+	case ZONE_DEVICE:
+		return RUST_GUP_ZONE_DEVICE;
+#endif
+	default:
+		return RUST_GUP_ZONE_OTHER;
+	}
+}
+
+/* Describes a page the caller holds a reference or a pin on. */
+void rust_gup_page_info(struct page *page, struct rust_gup_page_info *info)
+{
+	struct folio *folio = page_folio(page);
+	__u32 flags = 0;
+
+	if (folio_maybe_dma_pinned(folio))
+		flags |= RUST_GUP_PAGE_DMA_PINNED;
+	if (is_pci_p2pdma_page(page))
+		flags |= RUST_GUP_PAGE_P2PDMA;
+	if (folio_test_hugetlb(folio))
+		flags |= RUST_GUP_PAGE_HUGETLB;
+	if (folio_test_anon(folio))
+		flags |= RUST_GUP_PAGE_ANON;
+	if (folio_test_dirty(folio))
+		flags |= RUST_GUP_PAGE_DIRTY;
+
+	*info = (struct rust_gup_page_info) {
+		.pfn = page_to_pfn(page),
+		.zone = rust_gup_zone(page),
+		.order = folio_order(folio),
+		.flags = flags,
+		.pincount = folio_test_large(folio) ?
+			atomic_read(&folio->_pincount) :
+			folio_ref_count(folio) / GUP_PIN_COUNTING_BIAS,
+		.refcount = folio_ref_count(folio),
+	};
+}

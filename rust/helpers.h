@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rust_gup's C helpers: what Rust cannot call directly because it is a
+ * static inline function or a macro in 6.12. Each is a one-line wrapper;
+ * their Rust declarations come from the project's bindgen pass.
+ */
+#ifndef RUST_GUP_HELPERS_H
+#define RUST_GUP_HELPERS_H
+
+#include <linux/types.h>
+
+struct mm_struct;
+struct page;
+struct rust_gup_page_info;
+
+struct mm_struct *rust_gup_current_mm(void);
+int rust_gup_mmap_read_lock_killable(struct mm_struct *mm);
+void rust_gup_mmap_read_unlock(struct mm_struct *mm);
+unsigned long rust_gup_task_size(void);
+void rust_gup_put_page(struct page *page);
+void rust_gup_page_info(struct page *page, struct rust_gup_page_info *info);
+
+#endif /* RUST_GUP_HELPERS_H */

@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The semantics of rust_gup's pins, checked through the query command and
+ * /proc/vmstat rather than the kernel log: FOLL_PIN pages are DMA-pinned
+ * and counted, FOLL_GET pages are not; a range with a hole yields its
+ * prefix; dirty-on-release dirties; the long-term test belongs to the open
+ * file; sets are released on close; and every bad argument gets its errno.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/rust_gup.h>
+
+#include "kselftest_harness.h"
+
+#define NR_PAGES 16
+
+static long page_size;
+
+/*
+ * A counter from /proc/vmstat, exact: the per-CPU deltas are folded in
+ * first (writing vm.stat_refresh, root only), or a reading may lag by the
+ * per-CPU batch.
+ */
+static long vmstat(const char *name)
+{
+	char key[64];
+	long value, found = -1;
+	int refresh = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+	FILE *f;
+
+	if (refresh < 0)
+		return -1;
+	if (write(refresh, "1", 1) != 1) {
+		close(refresh);
+		return -1;
+	}
+	close(refresh);
+	f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &value) == 2)
+		if (!strcmp(key, name))
+			found = value;
+	fclose(f);
+	return found;
+}
+
+static long pins_acquired(void)
+{
+	return vmstat("nr_foll_pin_acquired");
+}
+
+static long pins_released(void)
+{
+	return vmstat("nr_foll_pin_released");
+}
+
+/* RUST_GUP_IOC_PIN; returns 0 or -errno, *pages gets the pages taken. */
+static int hold(int fd, void *addr, size_t size, __u32 op, __u32 flags, __u32 *id, long *pages)
+{
+	struct rust_gup_pin pin = {
+		.addr = (unsigned long)addr, .size = size, .op = op, .flags = flags,
+	};
+
+	*id = 0;
+	*pages = 0;
+	if (ioctl(fd, RUST_GUP_IOC_PIN, &pin))
+		return -errno;
+	*id = pin.id;
+	*pages = pin.size / page_size;
+	return 0;
+}
+
+static int unhold(int fd, __u32 id)
+{
+	return ioctl(fd, RUST_GUP_IOC_UNPIN, &id) ? -errno : 0;
+}
+
+/* RUST_GUP_IOC_QUERY of pages [0, nr); returns entries filled or -errno. */
+static int query(int fd, __u32 id, struct rust_gup_page_info *info, __u32 nr)
+{
+	struct rust_gup_query q = { .id = id, .nr = nr, .pages = (unsigned long)info };
+
+	if (ioctl(fd, RUST_GUP_IOC_QUERY, &q))
+		return -errno;
+	return q.nr;
+}
+
+static const char *op_name(__u32 op)
+{
+	static const char *const names[] = {
+		[RUST_GUP_OP_PIN_FAST] = "PIN_FAST", [RUST_GUP_OP_PIN_LOCKED] = "PIN_LOCKED",
+		[RUST_GUP_OP_PIN_UNLOCKED] = "PIN_UNLOCKED", [RUST_GUP_OP_GET_FAST] = "GET_FAST",
+		[RUST_GUP_OP_GET_LOCKED] = "GET_LOCKED", [RUST_GUP_OP_GET_UNLOCKED] = "GET_UNLOCKED",
+	};
+	return op < sizeof(names) / sizeof(names[0]) && names[op] ? names[op] : "?";
+}
+
+FIXTURE(pin) {
+	int fd;
+	char *buf;
+	size_t size;
+};
+
+FIXTURE_SETUP(pin)
+{
+	page_size = sysconf(_SC_PAGESIZE);
+	self->size = NR_PAGES * page_size;
+	self->fd = open(RUST_GUP_DEVICE, O_RDWR);
+	ASSERT_GE(self->fd, 0) TH_LOG("open %s: %s", RUST_GUP_DEVICE, strerror(errno));
+	self->buf = mmap(NULL, self->size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	/* Order-0 pages, faulted in: a read pin of an untouched page would
+	 * get the shared zero page, which GUP never counts as pinned. */
+	ASSERT_EQ(0, madvise(self->buf, self->size, MADV_NOHUGEPAGE));
+	memset(self->buf, 0x5a, self->size);
+}
+
+FIXTURE_TEARDOWN(pin)
+{
+	munmap(self->buf, self->size);
+	close(self->fd);
+}
+
+/* Every pin entry point, read and write: DMA-pinned, counted, released. */
+TEST_F(pin, pins_are_dma_pinned_and_counted)
+{
+	const __u32 ops[] = { RUST_GUP_OP_PIN_FAST, RUST_GUP_OP_PIN_LOCKED, RUST_GUP_OP_PIN_UNLOCKED };
+	const __u32 flags[] = { 0, RUST_GUP_F_WRITE, RUST_GUP_F_LONGTERM,
+				RUST_GUP_F_WRITE | RUST_GUP_F_LONGTERM };
+	struct rust_gup_page_info info[NR_PAGES];
+
+	for (unsigned int o = 0; o < 3; o++) {
+		for (unsigned int f = 0; f < 4; f++) {
+			long acq = pins_acquired(), rel = pins_released(), pages;
+			__u32 id;
+
+			ASSERT_EQ(0, hold(self->fd, self->buf, self->size, ops[o], flags[f], &id, &pages))
+				TH_LOG("%s flags %#x", op_name(ops[o]), flags[f]);
+			ASSERT_EQ(NR_PAGES, pages);
+			EXPECT_EQ(NR_PAGES, pins_acquired() - acq) TH_LOG("%s", op_name(ops[o]));
+			ASSERT_EQ(NR_PAGES, query(self->fd, id, info, NR_PAGES));
+			for (int i = 0; i < NR_PAGES; i++) {
+				EXPECT_TRUE(info[i].flags & RUST_GUP_PAGE_DMA_PINNED)
+					TH_LOG("%s flags %#x page %d", op_name(ops[o]), flags[f], i);
+				EXPECT_TRUE(info[i].flags & RUST_GUP_PAGE_ANON);
+				EXPECT_EQ(1, info[i].pincount);
+				EXPECT_EQ(0, info[i].order);
+				EXPECT_NE(RUST_GUP_ZONE_DEVICE, info[i].zone);
+				if (i)
+					EXPECT_NE(info[i - 1].pfn, info[i].pfn);
+			}
+			ASSERT_EQ(0, unhold(self->fd, id));
+			EXPECT_EQ(NR_PAGES, pins_released() - rel);
+		}
+	}
+}
+
+/* FOLL_GET takes references, not pins: nothing is DMA-pinned or counted. */
+TEST_F(pin, got_pages_are_not_dma_pinned)
+{
+	const __u32 ops[] = { RUST_GUP_OP_GET_FAST, RUST_GUP_OP_GET_LOCKED, RUST_GUP_OP_GET_UNLOCKED };
+	struct rust_gup_page_info info[NR_PAGES];
+
+	for (unsigned int o = 0; o < 3; o++) {
+		long acq = pins_acquired(), pages;
+		__u32 id;
+
+		ASSERT_EQ(0, hold(self->fd, self->buf, self->size, ops[o], RUST_GUP_F_WRITE, &id, &pages));
+		ASSERT_EQ(NR_PAGES, pages);
+		EXPECT_EQ(0, pins_acquired() - acq) TH_LOG("%s", op_name(ops[o]));
+		ASSERT_EQ(NR_PAGES, query(self->fd, id, info, NR_PAGES));
+		for (int i = 0; i < NR_PAGES; i++) {
+			EXPECT_FALSE(info[i].flags & RUST_GUP_PAGE_DMA_PINNED) TH_LOG("%s", op_name(ops[o]));
+			EXPECT_EQ(0, info[i].pincount);
+			/* The mapping's reference and ours. */
+			EXPECT_GE(info[i].refcount, 2);
+		}
+		ASSERT_EQ(0, unhold(self->fd, id));
+	}
+}
+
+/* Two pins of the same page count twice; the pin count shows both. */
+TEST_F(pin, pins_stack)
+{
+	struct rust_gup_page_info info;
+	__u32 a, b;
+	long pages;
+
+	ASSERT_EQ(0, hold(self->fd, self->buf, page_size, RUST_GUP_OP_PIN_FAST, 0, &a, &pages));
+	ASSERT_EQ(0, hold(self->fd, self->buf, page_size, RUST_GUP_OP_PIN_LOCKED, 0, &b, &pages));
+	ASSERT_EQ(1, query(self->fd, a, &info, 1));
+	EXPECT_EQ(2, info.pincount);
+	ASSERT_EQ(0, unhold(self->fd, b));
+	ASSERT_EQ(1, query(self->fd, a, &info, 1));
+	EXPECT_EQ(1, info.pincount);
+	ASSERT_EQ(0, unhold(self->fd, a));
+}
+
+/* GUP stops at a hole: the set holds the prefix, and a range that starts
+ * in the hole is EFAULT. The gup_test commands report the prefix too. */
+TEST_F(pin, hole_yields_prefix)
+{
+	const int hole = 5;
+	__u32 id;
+	long pages;
+
+	ASSERT_EQ(0, munmap(self->buf + hole * page_size, page_size));
+	for (__u32 op = RUST_GUP_OP_PIN_FAST; op <= RUST_GUP_OP_GET_UNLOCKED; op++) {
+		ASSERT_EQ(0, hold(self->fd, self->buf, self->size, op, 0, &id, &pages)) TH_LOG("%s", op_name(op));
+		EXPECT_EQ(hole, pages) TH_LOG("%s", op_name(op));
+		ASSERT_EQ(0, unhold(self->fd, id));
+		EXPECT_EQ(-EFAULT, hold(self->fd, self->buf + hole * page_size, page_size, op, 0,
+					&id, &pages)) TH_LOG("%s", op_name(op));
+	}
+	for (int n = 1; n <= NR_PAGES; n *= 4) {
+		const unsigned long cmds[] = { GUP_FAST_BENCHMARK, PIN_FAST_BENCHMARK,
+					       PIN_LONGTERM_BENCHMARK, GUP_BASIC_TEST, PIN_BASIC_TEST };
+
+		for (unsigned int c = 0; c < 5; c++) {
+			struct gup_test gup = {
+				.addr = (unsigned long)self->buf, .size = self->size,
+				.nr_pages_per_call = n,
+			};
+
+			ASSERT_EQ(0, ioctl(self->fd, cmds[c], &gup)) TH_LOG("cmd %u n %d", c, n);
+			EXPECT_EQ(hole * page_size, gup.size) TH_LOG("cmd %u n %d", c, n);
+		}
+	}
+}
+
+/*
+ * Dirty on release is decided when the pin is made. MADV_FREE cleans the
+ * pinned anonymous pages (folio and PTEs); a second, plain pin lets the
+ * query watch them. Releasing a RUST_GUP_F_DIRTY pin dirties them again,
+ * releasing a plain writable pin does not.
+ */
+TEST_F(pin, dirty_on_release)
+{
+	struct rust_gup_page_info info[NR_PAGES];
+	__u32 watch, writer;
+	long pages;
+
+	for (int dirty = 0; dirty <= 1; dirty++) {
+		__u32 flags = RUST_GUP_F_WRITE | (dirty ? RUST_GUP_F_DIRTY : 0);
+
+		memset(self->buf, dirty, self->size);
+		ASSERT_EQ(0, hold(self->fd, self->buf, self->size, RUST_GUP_OP_PIN_FAST, 0, &watch, &pages));
+		ASSERT_EQ(0, hold(self->fd, self->buf, self->size, RUST_GUP_OP_PIN_FAST, flags, &writer, &pages));
+		ASSERT_EQ(0, madvise(self->buf, self->size, MADV_FREE));
+		ASSERT_EQ(NR_PAGES, query(self->fd, watch, info, NR_PAGES));
+		for (int i = 0; i < NR_PAGES; i++) {
+			ASSERT_FALSE(info[i].flags & RUST_GUP_PAGE_DIRTY) TH_LOG("page %d dirty before release", i);
+		}
+
+		ASSERT_EQ(0, unhold(self->fd, writer));
+		ASSERT_EQ(NR_PAGES, query(self->fd, watch, info, NR_PAGES));
+		for (int i = 0; i < NR_PAGES; i++) {
+			EXPECT_EQ(dirty, !!(info[i].flags & RUST_GUP_PAGE_DIRTY))
+				TH_LOG("page %d after releasing a %s pin", i, dirty ? "dirty" : "plain");
+		}
+		ASSERT_EQ(0, unhold(self->fd, watch));
+	}
+}
+
+/* Sets live until UNPIN or close; the module-wide counters follow. */
+TEST_F(pin, sets_are_released_on_close)
+{
+	struct rust_gup_stats before, during, after;
+	int fd2 = open(RUST_GUP_DEVICE, O_RDWR);
+	long acq = pins_acquired(), rel = pins_released(), pages;
+	__u32 id;
+
+	ASSERT_GE(fd2, 0);
+	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_STATS, &before));
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, hold(fd2, self->buf, self->size, RUST_GUP_OP_PIN_FAST, 0, &id, &pages));
+	ASSERT_EQ(0, hold(fd2, self->buf, self->size, RUST_GUP_OP_GET_FAST, 0, &id, &pages));
+	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_STATS, &during));
+	EXPECT_EQ(before.held_sets + 4, during.held_sets);
+	EXPECT_EQ(before.held_pages + 4 * NR_PAGES, during.held_pages);
+	EXPECT_EQ(3 * NR_PAGES, pins_acquired() - acq);
+	EXPECT_EQ(0, pins_released() - rel);
+
+	ASSERT_EQ(0, close(fd2));
+	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_STATS, &after));
+	EXPECT_EQ(before.held_sets, after.held_sets);
+	EXPECT_EQ(before.held_pages, after.held_pages);
+	EXPECT_EQ(3 * NR_PAGES, pins_released() - rel);
+}
+
+TEST_F(pin, unknown_set_is_enoent)
+{
+	struct rust_gup_page_info info;
+
+	EXPECT_EQ(-ENOENT, unhold(self->fd, 12345));
+	EXPECT_EQ(-ENOENT, query(self->fd, 12345, &info, 1));
+	/* The long-term test's set exists only between START and STOP. */
+	EXPECT_EQ(-ENOENT, query(self->fd, RUST_GUP_ID_LONGTERM_TEST, &info, 1));
+}
+
+/*
+ * The long-term test belongs to the open file: two files may run it at
+ * once (gup_test allows one in the whole system), READ returns what the
+ * pinned pages hold, and the pins are long-term ones.
+ */
+TEST_F(pin, longterm_test_is_per_file)
+{
+	struct pin_longterm_test args = {
+		.addr = (unsigned long)self->buf, .size = self->size,
+		.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+	struct rust_gup_page_info info[NR_PAGES];
+	char *copy = malloc(self->size);
+	__u64 dest = (unsigned long)copy;
+	int fd2 = open(RUST_GUP_DEVICE, O_RDWR);
+
+	ASSERT_NE(NULL, copy);
+	ASSERT_GE(fd2, 0);
+	for (int i = 0; i < NR_PAGES; i++)
+		memset(self->buf + i * page_size, 'a' + i, page_size);
+
+	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_START, &args));
+	args.flags |= PIN_LONGTERM_TEST_FLAG_USE_FAST;
+	ASSERT_EQ(0, ioctl(fd2, PIN_LONGTERM_TEST_START, &args)) TH_LOG("second file: %s", strerror(errno));
+	EXPECT_EQ(-1, ioctl(self->fd, PIN_LONGTERM_TEST_START, &args));
+	EXPECT_EQ(EINVAL, errno);
+
+	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_READ, &dest));
+	EXPECT_EQ(0, memcmp(copy, self->buf, self->size));
+	ASSERT_EQ(NR_PAGES, query(fd2, RUST_GUP_ID_LONGTERM_TEST, info, NR_PAGES));
+	for (int i = 0; i < NR_PAGES; i++) {
+		EXPECT_TRUE(info[i].flags & RUST_GUP_PAGE_DMA_PINNED);
+		EXPECT_NE(RUST_GUP_ZONE_MOVABLE, info[i].zone);
+		EXPECT_EQ(2, info[i].pincount);
+	}
+
+	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_STOP));
+	EXPECT_EQ(-1, ioctl(self->fd, PIN_LONGTERM_TEST_READ, &dest));
+	EXPECT_EQ(EINVAL, errno);
+	/* fd2 never stops: closing it releases its pins. */
+	ASSERT_EQ(0, close(fd2));
+	free(copy);
+}
+
+/* The bad-input table. */
+
+enum arg_kind { ARG_STRUCT, ARG_NULL, ARG_BAD_POINTER, ARG_READ_ONLY };
+
+struct bad_case {
+	const char *name;
+	unsigned long cmd;
+	enum arg_kind arg;
+	/* struct gup_test / rust_gup_bench / rust_gup_pin fields */
+	long addr_off;		/* from the buffer; see special addresses below */
+	int special_addr;
+	long size;		/* in pages, unless size_bytes */
+	long size_bytes;
+	__u32 nr_per_call;
+	__u32 flags;		/* gup_flags, or RUST_GUP_F_* */
+	__u32 test_flags;
+	__u32 op;
+	__u32 reserved;
+	int expect;
+};
+
+enum { ADDR_BUF, ADDR_WRAP, ADDR_KERNEL, ADDR_UNMAPPED, ADDR_PROT_NONE, ADDR_TOP };
+
+#define W RUST_GUP_FOLL_WRITE
+static const struct bad_case bad_cases[] = {
+	{ "size 0", PIN_FAST_BENCHMARK, .size = 0, .nr_per_call = 1, .flags = W, .expect = EINVAL },
+	{ "size below a page", PIN_FAST_BENCHMARK, .size_bytes = 100, .nr_per_call = 1, .expect = EINVAL },
+	{ "unaligned address", PIN_FAST_BENCHMARK, .addr_off = 1, .size = 2, .nr_per_call = 1, .expect = EINVAL },
+	{ "wrapped range", PIN_FAST_BENCHMARK, .special_addr = ADDR_WRAP, .size = 2, .nr_per_call = 1, .expect = EINVAL },
+	{ "kernel address", PIN_FAST_BENCHMARK, .special_addr = ADDR_KERNEL, .size = 1, .nr_per_call = 1, .expect = EINVAL },
+	{ "range reaching past TASK_SIZE", GUP_FAST_BENCHMARK, .special_addr = ADDR_TOP, .size = 2, .nr_per_call = 1, .expect = EINVAL },
+	{ "unmapped range", PIN_BASIC_TEST, .special_addr = ADDR_UNMAPPED, .size = 4, .nr_per_call = 1, .expect = EFAULT },
+	{ "PROT_NONE range", PIN_FAST_BENCHMARK, .special_addr = ADDR_PROT_NONE, .size = 4, .nr_per_call = 1, .expect = EFAULT },
+	{ "PROT_NONE range, GET", GUP_BASIC_TEST, .special_addr = ADDR_PROT_NONE, .size = 4, .nr_per_call = 1, .expect = EFAULT },
+	{ "zero pages per call", PIN_FAST_BENCHMARK, .size = 4, .nr_per_call = 0, .expect = EINVAL },
+	{ "unknown gup_flags bit (FOLL_DUMP)", PIN_FAST_BENCHMARK, .size = 4, .nr_per_call = 1, .flags = 0x4, .expect = EINVAL },
+	{ "internal FOLL_TOUCH", GUP_FAST_BENCHMARK, .size = 4, .nr_per_call = 1, .flags = 0x10000, .expect = EINVAL },
+	{ "internal FOLL_PIN", PIN_BASIC_TEST, .size = 4, .nr_per_call = 1, .flags = 0x80000, .expect = EINVAL },
+	{ "FOLL_HONOR_NUMA_FAULT", PIN_FAST_BENCHMARK, .size = 4, .nr_per_call = 1, .flags = 0x1000, .expect = EINVAL },
+	{ "LONGTERM with P2PDMA", PIN_FAST_BENCHMARK, .size = 4, .nr_per_call = 1,
+	  .flags = RUST_GUP_FOLL_LONGTERM | RUST_GUP_FOLL_PCI_P2PDMA, .expect = EINVAL },
+	{ "P2PDMA on PIN_LONGTERM_BENCHMARK", PIN_LONGTERM_BENCHMARK, .size = 4, .nr_per_call = 1,
+	  .flags = RUST_GUP_FOLL_PCI_P2PDMA, .expect = EINVAL },
+	{ "GET with PIN", PIN_FAST_BENCHMARK, .size = 4, .nr_per_call = 1, .flags = RUST_GUP_FOLL_GET, .expect = EINVAL },
+	{ "LONGTERM without PIN", GUP_FAST_BENCHMARK, .size = 4, .nr_per_call = 1,
+	  .flags = RUST_GUP_FOLL_LONGTERM, .expect = EINVAL },
+	{ "P2PDMA without PIN", GUP_BASIC_TEST, .size = 4, .nr_per_call = 1,
+	  .flags = RUST_GUP_FOLL_PCI_P2PDMA, .expect = EINVAL },
+	{ "unknown test_flags", DUMP_USER_PAGES_TEST, .size = 4, .nr_per_call = 1, .test_flags = 2, .expect = EINVAL },
+	{ "NULL argument", PIN_FAST_BENCHMARK, ARG_NULL, .expect = EFAULT },
+	{ "argument pointer into the kernel", GUP_FAST_BENCHMARK, ARG_BAD_POINTER, .expect = EFAULT },
+	{ "read-only argument", PIN_FAST_BENCHMARK, ARG_READ_ONLY, .size = 4, .nr_per_call = 1, .expect = EFAULT },
+	{ "unknown command 10", _IOWR('g', 10, struct gup_test), .size = 4, .nr_per_call = 1, .expect = ENOTTY },
+	{ "gup_test number, wrong size", _IOWR('g', 2, __u64), .size = 4, .nr_per_call = 1, .expect = ENOTTY },
+	{ "LONGTERM_TEST_START unaligned size", PIN_LONGTERM_TEST_START, .size_bytes = 4096 + 100, .expect = EINVAL },
+	{ "LONGTERM_TEST_START unknown flags", PIN_LONGTERM_TEST_START, .size = 4, .flags = 4, .expect = EINVAL },
+	{ "LONGTERM_TEST_START unmapped", PIN_LONGTERM_TEST_START, .special_addr = ADDR_UNMAPPED, .size = 4, .expect = EFAULT },
+	{ "LONGTERM_TEST_READ without START", PIN_LONGTERM_TEST_READ, .expect = EINVAL },
+	{ "BENCH op 0", RUST_GUP_IOC_BENCH, .size = 4, .op = 0, .expect = EINVAL },
+	{ "BENCH op 7", RUST_GUP_IOC_BENCH, .size = 4, .op = 7, .expect = EINVAL },
+	{ "BENCH unknown flag", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .flags = 0x20, .expect = EINVAL },
+	{ "BENCH reserved non-zero", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .reserved = 1, .expect = EINVAL },
+	{ "BENCH LONGTERM with P2PDMA", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST,
+	  .flags = RUST_GUP_F_LONGTERM | RUST_GUP_F_P2PDMA, .expect = EINVAL },
+	{ "BENCH LONGTERM on GET", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_GET_LOCKED,
+	  .flags = RUST_GUP_F_LONGTERM, .expect = EINVAL },
+	{ "BENCH DIRTY without WRITE", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST,
+	  .flags = RUST_GUP_F_DIRTY, .expect = EINVAL },
+	{ "BENCH wrapped range", RUST_GUP_IOC_BENCH, .special_addr = ADDR_WRAP, .size = 2,
+	  .op = RUST_GUP_OP_GET_FAST, .expect = EINVAL },
+	{ "PIN size 0", RUST_GUP_IOC_PIN, .size = 0, .op = RUST_GUP_OP_PIN_FAST, .expect = EINVAL },
+	{ "PIN unmapped", RUST_GUP_IOC_PIN, .special_addr = ADDR_UNMAPPED, .size = 2,
+	  .op = RUST_GUP_OP_PIN_UNLOCKED, .expect = EFAULT },
+	{ "PIN reserved non-zero", RUST_GUP_IOC_PIN, .size = 2, .op = RUST_GUP_OP_PIN_FAST, .reserved = 1, .expect = EINVAL },
+	{ "PIN NULL argument", RUST_GUP_IOC_PIN, ARG_NULL, .expect = EFAULT },
+	{ "QUERY NULL argument", RUST_GUP_IOC_QUERY, ARG_NULL, .expect = EFAULT },
+};
+#undef W
+
+TEST_F(pin, bad_input_table)
+{
+	char *unmapped = mmap(NULL, 4 * page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *prot_none = mmap(NULL, 4 * page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *ro = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int failed = 0;
+
+	ASSERT_NE(MAP_FAILED, unmapped);
+	ASSERT_NE(MAP_FAILED, prot_none);
+	ASSERT_NE(MAP_FAILED, ro);
+	ASSERT_EQ(0, munmap(unmapped, 4 * page_size));
+
+	printf("# %-40s %-8s %-8s %s\n", "case", "expected", "seen", "pins (acquired-released)");
+	for (unsigned int i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		unsigned long addr = (unsigned long)self->buf + c->addr_off;
+		unsigned long size = c->size_bytes ? c->size_bytes : c->size * page_size;
+		union {
+			struct gup_test gup;
+			struct pin_longterm_test lt;
+			struct rust_gup_bench bench;
+			struct rust_gup_pin pin;
+			struct rust_gup_query query;
+			__u64 u64;
+		} u;
+		void *arg = &u;
+		long acq = pins_acquired(), rel = pins_released(), leaked;
+		int ret, err;
+
+		switch (c->special_addr) {
+		case ADDR_WRAP: addr = -page_size; break;
+		case ADDR_KERNEL: addr = 0xffff888000000000ul; break;
+		case ADDR_TOP: addr = 0x00fffffffffff000ul; break;	/* last page below 2^56 */
+		case ADDR_UNMAPPED: addr = (unsigned long)unmapped; break;
+		case ADDR_PROT_NONE: addr = (unsigned long)prot_none; break;
+		}
+		memset(&u, 0, sizeof(u));
+		switch (_IOC_NR(c->cmd)) {
+		case _IOC_NR(PIN_LONGTERM_TEST_START):
+			u.lt = (struct pin_longterm_test) { .addr = addr, .size = size, .flags = c->flags };
+			break;
+		case _IOC_NR(PIN_LONGTERM_TEST_READ):
+			u.u64 = (unsigned long)self->buf;
+			break;
+		case _IOC_NR(RUST_GUP_IOC_BENCH):
+			u.bench = (struct rust_gup_bench) { .addr = addr, .size = size, .op = c->op,
+				.flags = c->flags, .reserved = c->reserved };
+			break;
+		case _IOC_NR(RUST_GUP_IOC_PIN):
+			u.pin = (struct rust_gup_pin) { .addr = addr, .size = size, .op = c->op,
+				.flags = c->flags, .reserved = c->reserved };
+			break;
+		default:
+			u.gup = (struct gup_test) { .addr = addr, .size = size,
+				.nr_pages_per_call = c->nr_per_call, .gup_flags = c->flags,
+				.test_flags = c->test_flags };
+		}
+		if (c->arg == ARG_NULL) {
+			arg = NULL;
+		} else if (c->arg == ARG_BAD_POINTER) {
+			arg = (void *)0xffff888000001000ul;
+		} else if (c->arg == ARG_READ_ONLY) {
+			memcpy(ro, &u, sizeof(u.gup));
+			ASSERT_EQ(0, mprotect(ro, page_size, PROT_READ));
+			arg = ro;
+		}
+
+		errno = 0;
+		ret = ioctl(self->fd, c->cmd, arg);
+		err = ret ? errno : 0;
+		leaked = (pins_acquired() - acq) - (pins_released() - rel);
+		printf("# %-40s %-8s %-8s %ld\n", c->name, strerrorname_np(c->expect),
+		       err ? strerrorname_np(err) : "success", leaked);
+		if (ret != -1 || err != c->expect || leaked) {
+			failed++;
+			TH_LOG("%s: expected %s, got %s, %ld pins left", c->name,
+			       strerrorname_np(c->expect), err ? strerrorname_np(err) : "success", leaked);
+		}
+		if (c->arg == ARG_READ_ONLY)
+			ASSERT_EQ(0, mprotect(ro, page_size, PROT_READ | PROT_WRITE));
+	}
+	EXPECT_EQ(0, failed);
+	munmap(prot_none, 4 * page_size);
+	munmap(ro, page_size);
+}
+
+TEST_HARNESS_MAIN
