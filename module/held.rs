@@ -132,10 +132,10 @@ impl FileSets {
     pub(crate) fn longterm_test_read(&self, arg: usize) -> Result<isize> {
         let test = self.longterm_test.as_ref().ok_or(EINVAL)?;
         let dest: u64 = UserSlice::new(arg, size_of::<u64>()).reader().read()?;
-        let len = test.pins.len().checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
-        let mut out = UserSlice::new(usize::try_from(dest)?, len).writer();
+        let mut dest = usize::try_from(dest)?;
         for index in 0..test.pins.len() {
-            test.pins.copy_page_to_user(index, &mut out)?;
+            test.pins.copy_page_to_user(index, dest)?;
+            dest = dest.checked_add(PAGE_SIZE).ok_or(EFAULT)?;
         }
         Ok(0)
     }

@@ -6,7 +6,11 @@
 //! This crate is the module's logic and is safe Rust. Raw bindings and
 //! `unsafe` live in the abstraction layer under `rust/`.
 
-#[allow(dead_code)]
+#![deny(unsafe_code)]
+
+// The abstraction layer is the one place with `unsafe`; the crate uses only
+// part of it.
+#[allow(dead_code, unused_imports, unsafe_code)]
 #[path = "../rust/kernel_ext.rs"]
 mod kernel_ext;
 

@@ -35,7 +35,7 @@ use super::{
     uapi::rust_gup_page_info,
 };
 use core::marker::PhantomData;
-use kernel::{page::PAGE_SIZE, prelude::*, uaccess::UserSliceWriter};
+use kernel::{page::PAGE_SIZE, prelude::*};
 
 /// A page-aligned, non-empty range of user addresses below `TASK_SIZE`.
 #[derive(Clone, Copy, Debug)]
@@ -361,19 +361,91 @@ impl<K: PinKind> TakePages for PinnedPages<K> {
     }
 }
 
+/// A page of a [`CpuAccessible`] pin, mapped for the CPU until dropped.
+///
+/// User space (and devices) may change the page at any time, so the
+/// contents are only ever copied with raw copies: no Rust reference to
+/// them is made.
+///
+/// # Invariants
+///
+/// `addr` is the `kmap_local_page` mapping of a page pinned by the holder
+/// this guard borrows, `PAGE_SIZE` bytes long.
+struct MappedPage<'a> {
+    addr: *mut u8,
+    _pin: PhantomData<&'a ()>,
+}
+
+impl MappedPage<'_> {
+    /// The byte range `[offset, offset + len)` of the page, checked.
+    fn at(&self, offset: usize, len: usize) -> Result<*mut u8> {
+        match offset.checked_add(len) {
+            Some(end) if end <= PAGE_SIZE => Ok(self.addr.wrapping_add(offset)),
+            _ => Err(EINVAL),
+        }
+    }
+}
+
+impl Drop for MappedPage<'_> {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant `addr` is a live local mapping;
+        // mappings are dropped in reverse order of creation, as
+        // `kunmap_local` requires, because guards are never stored.
+        unsafe { bindings::kunmap_local(self.addr.cast()) };
+    }
+}
+
 impl<K: CpuAccessible> PinnedPages<K> {
-    /// Copies the contents of page `index` to user memory through `out`.
-    pub(crate) fn copy_page_to_user(&self, index: usize, out: &mut UserSliceWriter) -> Result {
+    fn map(&self, index: usize) -> Result<MappedPage<'_>> {
         let page = *self.pages.0.get(index).ok_or(EINVAL)?;
         // SAFETY: by the type invariant the page is pinned, and `K` says it
-        // is ordinary memory, which `kmap_local_page` maps.
+        // is ordinary memory, which `kmap_local_page` can map.
         let addr = unsafe { bindings::kmap_local_page(page) };
-        // SAFETY: the mapping covers the whole page until `kunmap_local`.
-        let bytes = unsafe { core::slice::from_raw_parts(addr.cast::<u8>(), PAGE_SIZE) };
-        let res = out.write_slice(bytes);
-        // SAFETY: `addr` is the mapping made above, no longer used.
-        unsafe { bindings::kunmap_local(addr) };
-        res
+        // INVARIANT: `addr` maps a page of this holder.
+        Ok(MappedPage {
+            addr: addr.cast(),
+            _pin: PhantomData,
+        })
+    }
+
+    /// Copies `buf.len()` bytes from page `index`, starting `offset` bytes
+    /// into it, to `buf`.
+    pub(crate) fn read(&self, index: usize, offset: usize, buf: &mut [u8]) -> Result {
+        let page = self.map(index)?;
+        let src = page.at(offset, buf.len())?;
+        // SAFETY: `src` is valid for `buf.len()` bytes of the mapped page
+        // (checked by `at`), and a pinned user page cannot overlap `buf`.
+        unsafe { core::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    /// Copies `data` into page `index`, starting `offset` bytes into it, as
+    /// a device writing to the memory would. `EPERM` unless the pages were
+    /// pinned for writing: a read-only pin may hold a page that is shared
+    /// (the zero page, or one not yet copied on write).
+    pub(crate) fn write(&self, index: usize, offset: usize, data: &[u8]) -> Result {
+        if self.opts.access == Access::Read {
+            return Err(EPERM);
+        }
+        let page = self.map(index)?;
+        let dst = page.at(offset, data.len())?;
+        // SAFETY: `dst` is valid for `data.len()` bytes of the mapped page,
+        // which was pinned for writing (FOLL_WRITE broke any COW sharing).
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+        Ok(())
+    }
+
+    /// Copies the whole of page `index` to user memory at `dest`; `EFAULT`
+    /// if that is not writable.
+    pub(crate) fn copy_page_to_user(&self, index: usize, dest: usize) -> Result {
+        let page = self.map(index)?;
+        // SAFETY: the source is the mapped page, `PAGE_SIZE` bytes;
+        // `copy_to_user` checks the user range and faults safely.
+        let left = unsafe { bindings::copy_to_user(dest as _, page.addr.cast(), PAGE_SIZE as _) };
+        if left != 0 {
+            return Err(EFAULT);
+        }
+        Ok(())
     }
 }
 
