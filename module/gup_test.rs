@@ -13,8 +13,8 @@
 use core::mem::size_of;
 use kernel::{c_str, page::PAGE_SIZE, prelude::*, time::Ktime, uaccess::UserSlice};
 
-use crate::kernel_ext::{gup::UserPageRange, mm::CurrentMm, uapi};
-use crate::take::{take_range, Held, Path, Request};
+use crate::kernel_ext::{gup::UserPageRange, uapi};
+use crate::take::{take_range, Held, Path, Request, Target};
 
 /// What one timed take and release measured.
 struct Measured {
@@ -36,9 +36,9 @@ fn measure(
     per_call: usize,
     inspect: impl FnOnce(&Held),
 ) -> Result<Measured> {
-    let mm = CurrentMm::get()?;
+    let target = Target::new(request.method)?;
     let mut held = Held::new(request, range.nr_pages())?;
-    let path = Path::new(&mm, request.method)?;
+    let path = Path::new(&target, request.method)?;
 
     let start = Ktime::ktime_get();
     let calls = take_range(&mut held, &path, range, per_call)?.calls;

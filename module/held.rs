@@ -18,10 +18,9 @@ use kernel::{
 
 use crate::kernel_ext::{
     gup::{Access, GupOptions, LongTerm, PageSet, PinnedPages, UserPageRange},
-    mm::CurrentMm,
     uapi,
 };
-use crate::take::{take_range, Held, HolderKind, Method, Path, Request};
+use crate::take::{take_range, Held, HolderKind, Method, Path, Request, Target};
 
 /// How many `RUST_GUP_IOC_PIN` sets one file may hold at once.
 const MAX_SETS: usize = 1024;
@@ -100,8 +99,8 @@ impl FileSets {
             opts: GupOptions::new(access),
         };
 
-        let mm = CurrentMm::get()?;
-        let path = Path::new(&mm, method)?;
+        let target = Target::new(method)?;
+        let path = Path::new(&target, method)?;
         let mut held = Held::new(&request, range.nr_pages())?;
         // All or nothing, as gup_test: go on after a short batch, fail at
         // the first error; dropping `held` then releases what it took.
@@ -157,8 +156,8 @@ impl FileSets {
         }
         let id = self.last_id.checked_add(1).ok_or(ENOSPC)?;
 
-        let mm = CurrentMm::get()?;
-        let path = Path::new(&mm, request.method)?;
+        let target = Target::new(request.method)?;
+        let path = Path::new(&target, request.method)?;
         let mut held = Held::new(&request, range.nr_pages())?;
         take_range(&mut held, &path, range, range.nr_pages())?;
         drop(path);

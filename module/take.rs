@@ -12,7 +12,7 @@ use crate::kernel_ext::{
         Access, GotPages, GupOptions, LongTerm, MaybeP2pdma, PageSet, PinnedPages, ShortTerm,
         TakePages, UserPageRange,
     },
-    mm::{CurrentMm, MmapReadGuard},
+    mm::{AddressSpace, CurrentMm, MmapReadGuard, RemoteMm},
     uapi,
 };
 
@@ -22,6 +22,8 @@ pub(crate) enum Method {
     Fast,
     Locked,
     Unlocked,
+    /// The `*_remote` entry point, on the caller's own address space.
+    Remote,
 }
 
 /// The holder a request fills: a pin of some kind, or page references.
@@ -114,6 +116,8 @@ impl Request {
             uapi::RUST_GUP_OP_GET_FAST => (false, Method::Fast),
             uapi::RUST_GUP_OP_GET_LOCKED => (false, Method::Locked),
             uapi::RUST_GUP_OP_GET_UNLOCKED => (false, Method::Unlocked),
+            uapi::RUST_GUP_OP_PIN_REMOTE => (true, Method::Remote),
+            uapi::RUST_GUP_OP_GET_REMOTE => (false, Method::Remote),
             _ => return Err(EINVAL),
         };
         let has = |f: u32| flags & f != 0;
@@ -180,22 +184,46 @@ impl Held {
     }
 }
 
-/// The way to the calling task's address space for one request: for the
-/// locked entry point, the mmap lock held for the whole range.
+/// The address spaces a request works on: the calling task's, and for
+/// the remote entry point a reference of its own to it.
+pub(crate) struct Target {
+    current: CurrentMm,
+    remote: Option<RemoteMm>,
+}
+
+impl Target {
+    /// `EFAULT` in a kernel thread.
+    pub(crate) fn new(method: Method) -> Result<Self> {
+        Ok(Target {
+            current: CurrentMm::get()?,
+            remote: match method {
+                Method::Remote => Some(RemoteMm::of_current()?),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// The way to the address space for one request: for the locked and
+/// remote entry points, the mmap lock held for the whole range.
 pub(crate) enum Path<'a> {
     Fast(&'a CurrentMm),
-    Locked(MmapReadGuard<'a>),
+    Locked(MmapReadGuard<'a, CurrentMm>),
     Unlocked(&'a CurrentMm),
+    Remote(MmapReadGuard<'a, RemoteMm>),
 }
 
 impl<'a> Path<'a> {
     /// Takes the mmap lock if `method` needs it; `EINTR` if killed while
     /// waiting for it.
-    pub(crate) fn new(mm: &'a CurrentMm, method: Method) -> Result<Self> {
-        Ok(match method {
-            Method::Fast => Path::Fast(mm),
-            Method::Locked => Path::Locked(mm.read_lock_killable()?),
-            Method::Unlocked => Path::Unlocked(mm),
+    pub(crate) fn new(target: &'a Target, method: Method) -> Result<Self> {
+        let mm = &target.current;
+        Ok(match (method, &target.remote) {
+            (Method::Fast, _) => Path::Fast(mm),
+            (Method::Locked, _) => Path::Locked(mm.read_lock_killable()?),
+            (Method::Unlocked, _) => Path::Unlocked(mm),
+            (Method::Remote, Some(remote)) => Path::Remote(remote.read_lock_killable()?),
+            (Method::Remote, None) => return Err(EINVAL),
         })
     }
 
@@ -204,6 +232,7 @@ impl<'a> Path<'a> {
             Path::Fast(mm) => set.take_fast(mm, range),
             Path::Locked(lock) => set.take_locked(lock, range),
             Path::Unlocked(mm) => set.take_unlocked(mm, range),
+            Path::Remote(lock) => set.take_remote(lock, range),
         }
     }
 }

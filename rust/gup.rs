@@ -23,15 +23,16 @@
 //! - Ranges are [`UserPageRange`]s, checked once (page aligned, not empty,
 //!   not wrapping, below `TASK_SIZE`). Flags never come from the caller as
 //!   raw FOLL bits, so no combination that makes GUP WARN can reach it.
-//! - The locked entry points take the mmap lock's guard as proof that it is
-//!   held; the others take [`CurrentMm`] as proof that there is an address
+//! - The locked and remote entry points take the guard of the right mmap
+//!   lock as proof that it is held (its type says whose address space it
+//!   is); the others take [`CurrentMm`] as proof that there is an address
 //!   space to work on.
 //!
 //! [`Documentation/core-api/pin_user_pages.rst`]: srctree/Documentation/core-api/pin_user_pages.rst
 
 use super::{
     bindings,
-    mm::{task_size, CurrentMm, MmapReadGuard},
+    mm::{task_size, AddressSpace, CurrentMm, MmapReadGuard, RemoteMm},
     uapi::rust_gup_page_info,
 };
 use core::marker::PhantomData;
@@ -263,17 +264,28 @@ impl<H: private::Holder> PageSet for H {
     }
 }
 
-/// How a holder takes pages: the three GUP entry points on the calling
-/// task's address space. Each call takes at most `range.nr_pages()` pages
-/// and returns how many it took: GUP stops early at a hole or a page it
-/// cannot take, and the holder keeps what it got.
+/// How a holder takes pages: the GUP entry points. Each call takes at most
+/// `range.nr_pages()` pages and returns how many it took: GUP stops early
+/// at a hole or a page it cannot take, and the holder keeps what it got.
 pub(crate) trait TakePages: PageSet {
     /// `pin_user_pages_fast` / `get_user_pages_fast`.
     fn take_fast(&mut self, mm: &CurrentMm, range: UserPageRange) -> Result<usize>;
-    /// `pin_user_pages` / `get_user_pages`, with the mmap lock held.
-    fn take_locked(&mut self, lock: &MmapReadGuard<'_>, range: UserPageRange) -> Result<usize>;
+    /// `pin_user_pages` / `get_user_pages`, with the calling task's mmap
+    /// lock held.
+    fn take_locked(
+        &mut self,
+        lock: &MmapReadGuard<'_, CurrentMm>,
+        range: UserPageRange,
+    ) -> Result<usize>;
     /// `pin_user_pages_unlocked` / `get_user_pages_unlocked`.
     fn take_unlocked(&mut self, mm: &CurrentMm, range: UserPageRange) -> Result<usize>;
+    /// `pin_user_pages_remote` / `get_user_pages_remote` on the address
+    /// space `lock` holds the mmap lock of.
+    fn take_remote(
+        &mut self,
+        lock: &MmapReadGuard<'_, RemoteMm>,
+        range: UserPageRange,
+    ) -> Result<usize>;
 }
 
 /// The fast entry points count pages in an `int`.
@@ -338,7 +350,11 @@ impl<K: PinKind> TakePages for PinnedPages<K> {
         }
     }
 
-    fn take_locked(&mut self, _lock: &MmapReadGuard<'_>, range: UserPageRange) -> Result<usize> {
+    fn take_locked(
+        &mut self,
+        _lock: &MmapReadGuard<'_, CurrentMm>,
+        range: UserPageRange,
+    ) -> Result<usize> {
         let foll = self.foll();
         // SAFETY: as for `take_fast`; `_lock` holds the calling task's
         // mmap lock, which `pin_user_pages` requires.
@@ -356,6 +372,23 @@ impl<K: PinKind> TakePages for PinnedPages<K> {
         unsafe {
             self.pages.take(range, |start, nr, pages| {
                 bindings::pin_user_pages_unlocked(start, nr, pages, foll)
+            })
+        }
+    }
+
+    fn take_remote(
+        &mut self,
+        lock: &MmapReadGuard<'_, RemoteMm>,
+        range: UserPageRange,
+    ) -> Result<usize> {
+        let foll = self.foll();
+        let mm = lock.mm().as_ptr();
+        // SAFETY: as for `take_fast`; `lock` holds the mmap lock of `mm`,
+        // which `pin_user_pages_remote` requires when `locked` is null, and
+        // `mm` is referenced by the `RemoteMm` the guard borrows.
+        unsafe {
+            self.pages.take(range, |start, nr, pages| {
+                bindings::pin_user_pages_remote(mm, start, nr, foll, pages, core::ptr::null_mut())
             })
         }
     }
@@ -516,7 +549,11 @@ impl TakePages for GotPages {
         }
     }
 
-    fn take_locked(&mut self, _lock: &MmapReadGuard<'_>, range: UserPageRange) -> Result<usize> {
+    fn take_locked(
+        &mut self,
+        _lock: &MmapReadGuard<'_, CurrentMm>,
+        range: UserPageRange,
+    ) -> Result<usize> {
         let foll = self.opts.foll();
         // SAFETY: as for `take_fast`; `_lock` holds the mmap lock that
         // `get_user_pages` requires.
@@ -534,6 +571,22 @@ impl TakePages for GotPages {
         unsafe {
             self.pages.take(range, |start, nr, pages| {
                 bindings::get_user_pages_unlocked(start, nr, pages, foll)
+            })
+        }
+    }
+
+    fn take_remote(
+        &mut self,
+        lock: &MmapReadGuard<'_, RemoteMm>,
+        range: UserPageRange,
+    ) -> Result<usize> {
+        let foll = self.opts.foll();
+        let mm = lock.mm().as_ptr();
+        // SAFETY: as for `take_fast`; `lock` holds the mmap lock of `mm`,
+        // which `get_user_pages_remote` requires when `locked` is null.
+        unsafe {
+            self.pages.take(range, |start, nr, pages| {
+                bindings::get_user_pages_remote(mm, start, nr, foll, pages, core::ptr::null_mut())
             })
         }
     }

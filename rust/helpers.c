@@ -7,6 +7,7 @@
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 
 #include "../include/uapi/linux/rust_gup.h"
 #include "helpers.h"
@@ -14,6 +15,11 @@
 struct mm_struct *rust_gup_current_mm(void)
 {
 	return current->mm;
+}
+
+struct mm_struct *rust_gup_get_current_mm(void)
+{
+	return get_task_mm(current);
 }
 
 int rust_gup_mmap_read_lock_killable(struct mm_struct *mm)

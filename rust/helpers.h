@@ -14,6 +14,7 @@ struct page;
 struct rust_gup_page_info;
 
 struct mm_struct *rust_gup_current_mm(void);
+struct mm_struct *rust_gup_get_current_mm(void);
 int rust_gup_mmap_read_lock_killable(struct mm_struct *mm);
 void rust_gup_mmap_read_unlock(struct mm_struct *mm);
 unsigned long rust_gup_task_size(void);

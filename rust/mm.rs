@@ -37,41 +37,104 @@ impl CurrentMm {
             _not_send: PhantomData,
         })
     }
+}
+
+/// An address space held with a reference of its own (`mmget`), as the
+/// `*_remote` GUP entry points use it: it stays usable even if the task
+/// that owned it exits. Dropping it puts the reference (`mmput`).
+///
+/// # Invariants
+///
+/// `mm` is a live address space on which this value holds one `mm_users`
+/// reference.
+pub(crate) struct RemoteMm {
+    mm: NonNull<bindings::mm_struct>,
+}
+
+// SAFETY: an `mm_users` reference may be dropped from any task.
+unsafe impl Send for RemoteMm {}
+// SAFETY: shared references only lock the mmap lock, which is safe from
+// any task.
+unsafe impl Sync for RemoteMm {}
+
+impl RemoteMm {
+    /// The calling task's own address space, through a reference of its own
+    /// (`get_task_mm(current)`); `EFAULT` in a kernel thread.
+    pub(crate) fn of_current() -> Result<Self> {
+        // SAFETY: `get_task_mm` may be called on the current task; it
+        // returns a referenced address space or null.
+        let mm = unsafe { bindings::rust_gup_get_current_mm() };
+        // INVARIANT: the reference taken above is ours.
+        Ok(RemoteMm {
+            mm: NonNull::new(mm).ok_or(EFAULT)?,
+        })
+    }
+}
+
+impl Drop for RemoteMm {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant this value holds one reference.
+        unsafe { bindings::mmput(self.mm.as_ptr()) };
+    }
+}
+
+mod private {
+    pub(crate) trait Sealed {}
+}
+
+/// An address space whose mmap lock can be taken: [`CurrentMm`] or
+/// [`RemoteMm`]. The guard's type says which, because the locked and the
+/// remote GUP entry points need the lock of different address spaces.
+pub(crate) trait AddressSpace: private::Sealed + Sized {
+    /// The `struct mm_struct`; valid while `self` lives.
+    fn as_ptr(&self) -> *mut bindings::mm_struct;
 
     /// Takes the mmap lock for reading; `EINTR` if a fatal signal arrives
     /// while waiting.
-    pub(crate) fn read_lock_killable(&self) -> Result<MmapReadGuard<'_>> {
-        // SAFETY: by the type invariant `mm` is a live address space.
-        match unsafe { bindings::rust_gup_mmap_read_lock_killable(self.mm.as_ptr()) } {
+    fn read_lock_killable(&self) -> Result<MmapReadGuard<'_, Self>> {
+        // SAFETY: `as_ptr` is a live address space while `self` lives.
+        match unsafe { bindings::rust_gup_mmap_read_lock_killable(self.as_ptr()) } {
+            // INVARIANT: the lock is held, by the guard made here.
             0 => Ok(MmapReadGuard { mm: self }),
             _ => Err(EINTR),
         }
     }
+}
 
-    pub(crate) fn as_ptr(&self) -> *mut bindings::mm_struct {
+impl private::Sealed for CurrentMm {}
+impl private::Sealed for RemoteMm {}
+
+impl AddressSpace for CurrentMm {
+    fn as_ptr(&self) -> *mut bindings::mm_struct {
         self.mm.as_ptr()
     }
 }
 
-/// The mmap lock of the calling task's address space, held for reading.
+impl AddressSpace for RemoteMm {
+    fn as_ptr(&self) -> *mut bindings::mm_struct {
+        self.mm.as_ptr()
+    }
+}
+
+/// The mmap lock of the address space `M`, held for reading.
 ///
-/// GUP's locked entry points require it; they take a `&MmapReadGuard` as
-/// proof. Dropping it unlocks.
+/// GUP's locked and remote entry points take a guard as proof that the
+/// lock they require is held. Dropping it unlocks.
 ///
 /// # Invariants
 ///
 /// The mmap lock of `mm` is held for reading, by this guard.
-pub(crate) struct MmapReadGuard<'a> {
-    mm: &'a CurrentMm,
+pub(crate) struct MmapReadGuard<'a, M: AddressSpace> {
+    mm: &'a M,
 }
 
-impl MmapReadGuard<'_> {
-    pub(crate) fn mm(&self) -> &CurrentMm {
+impl<M: AddressSpace> MmapReadGuard<'_, M> {
+    pub(crate) fn mm(&self) -> &M {
         self.mm
     }
 }
 
-impl Drop for MmapReadGuard<'_> {
+impl<M: AddressSpace> Drop for MmapReadGuard<'_, M> {
     fn drop(&mut self) {
         // SAFETY: by the type invariant this guard holds the read lock.
         unsafe { bindings::rust_gup_mmap_read_unlock(self.mm.as_ptr()) };

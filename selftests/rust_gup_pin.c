@@ -100,6 +100,7 @@ static const char *op_name(__u32 op)
 		[RUST_GUP_OP_PIN_FAST] = "PIN_FAST", [RUST_GUP_OP_PIN_LOCKED] = "PIN_LOCKED",
 		[RUST_GUP_OP_PIN_UNLOCKED] = "PIN_UNLOCKED", [RUST_GUP_OP_GET_FAST] = "GET_FAST",
 		[RUST_GUP_OP_GET_LOCKED] = "GET_LOCKED", [RUST_GUP_OP_GET_UNLOCKED] = "GET_UNLOCKED",
+		[RUST_GUP_OP_PIN_REMOTE] = "PIN_REMOTE", [RUST_GUP_OP_GET_REMOTE] = "GET_REMOTE",
 	};
 	return op < sizeof(names) / sizeof(names[0]) && names[op] ? names[op] : "?";
 }
@@ -134,13 +135,14 @@ FIXTURE_TEARDOWN(pin)
 /* Every pin entry point, read and write: DMA-pinned, counted, released. */
 TEST_F(pin, pins_are_dma_pinned_and_counted)
 {
-	const __u32 ops[] = { RUST_GUP_OP_PIN_FAST, RUST_GUP_OP_PIN_LOCKED, RUST_GUP_OP_PIN_UNLOCKED };
+	const __u32 ops[] = { RUST_GUP_OP_PIN_FAST, RUST_GUP_OP_PIN_LOCKED, RUST_GUP_OP_PIN_UNLOCKED,
+			      RUST_GUP_OP_PIN_REMOTE };
 	const __u32 flags[] = { 0, RUST_GUP_F_WRITE, RUST_GUP_F_LONGTERM,
 				RUST_GUP_F_WRITE | RUST_GUP_F_LONGTERM };
 	struct rust_gup_page_info info[NR_PAGES];
 
-	for (unsigned int o = 0; o < 3; o++) {
-		for (unsigned int f = 0; f < 4; f++) {
+	for (unsigned int o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
+		for (unsigned int f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
 			long acq = pins_acquired(), rel = pins_released(), pages;
 			__u32 id;
 
@@ -168,10 +170,11 @@ TEST_F(pin, pins_are_dma_pinned_and_counted)
 /* FOLL_GET takes references, not pins: nothing is DMA-pinned or counted. */
 TEST_F(pin, got_pages_are_not_dma_pinned)
 {
-	const __u32 ops[] = { RUST_GUP_OP_GET_FAST, RUST_GUP_OP_GET_LOCKED, RUST_GUP_OP_GET_UNLOCKED };
+	const __u32 ops[] = { RUST_GUP_OP_GET_FAST, RUST_GUP_OP_GET_LOCKED, RUST_GUP_OP_GET_UNLOCKED,
+			      RUST_GUP_OP_GET_REMOTE };
 	struct rust_gup_page_info info[NR_PAGES];
 
-	for (unsigned int o = 0; o < 3; o++) {
+	for (unsigned int o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
 		long acq = pins_acquired(), pages;
 		__u32 id;
 
@@ -215,7 +218,7 @@ TEST_F(pin, hole_yields_prefix)
 	long pages;
 
 	ASSERT_EQ(0, munmap(self->buf + hole * page_size, page_size));
-	for (__u32 op = RUST_GUP_OP_PIN_FAST; op <= RUST_GUP_OP_GET_UNLOCKED; op++) {
+	for (__u32 op = RUST_GUP_OP_PIN_FAST; op <= RUST_GUP_OP_GET_REMOTE; op++) {
 		ASSERT_EQ(0, hold(self->fd, self->buf, self->size, op, 0, &id, &pages)) TH_LOG("%s", op_name(op));
 		EXPECT_EQ(hole, pages) TH_LOG("%s", op_name(op));
 		ASSERT_EQ(0, unhold(self->fd, id));
@@ -411,7 +414,7 @@ static const struct bad_case bad_cases[] = {
 	{ "LONGTERM_TEST_START unmapped", PIN_LONGTERM_TEST_START, .special_addr = ADDR_UNMAPPED, .size = 4, .expect = EFAULT },
 	{ "LONGTERM_TEST_READ without START", PIN_LONGTERM_TEST_READ, .expect = EINVAL },
 	{ "BENCH op 0", RUST_GUP_IOC_BENCH, .size = 4, .op = 0, .expect = EINVAL },
-	{ "BENCH op 7", RUST_GUP_IOC_BENCH, .size = 4, .op = 7, .expect = EINVAL },
+	{ "BENCH op 9", RUST_GUP_IOC_BENCH, .size = 4, .op = 9, .expect = EINVAL },
 	{ "BENCH unknown flag", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .flags = 0x20, .expect = EINVAL },
 	{ "BENCH reserved non-zero", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .reserved = 1, .expect = EINVAL },
 	{ "BENCH LONGTERM with P2PDMA", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST,

@@ -129,6 +129,10 @@ enum rust_gup_op {
 	RUST_GUP_OP_GET_FAST,		/* get_user_pages_fast() */
 	RUST_GUP_OP_GET_LOCKED,		/* get_user_pages() under mmap_read_lock */
 	RUST_GUP_OP_GET_UNLOCKED,	/* get_user_pages_unlocked() */
+	/* The *_remote() entry points, on the caller's own address space
+	 * taken with get_task_mm(), its mmap lock held. */
+	RUST_GUP_OP_PIN_REMOTE,		/* pin_user_pages_remote() */
+	RUST_GUP_OP_GET_REMOTE,		/* get_user_pages_remote() */
 };
 
 /* What for. LONGTERM and P2PDMA apply to pins only, and not together. */
