@@ -3,6 +3,8 @@
 # rust_gup: build, test and benchmark.
 #
 #   make              build the module and the selftests
+#   make bench        rust_gup against the kernel's C gup_test, with a report
+#                     (BENCH_ARGS="--quick", "--icount", ...: see scripts/bench -h)
 #   make check        build everything, boot the test kernel, run the tests
 #   make vm           interactive shell in the test VM, rust_gup loaded
 #   make lint         rustfmt --check and clippy, warnings are errors
@@ -62,6 +64,9 @@ endif
 check:
 	@$(CURDIR)/scripts/check.sh
 
+bench:
+	@$(CURDIR)/scripts/bench $(BENCH_ARGS)
+
 vm:
 	@$(CURDIR)/scripts/vm
 
@@ -72,4 +77,4 @@ clean:
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '.*.d' \) -type f -print0 | \
 		xargs -0 rm -f
 
-.PHONY: $(TARGETS) check vm clean
+.PHONY: $(TARGETS) check bench vm clean

@@ -11,7 +11,7 @@ use core::{
 use kernel::{new_mutex, prelude::*, sync::Mutex, uaccess::UserSlice};
 
 use crate::gup_test;
-use crate::held::{FileSets, HELD_PAGES, HELD_SETS};
+use crate::held::{self, FileSets, HELD_PAGES, HELD_SETS};
 use crate::kernel_ext::{
     file::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
@@ -72,13 +72,13 @@ impl MiscDevice for RustGupFile {
             | uapi::GUP_BASIC_TEST
             | uapi::PIN_BASIC_TEST
             | uapi::DUMP_USER_PAGES_TEST => return gup_test::gup_test_ioctl(cmd, arg),
-            uapi::PIN_LONGTERM_TEST_START => return this.sets.lock().longterm_test_start(arg),
-            uapi::PIN_LONGTERM_TEST_STOP => return this.sets.lock().longterm_test_stop(),
-            uapi::PIN_LONGTERM_TEST_READ => return this.sets.lock().longterm_test_read(arg),
+            uapi::PIN_LONGTERM_TEST_START => return held::longterm_test_start(&this.sets, arg),
+            uapi::PIN_LONGTERM_TEST_STOP => return held::longterm_test_stop(&this.sets),
+            uapi::PIN_LONGTERM_TEST_READ => return held::longterm_test_read(&this.sets, arg),
             uapi::RUST_GUP_IOC_BENCH => return gup_test::bench_ioctl(arg),
-            uapi::RUST_GUP_IOC_PIN => return this.sets.lock().pin(arg),
-            uapi::RUST_GUP_IOC_UNPIN => return this.sets.lock().unpin(arg),
-            uapi::RUST_GUP_IOC_QUERY => return this.sets.lock().query(arg),
+            uapi::RUST_GUP_IOC_PIN => return held::pin(&this.sets, arg),
+            uapi::RUST_GUP_IOC_UNPIN => return held::unpin(&this.sets, arg),
+            uapi::RUST_GUP_IOC_QUERY => return held::query(&this.sets, arg),
             uapi::RUST_GUP_IOC_VERSION => {
                 let version = uapi::rust_gup_version {
                     abi_version: ABI_VERSION,

@@ -13,6 +13,7 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     rbtree::{RBTree, RBTreeNode},
+    sync::{Arc, Mutex},
     uaccess::UserSlice,
 };
 
@@ -60,157 +61,221 @@ struct LongtermTest {
 }
 
 /// What one open file holds.
+///
+/// The sets are reference counted: an ioctl that reads a set (QUERY, the
+/// long-term test's READ) takes a reference under the file's lock and
+/// works without it, so no ioctl holds the lock while GUP faults pages in
+/// or user memory is copied, either of which can block for as long as user
+/// space wants (userfaultfd). A set removed meanwhile (UNPIN, STOP) stays
+/// pinned until that reference goes.
 #[derive(Default)]
 pub(crate) struct FileSets {
-    longterm_test: Option<LongtermTest>,
-    sets: RBTree<u32, HeldSet>,
+    longterm_test: Option<Arc<LongtermTest>>,
+    sets: RBTree<u32, Arc<HeldSet>>,
     nr_sets: usize,
     last_id: u32,
 }
 
 impl FileSets {
-    /// `PIN_LONGTERM_TEST_START`: pin a whole range long-term, or nothing.
-    pub(crate) fn longterm_test_start(&mut self, arg: usize) -> Result<isize> {
-        let args: uapi::pin_longterm_test =
-            UserSlice::new(arg, size_of::<uapi::pin_longterm_test>())
-                .reader()
-                .read()?;
-        let all = uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE | uapi::PIN_LONGTERM_TEST_FLAG_USE_FAST;
-        if self.longterm_test.is_some()
-            || args.flags & !all != 0
-            || args.size % PAGE_SIZE as u64 != 0
-        {
-            return Err(EINVAL);
-        }
-        let range = UserPageRange::new(args.addr, args.size)?;
-        let access = if args.flags & uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE != 0 {
-            Access::Write
-        } else {
-            Access::Read
-        };
-        let method = if args.flags & uapi::PIN_LONGTERM_TEST_FLAG_USE_FAST != 0 {
-            Method::Fast
-        } else {
-            Method::Locked
-        };
-        let request = Request {
-            kind: HolderKind::PinLongTerm,
-            method,
-            opts: GupOptions::new(access),
-        };
-
-        let target = Target::new(method)?;
-        let path = Path::new(&target, method)?;
-        let mut held = Held::new(&request, range.nr_pages())?;
-        // All or nothing, as gup_test: go on after a short batch, fail at
-        // the first error; dropping `held` then releases what it took.
-        while held.pages().len() < range.nr_pages() {
-            if let Some(e) = take_range(&mut held, &path, range, range.nr_pages())?.error {
-                return Err(e);
+    /// An id no set of this file has; ids wrap around.
+    fn next_id(&self) -> Result<u32> {
+        let mut id = self.last_id;
+        for _ in 0..=MAX_SETS {
+            id = id.wrapping_add(1);
+            if id != uapi::RUST_GUP_ID_LONGTERM_TEST && self.sets.get(&id).is_none() {
+                return Ok(id);
             }
         }
-        let Held::LongTerm(pins) = held else {
-            return Err(EINVAL);
-        };
-        let pages = pins.len();
-        self.longterm_test = Some(LongtermTest {
+        Err(ENOSPC)
+    }
+}
+
+/// Takes `range` per `request` into a new holder; `all_or_nothing` goes on
+/// after short batches and fails at the first error (gup_test's long-term
+/// test), otherwise a prefix is fine.
+fn take(request: &Request, range: UserPageRange, all_or_nothing: bool) -> Result<Held> {
+    let target = Target::new(request.method)?;
+    let path = Path::new(&target, request.method)?;
+    let mut held = Held::new(request, range.nr_pages())?;
+    loop {
+        let taken = take_range(&mut held, &path, range, range.nr_pages())?;
+        if !all_or_nothing || held.pages().len() == range.nr_pages() {
+            return Ok(held);
+        }
+        if let Some(e) = taken.error {
+            // Dropping `held` releases what it took.
+            return Err(e);
+        }
+    }
+}
+
+/// `PIN_LONGTERM_TEST_START`: pin a whole range long-term, or nothing.
+pub(crate) fn longterm_test_start(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
+    let args: uapi::pin_longterm_test = UserSlice::new(arg, size_of::<uapi::pin_longterm_test>())
+        .reader()
+        .read()?;
+    let all = uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE | uapi::PIN_LONGTERM_TEST_FLAG_USE_FAST;
+    if sets.lock().longterm_test.is_some()
+        || args.flags & !all != 0
+        || args.size % PAGE_SIZE as u64 != 0
+    {
+        return Err(EINVAL);
+    }
+    let range = UserPageRange::new(args.addr, args.size)?;
+    let access = if args.flags & uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE != 0 {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    let method = if args.flags & uapi::PIN_LONGTERM_TEST_FLAG_USE_FAST != 0 {
+        Method::Fast
+    } else {
+        Method::Locked
+    };
+    let request = Request {
+        kind: HolderKind::PinLongTerm,
+        method,
+        opts: GupOptions::new(access),
+    };
+    let Held::LongTerm(pins) = take(&request, range, true)? else {
+        return Err(EINVAL);
+    };
+    let pages = pins.len();
+    let test = Arc::new(
+        LongtermTest {
             pins,
             _counted: Counted::new(pages),
-        });
-        Ok(0)
+        },
+        GFP_KERNEL,
+    )?;
+    let mut sets = sets.lock();
+    // Another thread may have started the test meanwhile.
+    if sets.longterm_test.is_some() {
+        return Err(EINVAL);
+    }
+    sets.longterm_test = Some(test);
+    Ok(0)
+}
+
+/// `PIN_LONGTERM_TEST_STOP`: release the long-term test's pins, if any.
+pub(crate) fn longterm_test_stop(sets: &Mutex<FileSets>) -> Result<isize> {
+    let test = sets.lock().longterm_test.take();
+    // Released here, outside the lock (or later, by a READ still using it).
+    drop(test);
+    Ok(0)
+}
+
+/// `PIN_LONGTERM_TEST_READ`: copy the pinned pages' contents to the user
+/// buffer whose address is the `__u64` at `arg`.
+pub(crate) fn longterm_test_read(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
+    let test = sets.lock().longterm_test.clone().ok_or(EINVAL)?;
+    let dest: u64 = UserSlice::new(arg, size_of::<u64>()).reader().read()?;
+    let mut dest = usize::try_from(dest)?;
+    for index in 0..test.pins.len() {
+        test.pins.copy_page_to_user(index, dest)?;
+        dest = dest.checked_add(PAGE_SIZE).ok_or(EFAULT)?;
+    }
+    Ok(0)
+}
+
+/// `RUST_GUP_IOC_PIN`: take a range and hold it until `UNPIN` or release.
+/// A prefix is fine (the size says how much); nothing is an error.
+pub(crate) fn pin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) =
+        UserSlice::new(arg, size_of::<uapi::rust_gup_pin>()).reader_writer();
+    let mut pin: uapi::rust_gup_pin = reader.read()?;
+    if pin.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let request = Request::from_op(pin.op, pin.flags)?;
+    let range = UserPageRange::new(pin.addr, pin.size)?;
+    if sets.lock().nr_sets >= MAX_SETS {
+        return Err(ENOSPC);
     }
 
-    /// `PIN_LONGTERM_TEST_STOP`: release the long-term test's pins, if any.
-    pub(crate) fn longterm_test_stop(&mut self) -> Result<isize> {
-        self.longterm_test = None;
-        Ok(0)
-    }
-
-    /// `PIN_LONGTERM_TEST_READ`: copy the pinned pages' contents to the
-    /// user buffer whose address is the `__u64` at `arg`.
-    pub(crate) fn longterm_test_read(&self, arg: usize) -> Result<isize> {
-        let test = self.longterm_test.as_ref().ok_or(EINVAL)?;
-        let dest: u64 = UserSlice::new(arg, size_of::<u64>()).reader().read()?;
-        let mut dest = usize::try_from(dest)?;
-        for index in 0..test.pins.len() {
-            test.pins.copy_page_to_user(index, dest)?;
-            dest = dest.checked_add(PAGE_SIZE).ok_or(EFAULT)?;
-        }
-        Ok(0)
-    }
-
-    /// `RUST_GUP_IOC_PIN`: take a range and hold it until `UNPIN` or
-    /// release. A prefix is fine (the size says how much); nothing is an
-    /// error.
-    pub(crate) fn pin(&mut self, arg: usize) -> Result<isize> {
-        let (mut reader, mut writer) =
-            UserSlice::new(arg, size_of::<uapi::rust_gup_pin>()).reader_writer();
-        let mut pin: uapi::rust_gup_pin = reader.read()?;
-        if pin.reserved != 0 {
-            return Err(EINVAL);
-        }
-        let request = Request::from_op(pin.op, pin.flags)?;
-        let range = UserPageRange::new(pin.addr, pin.size)?;
-        if self.nr_sets >= MAX_SETS {
-            return Err(ENOSPC);
-        }
-        let id = self.last_id.checked_add(1).ok_or(ENOSPC)?;
-
-        let target = Target::new(request.method)?;
-        let path = Path::new(&target, request.method)?;
-        let mut held = Held::new(&request, range.nr_pages())?;
-        take_range(&mut held, &path, range, range.nr_pages())?;
-        drop(path);
-
-        let pages = held.pages().len();
-        pin.size = (pages * PAGE_SIZE) as u64;
-        pin.id = id;
-        let set = HeldSet {
+    let held = take(&request, range, false)?;
+    let pages = held.pages().len();
+    let set = Arc::new(
+        HeldSet {
             held,
             _counted: Counted::new(pages),
-        };
-        // Allocate and tell user space before holding anything: if either
-        // fails, dropping `set` releases the pages.
-        let node = RBTreeNode::new(id, set, GFP_KERNEL)?;
-        writer.write(&pin)?;
-        self.sets.insert(node);
-        self.nr_sets += 1;
-        self.last_id = id;
-        Ok(0)
+        },
+        GFP_KERNEL,
+    )?;
+    // Allocate the node first: once the set is in the tree, nothing fails.
+    let mut sets_guard = sets.lock();
+    let sets = &mut *sets_guard;
+    if sets.nr_sets >= MAX_SETS {
+        return Err(ENOSPC);
     }
+    let id = sets.next_id()?;
+    let node = RBTreeNode::new(id, set, GFP_KERNEL)?;
+    pin.size = (pages * PAGE_SIZE) as u64;
+    pin.id = id;
+    // Tell user space before holding anything: if that faults, dropping
+    // `node` releases the pages.
+    writer.write(&pin)?;
+    sets.sets.insert(node);
+    sets.nr_sets += 1;
+    sets.last_id = id;
+    Ok(0)
+}
 
-    /// `RUST_GUP_IOC_UNPIN`: release the set whose id is the `__u32` at
-    /// `arg`.
-    pub(crate) fn unpin(&mut self, arg: usize) -> Result<isize> {
-        let id: u32 = UserSlice::new(arg, size_of::<u32>()).reader().read()?;
-        drop(self.sets.remove(&id).ok_or(ENOENT)?);
-        self.nr_sets -= 1;
-        Ok(0)
+/// `RUST_GUP_IOC_UNPIN`: release the set whose id is the `__u32` at `arg`.
+pub(crate) fn unpin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
+    let id: u32 = UserSlice::new(arg, size_of::<u32>()).reader().read()?;
+    let set = {
+        let mut sets = sets.lock();
+        let set = sets.sets.remove(&id).ok_or(ENOENT)?;
+        sets.nr_sets -= 1;
+        set
+    };
+    // Released here, outside the lock (or later, by a QUERY still using it).
+    drop(set);
+    Ok(0)
+}
+
+/// A set of the file to read from, kept alive by the reference.
+enum SetRef {
+    LongtermTest(Arc<LongtermTest>),
+    Held(Arc<HeldSet>),
+}
+
+impl SetRef {
+    fn pages(&self) -> &dyn PageSet {
+        match self {
+            SetRef::LongtermTest(t) => &t.pins,
+            SetRef::Held(s) => s.held.pages(),
+        }
     }
+}
 
-    /// `RUST_GUP_IOC_QUERY`: describe pages of a held set.
-    pub(crate) fn query(&self, arg: usize) -> Result<isize> {
-        let (mut reader, mut writer) =
-            UserSlice::new(arg, size_of::<uapi::rust_gup_query>()).reader_writer();
-        let mut query: uapi::rust_gup_query = reader.read()?;
-        let set: &dyn PageSet = if query.id == uapi::RUST_GUP_ID_LONGTERM_TEST {
-            &self.longterm_test.as_ref().ok_or(ENOENT)?.pins
+/// `RUST_GUP_IOC_QUERY`: describe pages of a held set.
+pub(crate) fn query(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) =
+        UserSlice::new(arg, size_of::<uapi::rust_gup_query>()).reader_writer();
+    let mut query: uapi::rust_gup_query = reader.read()?;
+    let set = {
+        let sets = sets.lock();
+        if query.id == uapi::RUST_GUP_ID_LONGTERM_TEST {
+            SetRef::LongtermTest(sets.longterm_test.clone().ok_or(ENOENT)?)
         } else {
-            self.sets.get(&query.id).ok_or(ENOENT)?.held.pages()
-        };
-        let first = usize::try_from(query.first)?;
-        if first > set.len() {
-            return Err(EINVAL);
+            SetRef::Held(sets.sets.get(&query.id).ok_or(ENOENT)?.clone())
         }
-        let nr = (query.nr as usize).min(set.len() - first);
-        let entry = size_of::<uapi::rust_gup_page_info>();
-        let mut out = UserSlice::new(usize::try_from(query.pages)?, nr * entry).writer();
-        for index in first..first + nr {
-            out.write(&set.page_info(index).ok_or(EINVAL)?)?;
-        }
-        query.nr = nr as u32;
-        query.set_pages = set.len() as u64;
-        writer.write(&query)?;
-        Ok(0)
+    };
+    let set = set.pages();
+    let first = usize::try_from(query.first)?;
+    if first > set.len() {
+        return Err(EINVAL);
     }
+    let nr = (query.nr as usize).min(set.len() - first);
+    let entry = size_of::<uapi::rust_gup_page_info>();
+    let mut out = UserSlice::new(usize::try_from(query.pages)?, nr * entry).writer();
+    for index in first..first + nr {
+        out.write(&set.page_info(index).ok_or(EINVAL)?)?;
+    }
+    query.nr = nr as u32;
+    query.set_pages = set.len() as u64;
+    writer.write(&query)?;
+    Ok(0)
 }

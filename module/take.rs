@@ -173,15 +173,6 @@ impl Held {
             Held::Got(p) => p,
         }
     }
-
-    fn taker(&mut self) -> &mut dyn TakePages {
-        match self {
-            Held::ShortTerm(p) => p,
-            Held::LongTerm(p) => p,
-            Held::MaybeP2pdma(p) => p,
-            Held::Got(p) => p,
-        }
-    }
 }
 
 /// The address spaces a request works on: the calling task's, and for
@@ -226,15 +217,6 @@ impl<'a> Path<'a> {
             (Method::Remote, None) => return Err(EINVAL),
         })
     }
-
-    fn take(&self, set: &mut dyn TakePages, range: UserPageRange) -> Result<usize> {
-        match self {
-            Path::Fast(mm) => set.take_fast(mm, range),
-            Path::Locked(lock) => set.take_locked(lock, range),
-            Path::Unlocked(mm) => set.take_unlocked(mm, range),
-            Path::Remote(lock) => set.take_remote(lock, range),
-        }
-    }
 }
 
 /// How [`take_range`] went, when it took something.
@@ -252,19 +234,51 @@ pub(crate) struct Taken {
 /// asked: GUP hit a hole or a page it cannot take, and what was taken
 /// before that stays in `held` (a prefix of the range). It fails, with the
 /// error GUP gave, only when it took nothing.
+///
+/// The holder and the entry point are chosen once, outside the loop: each
+/// combination gets a loop of its own with the GUP call inlined, as the
+/// benchmarks compare the loop with gup_test's.
 pub(crate) fn take_range(
     held: &mut Held,
     path: &Path<'_>,
     range: UserPageRange,
     per_call: usize,
 ) -> Result<Taken> {
-    let set = held.taker();
+    match held {
+        Held::ShortTerm(set) => take_with(set, path, range, per_call),
+        Held::LongTerm(set) => take_with(set, path, range, per_call),
+        Held::MaybeP2pdma(set) => take_with(set, path, range, per_call),
+        Held::Got(set) => take_with(set, path, range, per_call),
+    }
+}
+
+fn take_with<S: TakePages>(
+    set: &mut S,
+    path: &Path<'_>,
+    range: UserPageRange,
+    per_call: usize,
+) -> Result<Taken> {
+    match path {
+        Path::Fast(mm) => take_loop(set, range, per_call, |s, b| s.take_fast(mm, b)),
+        Path::Locked(lock) => take_loop(set, range, per_call, |s, b| s.take_locked(lock, b)),
+        Path::Unlocked(mm) => take_loop(set, range, per_call, |s, b| s.take_unlocked(mm, b)),
+        Path::Remote(lock) => take_loop(set, range, per_call, |s, b| s.take_remote(lock, b)),
+    }
+}
+
+#[inline(always)]
+fn take_loop<S: TakePages>(
+    set: &mut S,
+    range: UserPageRange,
+    per_call: usize,
+    mut take: impl FnMut(&mut S, UserPageRange) -> Result<usize>,
+) -> Result<Taken> {
     let before = set.len();
     let mut calls = 0;
     let mut error = None;
     while let Some(batch) = range.sub(set.len(), per_call) {
         calls += 1;
-        match path.take(set, batch) {
+        match take(set, batch) {
             Ok(taken) if taken == batch.nr_pages() => {}
             Ok(_) => break,
             Err(e) => {

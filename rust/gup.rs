@@ -36,9 +36,16 @@ use super::{
     uapi::rust_gup_page_info,
 };
 use core::marker::PhantomData;
-use kernel::{page::PAGE_SIZE, prelude::*};
+use kernel::{alloc::Flags, page::PAGE_SIZE, prelude::*};
 
-/// A page-aligned, non-empty range of user addresses below `TASK_SIZE`.
+/// The most pages one range may have: 16 GiB of 4 KiB pages, a 32 MiB page
+/// array. Holders size their array to the range up front, and `kvmalloc`
+/// WARNs on sizes past `INT_MAX`, which a range checked only against
+/// `TASK_SIZE` would reach.
+pub(crate) const MAX_PAGES: usize = 1 << 22;
+
+/// A page-aligned, non-empty range of user addresses below `TASK_SIZE`,
+/// of at most [`MAX_PAGES`] pages.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct UserPageRange {
     start: usize,
@@ -49,11 +56,16 @@ impl UserPageRange {
     /// The pages of `[addr, addr + size)`; a size that is not a multiple
     /// of the page size is rounded down, as gup_test does.
     ///
-    /// `EINVAL` for an unaligned start, less than one page, a range that
-    /// wraps around, or one that reaches past the user address space.
+    /// `EINVAL` for an unaligned start, less than one page, more than
+    /// [`MAX_PAGES`], a range that wraps around, or one that reaches past
+    /// the user address space.
     pub(crate) fn new(addr: u64, size: u64) -> Result<Self> {
         let end = addr.checked_add(size).ok_or(EINVAL)?;
-        if addr % PAGE_SIZE as u64 != 0 || size < PAGE_SIZE as u64 || end > task_size() {
+        if addr % PAGE_SIZE as u64 != 0
+            || size < PAGE_SIZE as u64
+            || size / PAGE_SIZE as u64 > MAX_PAGES as u64
+            || end > task_size()
+        {
             return Err(EINVAL);
         }
         Ok(UserPageRange {
@@ -66,12 +78,14 @@ impl UserPageRange {
         self.start
     }
 
+    #[inline]
     pub(crate) fn nr_pages(&self) -> usize {
         self.nr_pages
     }
 
     /// At most `max` pages of this range, starting `skip` pages in; `None`
     /// when that is empty.
+    #[inline]
     pub(crate) fn sub(&self, skip: usize, max: usize) -> Option<UserPageRange> {
         let nr_pages = self.nr_pages.checked_sub(skip)?.min(max);
         (nr_pages > 0).then_some(UserPageRange {
@@ -169,6 +183,7 @@ impl GupOptions {
         self.access
     }
 
+    #[inline]
     fn foll(&self) -> u32 {
         let mut foll = 0;
         if self.access != Access::Read {
@@ -190,8 +205,14 @@ impl GupOptions {
 pub(crate) struct PageVec(KVVec<*mut bindings::page>);
 
 impl PageVec {
+    /// Page arrays may be large (a vmalloc of up to 32 MiB): failing one is
+    /// `ENOMEM` for the caller, not a warning with a stack dump.
+    fn gfp() -> Flags {
+        GFP_KERNEL | __GFP_NOWARN
+    }
+
     fn with_capacity(capacity: usize) -> Result<Self> {
-        Ok(PageVec(KVVec::with_capacity(capacity, GFP_KERNEL)?))
+        Ok(PageVec(KVVec::with_capacity(capacity, Self::gfp())?))
     }
 
     /// Runs one GUP call for `range`, appending the pages it returns.
@@ -202,12 +223,13 @@ impl PageVec {
     /// `call(start, nr_pages, pages)` must be a GUP call that writes at
     /// most `nr_pages` valid page pointers to `pages` and returns how many
     /// it wrote, or a negative errno having written none that it holds.
+    #[inline]
     unsafe fn take(
         &mut self,
         range: UserPageRange,
         call: impl FnOnce(usize, usize, *mut *mut bindings::page) -> isize,
     ) -> Result<usize> {
-        self.0.reserve(range.nr_pages, GFP_KERNEL)?;
+        self.0.reserve(range.nr_pages, Self::gfp())?;
         let spare = self.0.spare_capacity_mut().as_mut_ptr().cast();
         let ret = call(range.start, range.nr_pages, spare);
         if ret < 0 {
@@ -251,6 +273,7 @@ pub(crate) trait PageSet {
 }
 
 impl<H: private::Holder> PageSet for H {
+    #[inline]
     fn len(&self) -> usize {
         self.page_vec().0.len()
     }
@@ -289,6 +312,7 @@ pub(crate) trait TakePages: PageSet {
 }
 
 /// The fast entry points count pages in an `int`.
+#[inline]
 fn fast_nr(nr_pages: usize) -> i32 {
     nr_pages.min(i32::MAX as usize) as i32
 }
@@ -323,6 +347,7 @@ impl<K: PinKind> PinnedPages<K> {
         })
     }
 
+    #[inline]
     fn foll(&self) -> u32 {
         K::FOLL | self.opts.foll()
     }
@@ -335,6 +360,7 @@ impl<K: PinKind> private::Holder for PinnedPages<K> {
 }
 
 impl<K: PinKind> TakePages for PinnedPages<K> {
+    #[inline]
     fn take_fast(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
         let foll = self.foll();
         // SAFETY: `pin_user_pages_fast` writes at most `nr` pages and
@@ -350,6 +376,7 @@ impl<K: PinKind> TakePages for PinnedPages<K> {
         }
     }
 
+    #[inline]
     fn take_locked(
         &mut self,
         _lock: &MmapReadGuard<'_, CurrentMm>,
@@ -365,6 +392,7 @@ impl<K: PinKind> TakePages for PinnedPages<K> {
         }
     }
 
+    #[inline]
     fn take_unlocked(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
         let foll = self.foll();
         // SAFETY: as for `take_fast`; `pin_user_pages_unlocked` takes the
@@ -376,6 +404,7 @@ impl<K: PinKind> TakePages for PinnedPages<K> {
         }
     }
 
+    #[inline]
     fn take_remote(
         &mut self,
         lock: &MmapReadGuard<'_, RemoteMm>,
@@ -454,10 +483,12 @@ impl<K: CpuAccessible> PinnedPages<K> {
 
     /// Copies `data` into page `index`, starting `offset` bytes into it, as
     /// a device writing to the memory would. `EPERM` unless the pages were
-    /// pinned for writing: a read-only pin may hold a page that is shared
-    /// (the zero page, or one not yet copied on write).
+    /// pinned with [`Access::WriteDirty`]: a read-only pin may hold a shared
+    /// page (the zero page, or one not yet copied on write), and a write the
+    /// page tables did not see is lost unless the page is dirtied on
+    /// release.
     pub(crate) fn write(&self, index: usize, offset: usize, data: &[u8]) -> Result {
-        if self.opts.access == Access::Read {
+        if self.opts.access != Access::WriteDirty {
             return Err(EPERM);
         }
         let page = self.map(index)?;
@@ -536,6 +567,7 @@ impl private::Holder for GotPages {
 }
 
 impl TakePages for GotPages {
+    #[inline]
     fn take_fast(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
         let foll = self.opts.foll();
         // SAFETY: `get_user_pages_fast` writes at most `nr` pages and
@@ -549,6 +581,7 @@ impl TakePages for GotPages {
         }
     }
 
+    #[inline]
     fn take_locked(
         &mut self,
         _lock: &MmapReadGuard<'_, CurrentMm>,
@@ -564,6 +597,7 @@ impl TakePages for GotPages {
         }
     }
 
+    #[inline]
     fn take_unlocked(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
         let foll = self.opts.foll();
         // SAFETY: as for `take_fast`; `get_user_pages_unlocked` takes the
@@ -575,6 +609,7 @@ impl TakePages for GotPages {
         }
     }
 
+    #[inline]
     fn take_remote(
         &mut self,
         lock: &MmapReadGuard<'_, RemoteMm>,
@@ -594,16 +629,11 @@ impl TakePages for GotPages {
 
 impl Drop for GotPages {
     fn drop(&mut self) {
+        let pages = &mut self.pages.0;
         let dirty = self.opts.access == Access::WriteDirty;
-        for &page in self.pages.0.iter() {
-            // SAFETY: by the type invariant each entry carries one
-            // reference of this holder, dropped here exactly once.
-            unsafe {
-                if dirty {
-                    bindings::set_page_dirty_lock(page);
-                }
-                bindings::rust_gup_put_page(page);
-            }
-        }
+        // SAFETY: by the type invariant each entry carries one reference of
+        // this holder, dropped here exactly once (the holder is dropped
+        // once). Only references taken for writing can be `WriteDirty`.
+        unsafe { bindings::rust_gup_put_pages(pages.as_mut_ptr(), pages.len(), dirty) };
     }
 }

@@ -37,9 +37,19 @@ unsigned long rust_gup_task_size(void)
 	return TASK_SIZE;
 }
 
-void rust_gup_put_page(struct page *page)
+/*
+ * Drops one reference on each page, marking it dirty first if asked: the
+ * loop gup_test runs, in C so that put_page() inlines as it does there.
+ */
+void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty)
 {
-	put_page(page);
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		if (dirty)
+			set_page_dirty_lock(pages[i]);
+		put_page(pages[i]);
+	}
 }
 
 static __u32 rust_gup_zone(const struct page *page)

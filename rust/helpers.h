@@ -18,7 +18,7 @@ struct mm_struct *rust_gup_get_current_mm(void);
 int rust_gup_mmap_read_lock_killable(struct mm_struct *mm);
 void rust_gup_mmap_read_unlock(struct mm_struct *mm);
 unsigned long rust_gup_task_size(void);
-void rust_gup_put_page(struct page *page);
+void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty);
 void rust_gup_page_info(struct page *page, struct rust_gup_page_info *info);
 
 #endif /* RUST_GUP_HELPERS_H */

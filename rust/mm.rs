@@ -95,7 +95,10 @@ pub(crate) trait AddressSpace: private::Sealed + Sized {
         // SAFETY: `as_ptr` is a live address space while `self` lives.
         match unsafe { bindings::rust_gup_mmap_read_lock_killable(self.as_ptr()) } {
             // INVARIANT: the lock is held, by the guard made here.
-            0 => Ok(MmapReadGuard { mm: self }),
+            0 => Ok(MmapReadGuard {
+                mm: self,
+                _not_send: PhantomData,
+            }),
             _ => Err(EINTR),
         }
     }
@@ -123,9 +126,11 @@ impl AddressSpace for RemoteMm {
 ///
 /// # Invariants
 ///
-/// The mmap lock of `mm` is held for reading, by this guard.
+/// The mmap lock of `mm` is held for reading, by this guard. The guard is
+/// neither `Send` nor `Sync`: the task that took the lock releases it.
 pub(crate) struct MmapReadGuard<'a, M: AddressSpace> {
     mm: &'a M,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<M: AddressSpace> MmapReadGuard<'_, M> {

@@ -13,6 +13,8 @@ apt_pkgs=(
 	cpio kmod xz-utils rsync
 	# Guest userspace, the VM and the selftests (static glibc binaries).
 	busybox-static qemu-system-x86 gcc libc6-dev python3
+	# The benchmark's plot.
+	gnuplot-nox
 	# The kernel source the test kernel is built from.
 	linux-source-6.12
 )

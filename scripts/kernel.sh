@@ -71,8 +71,15 @@ kmake -s tinyconfig >&2
 kmake -s olddefconfig >&2
 
 # merge_config.sh only warns when Kconfig drops a requested option.
-bad=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$fragment" | while read -r want; do
-	grep -qxF "$want" "$tree/.config" || echo "  $want (got: $(grep -E "^(# )?${want%%=*}[= ]" "$tree/.config" || echo unset))"
+bad=$(grep -E '^CONFIG_[A-Z0-9_]+=|^# CONFIG_[A-Z0-9_]+ is not set$' "$fragment" | while read -r want; do
+	name=${want#\# }
+	name=${name%%[= ]*}
+	if [ "${want#\#}" != "$want" ]; then
+		# "is not set" also holds when the option is absent.
+		! grep -qE "^$name=" "$tree/.config" || echo "  $want (got: $(grep -E "^$name=" "$tree/.config"))"
+	else
+		grep -qxF "$want" "$tree/.config" || echo "  $want (got: $(grep -E "^(# )?$name[= ]" "$tree/.config" || echo unset))"
+	fi
 done)
 [ -z "$bad" ] || die "the kernel config did not take these options:"$'\n'"$bad"
 

@@ -385,6 +385,8 @@ static const struct bad_case bad_cases[] = {
 	{ "unaligned address", PIN_FAST_BENCHMARK, .addr_off = 1, .size = 2, .nr_per_call = 1, .expect = EINVAL },
 	{ "wrapped range", PIN_FAST_BENCHMARK, .special_addr = ADDR_WRAP, .size = 2, .nr_per_call = 1, .expect = EINVAL },
 	{ "kernel address", PIN_FAST_BENCHMARK, .special_addr = ADDR_KERNEL, .size = 1, .nr_per_call = 1, .expect = EINVAL },
+	{ "more than 2^22 pages", PIN_FAST_BENCHMARK, .size = (1l << 22) + 1, .nr_per_call = 1, .expect = EINVAL },
+	{ "1 TiB (page array past INT_MAX)", RUST_GUP_IOC_PIN, .size = 1l << 28, .op = RUST_GUP_OP_PIN_FAST, .expect = EINVAL },
 	{ "range reaching past TASK_SIZE", GUP_FAST_BENCHMARK, .special_addr = ADDR_TOP, .size = 2, .nr_per_call = 1, .expect = EINVAL },
 	{ "unmapped range", PIN_BASIC_TEST, .special_addr = ADDR_UNMAPPED, .size = 4, .nr_per_call = 1, .expect = EFAULT },
 	{ "PROT_NONE range", PIN_FAST_BENCHMARK, .special_addr = ADDR_PROT_NONE, .size = 4, .nr_per_call = 1, .expect = EFAULT },

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rust_gup_bench: rust_gup against the kernel's C gup_test, in one boot,
+ * interleaved so that both see the same conditions.
+ *
+ * For every cell (command x page type x size x pages per call) it runs
+ * the gup_test command on /dev/rust_gup and on /sys/kernel/debug/gup_test
+ * in turn, alternating which goes first, and writes one CSV row per run:
+ *
+ *   impl,cmd,pages_type,size_mib,per_call,threads,repeat,pages,calls,get_ns,put_ns,wall_ns
+ *
+ * impl "rust" and "c" are the same gup_test command on the two devices;
+ * their get and put times are what the kernel reports, in whole
+ * microseconds (gup_test's resolution), as nanoseconds. impl "rust-ns" is
+ * the same work through rust_gup's RUST_GUP_IOC_BENCH, timed in
+ * nanoseconds. wall_ns is the whole ioctl as user space sees it. A second
+ * phase runs PIN_FAST and GUP_FAST from several threads at once on one
+ * buffer (-j), one row per thread.
+ *
+ * usage: rust_gup_bench [-o FILE] [-r REPEATS] [-s MIB,...] [-n PER_CALL,...]
+ *                       [-c CMD,...] [-p TYPE,...] [-j THREADS,...] [-J MIB]
+ *   PER_CALL: a number, or "all"; CMD: gup_fast pin_fast pin_longterm
+ *   gup_basic pin_basic; TYPE: 4k thp hugetlb
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/rust_gup.h>
+
+#define MIB (1ul << 20)
+#define HPAGE (2ul << 20)
+#define C_DEVICE "/sys/kernel/debug/gup_test"
+#define MAX_LIST 16
+
+static const struct {
+	const char *name;
+	unsigned long cmd;
+	__u32 op;	/* the same work through RUST_GUP_IOC_BENCH */
+	__u32 flags;
+} cmds[] = {
+	{ "gup_fast", GUP_FAST_BENCHMARK, RUST_GUP_OP_GET_FAST, 0 },
+	{ "pin_fast", PIN_FAST_BENCHMARK, RUST_GUP_OP_PIN_FAST, 0 },
+	{ "pin_longterm", PIN_LONGTERM_BENCHMARK, RUST_GUP_OP_PIN_LOCKED, RUST_GUP_F_LONGTERM },
+	{ "gup_basic", GUP_BASIC_TEST, RUST_GUP_OP_GET_LOCKED, 0 },
+	{ "pin_basic", PIN_BASIC_TEST, RUST_GUP_OP_PIN_LOCKED, 0 },
+};
+#define NR_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const char *const types[] = { "4k", "thp", "hugetlb" };
+
+struct list {
+	int nr;
+	long v[MAX_LIST];
+};
+
+static FILE *out;
+static int rust_fd, c_fd, repeats = 5;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "rust_gup_bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000l + ts.tv_nsec;
+}
+
+/* Comma-separated numbers; "all" is -1; names are looked up in `names`. */
+static void parse_list(struct list *l, char *arg, const char *const *names, int nr_names)
+{
+	l->nr = 0;
+	for (char *tok = strtok(arg, ","); tok && l->nr < MAX_LIST; tok = strtok(NULL, ",")) {
+		long v = -2;
+
+		if (names) {
+			for (int i = 0; i < nr_names; i++)
+				if (!strcmp(tok, names[i]))
+					v = i;
+		} else {
+			v = strcmp(tok, "all") ? strtol(tok, NULL, 0) : -1;
+		}
+		if (v == -2 || (!names && v == 0)) {
+			fprintf(stderr, "rust_gup_bench: bad list item '%s'\n", tok);
+			exit(2);
+		}
+		l->v[l->nr++] = v;
+	}
+}
+
+/* A buffer of `size` bytes of the page type, faulted in; NULL if it cannot
+ * be had (not enough hugetlb pages). */
+static char *map_buffer(int type, size_t size)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (type == 2 ? MAP_HUGETLB : 0);
+	char *raw, *p;
+
+	/* THP needs 2 MiB alignment: map more and trim. */
+	raw = mmap(NULL, size + HPAGE, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	p = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
+	if (p != raw)
+		munmap(raw, p - raw);
+	munmap(p + size, raw + size + HPAGE - (p + size));
+	if (type != 2 && madvise(p, size, type == 1 ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+		die("madvise");
+	for (size_t off = 0; off < size; off += 4096)
+		p[off] = 1;
+	return p;
+}
+
+static long anon_huge_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static void row(const char *impl, int c, int type, size_t size, long per_call, int threads,
+		int rep, unsigned long pages, unsigned long calls, long get_ns, long put_ns,
+		long wall_ns)
+{
+	fprintf(out, "%s,%s,%s,%zu,%ld,%d,%d,%lu,%lu,%ld,%ld,%ld\n", impl, cmds[c].name,
+		types[type], size / MIB, per_call, threads, rep, pages, calls, get_ns, put_ns,
+		wall_ns);
+}
+
+/* One gup_test command on one device; 0 or -errno. */
+static int run_gup_test(int fd, int c, char *buf, size_t size, unsigned long per_call,
+			struct gup_test *g, long *wall)
+{
+	long t;
+
+	*g = (struct gup_test) {
+		.addr = (unsigned long)buf, .size = size, .nr_pages_per_call = per_call,
+		.gup_flags = RUST_GUP_FOLL_WRITE,
+	};
+	t = now_ns();
+	if (ioctl(fd, cmds[c].cmd, g))
+		return -errno;
+	*wall = now_ns() - t;
+	if (g->size != size)
+		return -ERANGE;
+	return 0;
+}
+
+static void cell(int c, int type, char *buf, size_t size, long per_call_arg)
+{
+	unsigned long pages = size / 4096;
+	unsigned long per_call = per_call_arg < 0 ? pages : (unsigned long)per_call_arg;
+	unsigned long calls = (pages + per_call - 1) / per_call;
+
+	for (int rep = 0; rep < repeats; rep++) {
+		for (int k = 0; k < 2; k++) {
+			int rust = (k == 0) == (rep % 2 == 0);
+			struct gup_test g;
+			long wall;
+			int err = run_gup_test(rust ? rust_fd : c_fd, c, buf, size, per_call, &g, &wall);
+
+			if (err) {
+				fprintf(stderr, "rust_gup_bench: %s %s on %s, %zu MiB: %s\n", cmds[c].name,
+					rust ? "rust_gup" : "gup_test", types[type], size / MIB,
+					strerror(-err));
+				exit(1);
+			}
+			row(rust ? "rust" : "c", c, type, size, per_call_arg, 1, rep, pages, calls,
+			    g.get_delta_usec * 1000, g.put_delta_usec * 1000, wall);
+		}
+		struct rust_gup_bench b = {
+			.addr = (unsigned long)buf, .size = size, .op = cmds[c].op,
+			.flags = cmds[c].flags | RUST_GUP_F_WRITE, .nr_pages_per_call = per_call,
+		};
+		long t = now_ns();
+
+		if (ioctl(rust_fd, RUST_GUP_IOC_BENCH, &b) || b.size != size)
+			die("RUST_GUP_IOC_BENCH");
+		row("rust-ns", c, type, size, per_call_arg, 1, rep, pages, b.calls, b.get_ns, b.put_ns,
+		    now_ns() - t);
+	}
+}
+
+/* The thread phase. */
+struct thread_arg {
+	pthread_barrier_t *start;
+	int fd, c;
+	char *buf;
+	size_t size;
+	struct gup_test g;
+	long wall;
+	int err;
+};
+
+static void *thread_run(void *p)
+{
+	struct thread_arg *a = p;
+
+	pthread_barrier_wait(a->start);
+	a->err = run_gup_test(a->fd, a->c, a->buf, a->size, 512, &a->g, &a->wall);
+	return NULL;
+}
+
+static void threads_cell(int c, int type, char *buf, size_t size, int nthreads)
+{
+	struct thread_arg args[64];
+	pthread_t tids[64];
+	pthread_barrier_t start;
+
+	for (int rep = 0; rep < repeats; rep++) {
+		for (int k = 0; k < 2; k++) {
+			int rust = (k == 0) == (rep % 2 == 0);
+
+			pthread_barrier_init(&start, NULL, nthreads);
+			for (int t = 0; t < nthreads; t++) {
+				args[t] = (struct thread_arg) { .start = &start, .fd = rust ? rust_fd : c_fd,
+					.c = c, .buf = buf, .size = size };
+				if (pthread_create(&tids[t], NULL, thread_run, &args[t]))
+					die("pthread_create");
+			}
+			for (int t = 0; t < nthreads; t++) {
+				pthread_join(tids[t], NULL);
+				if (args[t].err) {
+					errno = -args[t].err;
+					die("threaded gup_test");
+				}
+				row(rust ? "rust" : "c", c, type, size, 512, nthreads, rep, size / 4096,
+				    (size / 4096 + 511) / 512, args[t].g.get_delta_usec * 1000,
+				    args[t].g.put_delta_usec * 1000, args[t].wall);
+			}
+			pthread_barrier_destroy(&start);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const cmd_names[] = { "gup_fast", "pin_fast", "pin_longterm",
+						 "gup_basic", "pin_basic" };
+	char sizes_arg[] = "2,8,32,128,512,1024", calls_arg[] = "1,512,all";
+	char cmds_arg[] = "gup_fast,pin_fast,pin_longterm,gup_basic,pin_basic";
+	char types_arg[] = "4k,thp,hugetlb", threads_arg[] = "1,2,4";
+	struct list sizes, per_calls, cmd_list, type_list, thread_list;
+	long threads_mib = 128;
+	int opt;
+
+	out = stdout;
+	parse_list(&sizes, sizes_arg, NULL, 0);
+	parse_list(&per_calls, calls_arg, NULL, 0);
+	parse_list(&cmd_list, cmds_arg, cmd_names, NR_CMDS);
+	parse_list(&type_list, types_arg, types, 3);
+	parse_list(&thread_list, threads_arg, NULL, 0);
+	while ((opt = getopt(argc, argv, "o:r:s:n:c:p:j:J:")) != -1) {
+		switch (opt) {
+		case 'o':
+			out = fopen(optarg, "w");
+			if (!out)
+				die(optarg);
+			break;
+		case 'r': repeats = atoi(optarg); break;
+		case 's': parse_list(&sizes, optarg, NULL, 0); break;
+		case 'n': parse_list(&per_calls, optarg, NULL, 0); break;
+		case 'c': parse_list(&cmd_list, optarg, cmd_names, NR_CMDS); break;
+		case 'p': parse_list(&type_list, optarg, types, 3); break;
+		case 'j': parse_list(&thread_list, optarg, NULL, 0); break;
+		case 'J': threads_mib = atol(optarg); break;
+		default:
+			fprintf(stderr, "usage: see the comment at the top of rust_gup_bench.c\n");
+			return 2;
+		}
+	}
+	if (repeats < 1)
+		return 2;
+	rust_fd = open(RUST_GUP_DEVICE, O_RDWR);
+	if (rust_fd < 0)
+		die(RUST_GUP_DEVICE);
+	c_fd = open(C_DEVICE, O_RDWR);
+	if (c_fd < 0)
+		die(C_DEVICE " (CONFIG_GUP_TEST, debugfs mounted?)");
+	fprintf(out, "impl,cmd,pages_type,size_mib,per_call,threads,repeat,pages,calls,get_ns,put_ns,wall_ns\n");
+
+	for (int ti = 0; ti < type_list.nr; ti++) {
+		int type = type_list.v[ti];
+
+		for (int si = 0; si < sizes.nr; si++) {
+			size_t size = sizes.v[si] * MIB;
+			long t0 = now_ns();
+			char *buf = map_buffer(type, size);
+
+			if (!buf) {
+				fprintf(stderr, "# %s %zu MiB: cannot map (%s), skipped\n", types[type],
+					size / MIB, strerror(errno));
+				continue;
+			}
+			if (type == 1)
+				fprintf(stderr, "# thp %zu MiB: %ld MiB in huge pages\n", size / MIB,
+					anon_huge_kb() / 1024);
+			for (int ci = 0; ci < cmd_list.nr; ci++)
+				for (int ni = 0; ni < per_calls.nr; ni++)
+					cell(cmd_list.v[ci], type, buf, size, per_calls.v[ni]);
+			fflush(out);
+			munmap(buf, size);
+			fprintf(stderr, "# %s %zu MiB: %d cells x %d repeats in %.1f s\n", types[type],
+				size / MIB, cmd_list.nr * per_calls.nr, repeats,
+				(now_ns() - t0) / 1e9);
+		}
+	}
+
+	for (int ti = 0; ti < type_list.nr; ti++) {
+		int type = type_list.v[ti];
+		char *buf;
+
+		if (type == 2)	/* the thread phase uses 4k and THP buffers */
+			continue;
+		buf = map_buffer(type, threads_mib * MIB);
+		if (!buf)
+			die("mmap for the thread phase");
+		for (int ji = 0; ji < thread_list.nr; ji++)
+			for (int c = 0; c < 2; c++)	/* gup_fast, pin_fast */
+				threads_cell(c, type, buf, threads_mib * MIB, thread_list.v[ji]);
+		munmap(buf, threads_mib * MIB);
+		fprintf(stderr, "# threads on %s %ld MiB: done\n", types[type], threads_mib);
+	}
+	if (out != stdout)
+		fclose(out);
+	return 0;
+}
