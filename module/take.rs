@@ -10,7 +10,7 @@ use kernel::prelude::*;
 use crate::kernel_ext::{
     gup::{
         Access, GotPages, GupOptions, LongTerm, MaybeP2pdma, PageSet, PinnedPages, ShortTerm,
-        TakePages, UserPageRange,
+        TakePages, Taken, UserPageRange,
     },
     mm::{AddressSpace, CurrentMm, MmapReadGuard, RemoteMm},
     uapi,
@@ -219,36 +219,22 @@ impl<'a> Path<'a> {
     }
 }
 
-/// How [`take_range`] went, when it took something.
-pub(crate) struct Taken {
-    /// GUP calls made.
-    pub(crate) calls: u64,
-    /// The error that stopped it before the end of the range, if any.
-    pub(crate) error: Option<Error>,
-}
-
 /// Takes the part of `range` that `held` does not hold yet, at most
-/// `per_call` pages per GUP call.
-///
-/// Like gup_test, it stops at the first call that takes fewer pages than
-/// asked: GUP hit a hole or a page it cannot take, and what was taken
-/// before that stays in `held` (a prefix of the range). It fails, with the
-/// error GUP gave, only when it took nothing.
-///
-/// The holder and the entry point are chosen once, outside the loop: each
-/// combination gets a loop of its own with the GUP call inlined, as the
-/// benchmarks compare the loop with gup_test's.
+/// `per_call` pages per GUP call, gup_test's way: see [`TakePages`]. The
+/// holder and the entry point are chosen here, once; the loop over GUP
+/// calls runs in the holder, with the call inlined.
 pub(crate) fn take_range(
     held: &mut Held,
     path: &Path<'_>,
     range: UserPageRange,
     per_call: usize,
 ) -> Result<Taken> {
+    let rest = range.after(held.pages().len()).ok_or(EINVAL)?;
     match held {
-        Held::ShortTerm(set) => take_with(set, path, range, per_call),
-        Held::LongTerm(set) => take_with(set, path, range, per_call),
-        Held::MaybeP2pdma(set) => take_with(set, path, range, per_call),
-        Held::Got(set) => take_with(set, path, range, per_call),
+        Held::ShortTerm(set) => take_with(set, path, rest, per_call),
+        Held::LongTerm(set) => take_with(set, path, rest, per_call),
+        Held::MaybeP2pdma(set) => take_with(set, path, rest, per_call),
+        Held::Got(set) => take_with(set, path, rest, per_call),
     }
 }
 
@@ -259,36 +245,9 @@ fn take_with<S: TakePages>(
     per_call: usize,
 ) -> Result<Taken> {
     match path {
-        Path::Fast(mm) => take_loop(set, range, per_call, |s, b| s.take_fast(mm, b)),
-        Path::Locked(lock) => take_loop(set, range, per_call, |s, b| s.take_locked(lock, b)),
-        Path::Unlocked(mm) => take_loop(set, range, per_call, |s, b| s.take_unlocked(mm, b)),
-        Path::Remote(lock) => take_loop(set, range, per_call, |s, b| s.take_remote(lock, b)),
+        Path::Fast(mm) => set.take_fast(mm, range, per_call),
+        Path::Locked(lock) => set.take_locked(lock, range, per_call),
+        Path::Unlocked(mm) => set.take_unlocked(mm, range, per_call),
+        Path::Remote(lock) => set.take_remote(lock, range, per_call),
     }
-}
-
-#[inline(always)]
-fn take_loop<S: TakePages>(
-    set: &mut S,
-    range: UserPageRange,
-    per_call: usize,
-    mut take: impl FnMut(&mut S, UserPageRange) -> Result<usize>,
-) -> Result<Taken> {
-    let before = set.len();
-    let mut calls = 0;
-    let mut error = None;
-    while let Some(batch) = range.sub(set.len(), per_call) {
-        calls += 1;
-        match take(set, batch) {
-            Ok(taken) if taken == batch.nr_pages() => {}
-            Ok(_) => break,
-            Err(e) => {
-                error = Some(e);
-                break;
-            }
-        }
-    }
-    if set.len() == before {
-        return Err(error.unwrap_or(EFAULT));
-    }
-    Ok(Taken { calls, error })
 }

@@ -36,7 +36,11 @@ use super::{
     uapi::rust_gup_page_info,
 };
 use core::marker::PhantomData;
-use kernel::{alloc::Flags, page::PAGE_SIZE, prelude::*};
+use kernel::{
+    alloc::Flags,
+    page::{PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+};
 
 /// The most pages one range may have: 16 GiB of 4 KiB pages, a 32 MiB page
 /// array. Holders size their array to the range up front, and `kvmalloc`
@@ -46,6 +50,11 @@ pub(crate) const MAX_PAGES: usize = 1 << 22;
 
 /// A page-aligned, non-empty range of user addresses below `TASK_SIZE`,
 /// of at most [`MAX_PAGES`] pages.
+///
+/// # Invariants
+///
+/// `start` is page aligned, `1 <= nr_pages <= MAX_PAGES`, and
+/// `start + nr_pages * PAGE_SIZE <= TASK_SIZE` (so it does not overflow).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct UserPageRange {
     start: usize,
@@ -68,6 +77,7 @@ impl UserPageRange {
         {
             return Err(EINVAL);
         }
+        // INVARIANT: checked above.
         Ok(UserPageRange {
             start: usize::try_from(addr)?,
             nr_pages: usize::try_from(size / PAGE_SIZE as u64)?,
@@ -83,16 +93,24 @@ impl UserPageRange {
         self.nr_pages
     }
 
-    /// At most `max` pages of this range, starting `skip` pages in; `None`
-    /// when that is empty.
-    #[inline]
-    pub(crate) fn sub(&self, skip: usize, max: usize) -> Option<UserPageRange> {
-        let nr_pages = self.nr_pages.checked_sub(skip)?.min(max);
-        (nr_pages > 0).then_some(UserPageRange {
+    /// The rest of this range after its first `skip` pages; `None` when
+    /// nothing is left.
+    pub(crate) fn after(&self, skip: usize) -> Option<UserPageRange> {
+        let nr_pages = self.nr_pages.checked_sub(skip).filter(|&n| n > 0)?;
+        // INVARIANT: a tail of a valid range is valid.
+        Some(UserPageRange {
             start: self.start + skip * PAGE_SIZE,
             nr_pages,
         })
     }
+}
+
+/// How a take went, when it took something.
+pub(crate) struct Taken {
+    /// GUP calls made.
+    pub(crate) calls: u64,
+    /// The error that stopped it before the end of the range, if any.
+    pub(crate) error: Option<Error>,
 }
 
 mod private {
@@ -206,42 +224,75 @@ pub(crate) struct PageVec(KVVec<*mut bindings::page>);
 
 impl PageVec {
     /// Page arrays may be large (a vmalloc of up to 32 MiB): failing one is
-    /// `ENOMEM` for the caller, not a warning with a stack dump.
+    /// `ENOMEM` for the caller, not a warning with a stack dump. They are
+    /// zeroed, as gup_test's `kvcalloc` does: the array is then touched
+    /// before GUP writes to it, which benchmarks against gup_test rely on.
     fn gfp() -> Flags {
-        GFP_KERNEL | __GFP_NOWARN
+        GFP_KERNEL | __GFP_NOWARN | __GFP_ZERO
     }
 
     fn with_capacity(capacity: usize) -> Result<Self> {
         Ok(PageVec(KVVec::with_capacity(capacity, Self::gfp())?))
     }
 
-    /// Runs one GUP call for `range`, appending the pages it returns.
-    /// Returns how many it took, which may be fewer than asked.
+    /// Takes `range` with GUP calls of at most `per_call` pages each,
+    /// appending the pages: gup_test's loop. It stops at the first call
+    /// that takes fewer pages than asked (GUP hit a hole or a page it
+    /// cannot take), keeping what it got, and fails, with GUP's error, only
+    /// when it took nothing.
     ///
     /// # Safety
     ///
     /// `call(start, nr_pages, pages)` must be a GUP call that writes at
     /// most `nr_pages` valid page pointers to `pages` and returns how many
     /// it wrote, or a negative errno having written none that it holds.
-    #[inline]
+    #[inline(always)]
     unsafe fn take(
         &mut self,
         range: UserPageRange,
-        call: impl FnOnce(usize, usize, *mut *mut bindings::page) -> isize,
-    ) -> Result<usize> {
-        self.0.reserve(range.nr_pages, Self::gfp())?;
-        let spare = self.0.spare_capacity_mut().as_mut_ptr().cast();
-        let ret = call(range.start, range.nr_pages, spare);
-        if ret < 0 {
-            return Err(Error::from_errno(ret as i32));
+        per_call: usize,
+        mut call: impl FnMut(usize, usize, *mut *mut bindings::page) -> isize,
+    ) -> Result<Taken> {
+        let have = self.0.len();
+        // Holders are made with room for their range: reserve only past it.
+        if self.0.capacity() - have < range.nr_pages {
+            self.0.reserve(range.nr_pages, Self::gfp())?;
         }
-        let taken = ret as usize;
-        // SAFETY: the call wrote `taken` (at most `range.nr_pages`, for
-        // which there is spare capacity) valid page pointers after the
-        // current end, as the caller guarantees.
+        let base = self.0.as_mut_ptr();
+        let per_call = per_call.max(1);
+        // By the invariant of `UserPageRange` the range ends at or below
+        // `TASK_SIZE` and has at most `MAX_PAGES` pages, and the array has
+        // room for all of them: nothing below can overflow, so the hot
+        // loop uses wrapping arithmetic, free of overflow checks.
+        let end = range.start.wrapping_add(range.nr_pages << PAGE_SHIFT);
+        let mut addr = range.start;
+        let mut len = have;
+        let mut calls: u64 = 0;
+        let mut error = None;
+        while addr < end {
+            let nr = per_call.min(end.wrapping_sub(addr) >> PAGE_SHIFT);
+            let ret = call(addr, nr, base.wrapping_add(len));
+            calls = calls.wrapping_add(1);
+            if ret < 0 {
+                error = Some(Error::from_errno(ret as i32));
+                break;
+            }
+            len = len.wrapping_add(ret as usize);
+            if ret as usize != nr {
+                break;
+            }
+            addr = addr.wrapping_add(nr << PAGE_SHIFT);
+        }
+        // SAFETY: each call wrote as many valid page pointers as it
+        // returned (at most the `nr` it was given), contiguously after the
+        // old end, within the capacity reserved above, as the caller
+        // guarantees.
         // INVARIANT: the new entries are pages GUP just took.
-        unsafe { self.0.set_len(self.0.len() + taken) };
-        Ok(taken)
+        unsafe { self.0.set_len(len) };
+        if len == have {
+            return Err(error.unwrap_or(EFAULT));
+        }
+        Ok(Taken { calls, error })
     }
 
     fn info(&self, index: usize) -> Option<rust_gup_page_info> {
@@ -287,28 +338,39 @@ impl<H: private::Holder> PageSet for H {
     }
 }
 
-/// How a holder takes pages: the GUP entry points. Each call takes at most
-/// `range.nr_pages()` pages and returns how many it took: GUP stops early
-/// at a hole or a page it cannot take, and the holder keeps what it got.
+/// How a holder takes pages: the GUP entry points. Each method takes
+/// `range` with GUP calls of at most `per_call` pages, appending the pages
+/// to the holder. GUP may take fewer pages than asked, at a hole or a page
+/// it cannot take: the method then stops and the holder keeps what it got
+/// (the caller may go on, or drop the holder, which gives back exactly what
+/// it holds). It fails, with GUP's error, only when it took nothing.
 pub(crate) trait TakePages: PageSet {
     /// `pin_user_pages_fast` / `get_user_pages_fast`.
-    fn take_fast(&mut self, mm: &CurrentMm, range: UserPageRange) -> Result<usize>;
+    fn take_fast(&mut self, mm: &CurrentMm, range: UserPageRange, per_call: usize)
+        -> Result<Taken>;
     /// `pin_user_pages` / `get_user_pages`, with the calling task's mmap
     /// lock held.
     fn take_locked(
         &mut self,
         lock: &MmapReadGuard<'_, CurrentMm>,
         range: UserPageRange,
-    ) -> Result<usize>;
+        per_call: usize,
+    ) -> Result<Taken>;
     /// `pin_user_pages_unlocked` / `get_user_pages_unlocked`.
-    fn take_unlocked(&mut self, mm: &CurrentMm, range: UserPageRange) -> Result<usize>;
+    fn take_unlocked(
+        &mut self,
+        mm: &CurrentMm,
+        range: UserPageRange,
+        per_call: usize,
+    ) -> Result<Taken>;
     /// `pin_user_pages_remote` / `get_user_pages_remote` on the address
     /// space `lock` holds the mmap lock of.
     fn take_remote(
         &mut self,
         lock: &MmapReadGuard<'_, RemoteMm>,
         range: UserPageRange,
-    ) -> Result<usize>;
+        per_call: usize,
+    ) -> Result<Taken>;
 }
 
 /// The fast entry points count pages in an `int`.
@@ -361,7 +423,12 @@ impl<K: PinKind> private::Holder for PinnedPages<K> {
 
 impl<K: PinKind> TakePages for PinnedPages<K> {
     #[inline]
-    fn take_fast(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
+    fn take_fast(
+        &mut self,
+        _mm: &CurrentMm,
+        range: UserPageRange,
+        per_call: usize,
+    ) -> Result<Taken> {
         let foll = self.foll();
         // SAFETY: `pin_user_pages_fast` writes at most `nr` pages and
         // returns their number or an error. The flags are valid for it:
@@ -370,7 +437,7 @@ impl<K: PinKind> TakePages for PinnedPages<K> {
         // there is an address space.
         // INVARIANT: the pages are pinned with `K::FOLL` and `opts`.
         unsafe {
-            self.pages.take(range, |start, nr, pages| {
+            self.pages.take(range, per_call, |start, nr, pages| {
                 bindings::pin_user_pages_fast(start, fast_nr(nr), foll, pages) as isize
             })
         }
@@ -381,24 +448,30 @@ impl<K: PinKind> TakePages for PinnedPages<K> {
         &mut self,
         _lock: &MmapReadGuard<'_, CurrentMm>,
         range: UserPageRange,
-    ) -> Result<usize> {
+        per_call: usize,
+    ) -> Result<Taken> {
         let foll = self.foll();
         // SAFETY: as for `take_fast`; `_lock` holds the calling task's
         // mmap lock, which `pin_user_pages` requires.
         unsafe {
-            self.pages.take(range, |start, nr, pages| {
+            self.pages.take(range, per_call, |start, nr, pages| {
                 bindings::pin_user_pages(start, nr, foll, pages)
             })
         }
     }
 
     #[inline]
-    fn take_unlocked(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
+    fn take_unlocked(
+        &mut self,
+        _mm: &CurrentMm,
+        range: UserPageRange,
+        per_call: usize,
+    ) -> Result<Taken> {
         let foll = self.foll();
         // SAFETY: as for `take_fast`; `pin_user_pages_unlocked` takes the
         // mmap lock itself.
         unsafe {
-            self.pages.take(range, |start, nr, pages| {
+            self.pages.take(range, per_call, |start, nr, pages| {
                 bindings::pin_user_pages_unlocked(start, nr, pages, foll)
             })
         }
@@ -409,14 +482,15 @@ impl<K: PinKind> TakePages for PinnedPages<K> {
         &mut self,
         lock: &MmapReadGuard<'_, RemoteMm>,
         range: UserPageRange,
-    ) -> Result<usize> {
+        per_call: usize,
+    ) -> Result<Taken> {
         let foll = self.foll();
         let mm = lock.mm().as_ptr();
         // SAFETY: as for `take_fast`; `lock` holds the mmap lock of `mm`,
         // which `pin_user_pages_remote` requires when `locked` is null, and
         // `mm` is referenced by the `RemoteMm` the guard borrows.
         unsafe {
-            self.pages.take(range, |start, nr, pages| {
+            self.pages.take(range, per_call, |start, nr, pages| {
                 bindings::pin_user_pages_remote(mm, start, nr, foll, pages, core::ptr::null_mut())
             })
         }
@@ -568,14 +642,19 @@ impl private::Holder for GotPages {
 
 impl TakePages for GotPages {
     #[inline]
-    fn take_fast(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
+    fn take_fast(
+        &mut self,
+        _mm: &CurrentMm,
+        range: UserPageRange,
+        per_call: usize,
+    ) -> Result<Taken> {
         let foll = self.opts.foll();
         // SAFETY: `get_user_pages_fast` writes at most `nr` pages and
         // returns their number or an error; the options only produce WRITE
         // and FORCE.
         // INVARIANT: each page carries a reference taken with `opts`.
         unsafe {
-            self.pages.take(range, |start, nr, pages| {
+            self.pages.take(range, per_call, |start, nr, pages| {
                 bindings::get_user_pages_fast(start, fast_nr(nr), foll, pages) as isize
             })
         }
@@ -586,24 +665,30 @@ impl TakePages for GotPages {
         &mut self,
         _lock: &MmapReadGuard<'_, CurrentMm>,
         range: UserPageRange,
-    ) -> Result<usize> {
+        per_call: usize,
+    ) -> Result<Taken> {
         let foll = self.opts.foll();
         // SAFETY: as for `take_fast`; `_lock` holds the mmap lock that
         // `get_user_pages` requires.
         unsafe {
-            self.pages.take(range, |start, nr, pages| {
+            self.pages.take(range, per_call, |start, nr, pages| {
                 bindings::get_user_pages(start, nr, foll, pages)
             })
         }
     }
 
     #[inline]
-    fn take_unlocked(&mut self, _mm: &CurrentMm, range: UserPageRange) -> Result<usize> {
+    fn take_unlocked(
+        &mut self,
+        _mm: &CurrentMm,
+        range: UserPageRange,
+        per_call: usize,
+    ) -> Result<Taken> {
         let foll = self.opts.foll();
         // SAFETY: as for `take_fast`; `get_user_pages_unlocked` takes the
         // mmap lock itself.
         unsafe {
-            self.pages.take(range, |start, nr, pages| {
+            self.pages.take(range, per_call, |start, nr, pages| {
                 bindings::get_user_pages_unlocked(start, nr, pages, foll)
             })
         }
@@ -614,13 +699,14 @@ impl TakePages for GotPages {
         &mut self,
         lock: &MmapReadGuard<'_, RemoteMm>,
         range: UserPageRange,
-    ) -> Result<usize> {
+        per_call: usize,
+    ) -> Result<Taken> {
         let foll = self.opts.foll();
         let mm = lock.mm().as_ptr();
         // SAFETY: as for `take_fast`; `lock` holds the mmap lock of `mm`,
         // which `get_user_pages_remote` requires when `locked` is null.
         unsafe {
-            self.pages.take(range, |start, nr, pages| {
+            self.pages.take(range, per_call, |start, nr, pages| {
                 bindings::get_user_pages_remote(mm, start, nr, foll, pages, core::ptr::null_mut())
             })
         }

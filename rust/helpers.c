@@ -45,10 +45,14 @@ void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty)
 {
 	unsigned long i;
 
-	for (i = 0; i < nr; i++) {
-		if (dirty)
+	if (dirty) {
+		for (i = 0; i < nr; i++) {
 			set_page_dirty_lock(pages[i]);
-		put_page(pages[i]);
+			put_page(pages[i]);
+		}
+	} else {
+		for (i = 0; i < nr; i++)
+			put_page(pages[i]);
 	}
 }
 

@@ -23,7 +23,7 @@ use core::mem::size_of;
 use kernel::{c_str, page::PAGE_SIZE, prelude::*, uaccess::UserSlice};
 use kernel_ext::{
     file::File,
-    gup::{Access, GupOptions, PinnedPages, ShortTerm, TakePages, UserPageRange},
+    gup::{Access, GupOptions, PageSet, PinnedPages, ShortTerm, TakePages, UserPageRange},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     mm::CurrentMm,
     uapi,
@@ -76,7 +76,8 @@ impl MiscDevice for SampleFile {
 /// treats a prefix as a failure (and the holder releases the prefix).
 fn pin_all(mm: &CurrentMm, range: UserPageRange, access: Access) -> Result<PinnedPages<ShortTerm>> {
     let mut pins = PinnedPages::new(GupOptions::new(access), range.nr_pages())?;
-    if pins.take_fast(mm, range)? != range.nr_pages() {
+    pins.take_fast(mm, range, range.nr_pages())?;
+    if pins.len() != range.nr_pages() {
         return Err(EFAULT);
     }
     Ok(pins)

@@ -122,6 +122,24 @@ static char *map_buffer(int type, size_t size)
 	return p;
 }
 
+/* Timings need a fine-grained clocksource: not jiffies. */
+static void check_clocksource(const char *when)
+{
+	char cs[64] = "?";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+
+	if (!f || !fgets(cs, sizeof(cs), f))
+		die("current_clocksource");
+	fclose(f);
+	cs[strcspn(cs, "\n")] = 0;
+	fprintf(stderr, "# clocksource %s: %s\n", when, cs);
+	if (strstr(cs, "jiffies")) {
+		fprintf(stderr, "rust_gup_bench: the kernel times with %s: results would be "
+			"meaningless\n", cs);
+		exit(1);
+	}
+}
+
 static long anon_huge_kb(void)
 {
 	char line[256];
@@ -295,6 +313,7 @@ int main(int argc, char **argv)
 	c_fd = open(C_DEVICE, O_RDWR);
 	if (c_fd < 0)
 		die(C_DEVICE " (CONFIG_GUP_TEST, debugfs mounted?)");
+	check_clocksource("at start");
 	fprintf(out, "impl,cmd,pages_type,size_mib,per_call,threads,repeat,pages,calls,get_ns,put_ns,wall_ns\n");
 
 	for (int ti = 0; ti < type_list.nr; ti++) {
@@ -339,6 +358,7 @@ int main(int argc, char **argv)
 		munmap(buf, threads_mib * MIB);
 		fprintf(stderr, "# threads on %s %ld MiB: done\n", types[type], threads_mib);
 	}
+	check_clocksource("at end");
 	if (out != stdout)
 		fclose(out);
 	return 0;
