@@ -19,6 +19,7 @@ use kernel::{
 
 use crate::kernel_ext::{
     gup::{Access, GupOptions, LongTerm, PageSet, PinnedPages, UserPageRange},
+    mm::{CurrentMm, PinnedVmCharge},
     uapi,
 };
 use crate::take::{take_range, Held, HolderKind, Method, Path, Request, Target};
@@ -48,9 +49,11 @@ impl Drop for Counted {
     }
 }
 
-/// A set held by `RUST_GUP_IOC_PIN`.
+/// A set held by `RUST_GUP_IOC_PIN`. Fields drop in order: the pages are
+/// released before a registration's charge is given back, as RDMA does.
 struct HeldSet {
     held: Held,
+    _charge: Option<PinnedVmCharge>,
     _counted: Counted,
 }
 
@@ -136,6 +139,7 @@ pub(crate) fn longterm_test_start(sets: &Mutex<FileSets>, arg: usize) -> Result<
         kind: HolderKind::PinLongTerm,
         method,
         opts: GupOptions::new(access),
+        account: false,
     };
     let Held::LongTerm(pins) = take(&request, range, true)? else {
         return Err(EINVAL);
@@ -193,11 +197,22 @@ pub(crate) fn pin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
         return Err(ENOSPC);
     }
 
-    let held = take(&request, range, false)?;
+    // A registration is charged first, for the whole range, and pinned
+    // whole: on any failure both go again.
+    let charge = if request.account {
+        Some(PinnedVmCharge::charge(
+            &CurrentMm::get()?,
+            range.nr_pages(),
+        )?)
+    } else {
+        None
+    };
+    let held = take(&request, range, request.account)?;
     let pages = held.pages().len();
     let set = Arc::new(
         HeldSet {
             held,
+            _charge: charge,
             _counted: Counted::new(pages),
         },
         GFP_KERNEL,

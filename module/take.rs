@@ -41,6 +41,8 @@ pub(crate) struct Request {
     pub(crate) kind: HolderKind,
     pub(crate) method: Method,
     pub(crate) opts: GupOptions,
+    /// Charge the pages to the caller's `pinned_vm` (a registration).
+    pub(crate) account: bool,
 }
 
 impl Request {
@@ -103,6 +105,7 @@ impl Request {
             kind,
             method,
             opts: GupOptions::new(access).force(gup_flags & uapi::RUST_GUP_FOLL_FORCE != 0),
+            account: false,
         })
     }
 
@@ -124,6 +127,7 @@ impl Request {
         if flags & !uapi::RUST_GUP_F_ALL != 0
             || (!pin && (has(uapi::RUST_GUP_F_LONGTERM) || has(uapi::RUST_GUP_F_P2PDMA)))
             || (has(uapi::RUST_GUP_F_DIRTY) && !has(uapi::RUST_GUP_F_WRITE))
+            || (has(uapi::RUST_GUP_F_ACCOUNT) && !has(uapi::RUST_GUP_F_LONGTERM))
         {
             return Err(EINVAL);
         }
@@ -141,6 +145,7 @@ impl Request {
             kind,
             method,
             opts: GupOptions::new(access).force(has(uapi::RUST_GUP_F_FORCE)),
+            account: has(uapi::RUST_GUP_F_ACCOUNT),
         })
     }
 }

@@ -3,11 +3,13 @@
  * rust_gup's C helpers; see helpers.h. Only the abstraction layer under
  * rust/ calls them.
  */
+#include <linux/capability.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 
 #include "../include/uapi/linux/rust_gup.h"
 #include "helpers.h"
@@ -54,6 +56,31 @@ void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty)
 		for (i = 0; i < nr; i++)
 			put_page(pages[i]);
 	}
+}
+
+/*
+ * Charges npages to mm->pinned_vm, as RDMA memory registration does
+ * (ib_umem_get()): refused with -ENOMEM past RLIMIT_MEMLOCK unless the
+ * caller has CAP_IPC_LOCK. On success the mm is grabbed, so the charge can
+ * be given back after its owner has exited.
+ */
+int rust_gup_pinned_vm_charge(struct mm_struct *mm, unsigned long npages)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	s64 pinned = atomic64_add_return(npages, &mm->pinned_vm);
+
+	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(npages, &mm->pinned_vm);
+		return -ENOMEM;
+	}
+	mmgrab(mm);
+	return 0;
+}
+
+void rust_gup_pinned_vm_uncharge(struct mm_struct *mm, unsigned long npages)
+{
+	atomic64_sub(npages, &mm->pinned_vm);
+	mmdrop(mm);
 }
 
 static __u32 rust_gup_zone(const struct page *page)

@@ -19,6 +19,8 @@ int rust_gup_mmap_read_lock_killable(struct mm_struct *mm);
 void rust_gup_mmap_read_unlock(struct mm_struct *mm);
 unsigned long rust_gup_task_size(void);
 void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty);
+int rust_gup_pinned_vm_charge(struct mm_struct *mm, unsigned long npages);
+void rust_gup_pinned_vm_uncharge(struct mm_struct *mm, unsigned long npages);
 void rust_gup_page_info(struct page *page, struct rust_gup_page_info *info);
 
 #endif /* RUST_GUP_HELPERS_H */

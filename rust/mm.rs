@@ -146,6 +146,47 @@ impl<M: AddressSpace> Drop for MmapReadGuard<'_, M> {
     }
 }
 
+/// Pages charged to an address space's `pinned_vm`, the way RDMA memory
+/// registration and io_uring account long-term pins: checked against
+/// `RLIMIT_MEMLOCK` unless the caller has `CAP_IPC_LOCK`. Dropping it gives
+/// the charge back.
+///
+/// # Invariants
+///
+/// `pages` pages are charged to `mm->pinned_vm`, and `mm` is grabbed
+/// (`mmgrab`), by this value.
+pub(crate) struct PinnedVmCharge {
+    mm: NonNull<bindings::mm_struct>,
+    pages: usize,
+}
+
+// SAFETY: the charge and the grab may be given back from any task.
+unsafe impl Send for PinnedVmCharge {}
+// SAFETY: a shared reference gives no access to anything.
+unsafe impl Sync for PinnedVmCharge {}
+
+impl PinnedVmCharge {
+    /// Charges `pages` to the calling task's address space; `ENOMEM` past
+    /// its `RLIMIT_MEMLOCK` without `CAP_IPC_LOCK`, with nothing charged.
+    pub(crate) fn charge(mm: &CurrentMm, pages: usize) -> Result<Self> {
+        // SAFETY: `mm` is a live address space (the calling task's).
+        let ret = unsafe { bindings::rust_gup_pinned_vm_charge(mm.as_ptr(), pages as _) };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: the helper charged the pages and grabbed the mm.
+        Ok(PinnedVmCharge { mm: mm.mm, pages })
+    }
+}
+
+impl Drop for PinnedVmCharge {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant this value holds the charge and the
+        // grab that the helper gives back.
+        unsafe { bindings::rust_gup_pinned_vm_uncharge(self.mm.as_ptr(), self.pages as _) };
+    }
+}
+
 /// The top of the user address space of the calling task (`TASK_SIZE`).
 pub(crate) fn task_size() -> u64 {
     // SAFETY: `TASK_SIZE` only reads the current task's personality.

@@ -28,6 +28,7 @@ Categories:
             {THP, no THP, hugetlb} x {-u -U -a -b -L} x {-w -W}
             x {shared, private} x {-n 1, 512, 123}
   compat    the same CLI against the kernel's C gup_test, one run per command
+  longterm  FOLL_LONGTERM registrations: pinned_vm, RLIMIT_MEMLOCK, release
   sample    the sample driver (samples/rust_gup_sample.rs)
   module    unload and load rust_gup repeatedly, leak and busy checks
 
@@ -44,6 +45,7 @@ all_tests() {
 	for cmd in -u -U -a -b -L; do
 		echo "compat rust_gup_test -D /sys/kernel/debug/gup_test $cmd -n 512 -r 2"
 	done
+	echo "longterm rust_gup_longterm"
 	echo "sample rust_gup_sample.sh"
 	echo "module rust_gup_reload.sh"
 }

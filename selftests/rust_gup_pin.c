@@ -18,40 +18,11 @@
 #include <linux/rust_gup.h>
 
 #include "kselftest_harness.h"
+#include "rust_gup_util.h"
 
 #define NR_PAGES 16
 
 static long page_size;
-
-/*
- * A counter from /proc/vmstat, exact: the per-CPU deltas are folded in
- * first (writing vm.stat_refresh, root only), or a reading may lag by the
- * per-CPU batch.
- */
-static long vmstat(const char *name)
-{
-	char key[64];
-	long value, found = -1;
-	int refresh = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-	FILE *f;
-
-	if (refresh < 0)
-		return -1;
-	if (write(refresh, "1", 1) != 1) {
-		close(refresh);
-		return -1;
-	}
-	close(refresh);
-	f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &value) == 2)
-		if (!strcmp(key, name))
-			found = value;
-	fclose(f);
-	return found;
-}
 
 static long pins_acquired(void)
 {
@@ -417,7 +388,7 @@ static const struct bad_case bad_cases[] = {
 	{ "LONGTERM_TEST_READ without START", PIN_LONGTERM_TEST_READ, .expect = EINVAL },
 	{ "BENCH op 0", RUST_GUP_IOC_BENCH, .size = 4, .op = 0, .expect = EINVAL },
 	{ "BENCH op 9", RUST_GUP_IOC_BENCH, .size = 4, .op = 9, .expect = EINVAL },
-	{ "BENCH unknown flag", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .flags = 0x20, .expect = EINVAL },
+	{ "BENCH unknown flag", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .flags = 0x40, .expect = EINVAL },
 	{ "BENCH reserved non-zero", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .reserved = 1, .expect = EINVAL },
 	{ "BENCH LONGTERM with P2PDMA", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST,
 	  .flags = RUST_GUP_F_LONGTERM | RUST_GUP_F_P2PDMA, .expect = EINVAL },
@@ -427,6 +398,10 @@ static const struct bad_case bad_cases[] = {
 	  .flags = RUST_GUP_F_DIRTY, .expect = EINVAL },
 	{ "BENCH wrapped range", RUST_GUP_IOC_BENCH, .special_addr = ADDR_WRAP, .size = 2,
 	  .op = RUST_GUP_OP_GET_FAST, .expect = EINVAL },
+	{ "PIN ACCOUNT without LONGTERM", RUST_GUP_IOC_PIN, .size = 2, .op = RUST_GUP_OP_PIN_FAST,
+	  .flags = RUST_GUP_F_ACCOUNT, .expect = EINVAL },
+	{ "BENCH ACCOUNT", RUST_GUP_IOC_BENCH, .size = 2, .op = RUST_GUP_OP_PIN_FAST,
+	  .flags = RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT, .expect = EINVAL },
 	{ "PIN size 0", RUST_GUP_IOC_PIN, .size = 0, .op = RUST_GUP_OP_PIN_FAST, .expect = EINVAL },
 	{ "PIN unmapped", RUST_GUP_IOC_PIN, .special_addr = ADDR_UNMAPPED, .size = 2,
 	  .op = RUST_GUP_OP_PIN_UNLOCKED, .expect = EFAULT },

@@ -15,31 +15,9 @@
 #include <linux/rust_gup_sample.h>
 
 #include "kselftest_harness.h"
+#include "rust_gup_util.h"
 
 #define PAGES 32
-
-static long pins_outstanding(void)
-{
-	long acq = -1, rel = -1, v;
-	char key[64];
-	FILE *f;
-	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-
-	if (fd < 0 || write(fd, "1", 1) != 1)
-		return -1;
-	close(fd);
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &v) == 2) {
-		if (!strcmp(key, "nr_foll_pin_acquired"))
-			acq = v;
-		else if (!strcmp(key, "nr_foll_pin_released"))
-			rel = v;
-	}
-	fclose(f);
-	return acq - rel;
-}
 
 FIXTURE(sample) {
 	int fd;

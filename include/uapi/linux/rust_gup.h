@@ -141,7 +141,15 @@ enum rust_gup_op {
 #define RUST_GUP_F_FORCE	(1u << 2)	/* FOLL_FORCE */
 #define RUST_GUP_F_LONGTERM	(1u << 3)	/* FOLL_LONGTERM */
 #define RUST_GUP_F_P2PDMA	(1u << 4)	/* accept PCI P2PDMA pages */
-#define RUST_GUP_F_ALL		0x1f
+/*
+ * RUST_GUP_IOC_PIN only, with LONGTERM: a memory registration, as RDMA
+ * does it. The pages are charged to the caller's pinned_vm (VmPin in
+ * /proc/PID/status) before they are pinned, refused with -ENOMEM past
+ * RLIMIT_MEMLOCK unless the caller has CAP_IPC_LOCK; the whole range is
+ * pinned or nothing is. The charge goes when the set is released.
+ */
+#define RUST_GUP_F_ACCOUNT	(1u << 5)
+#define RUST_GUP_F_ALL		0x3f
 
 /**
  * struct rust_gup_bench - one timed take-and-release of a range

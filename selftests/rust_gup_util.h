@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the rust_gup selftests.
+ */
+#ifndef RUST_GUP_UTIL_H
+#define RUST_GUP_UTIL_H
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * A counter from /proc/vmstat, exact: the per-CPU deltas are folded in
+ * first (writing vm.stat_refresh, root only), or a reading may lag by the
+ * per-CPU batch. -1 if it cannot be read.
+ */
+static inline long vmstat(const char *name)
+{
+	char key[64];
+	long value, found = -1;
+	int refresh = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+	FILE *f;
+
+	if (refresh < 0)
+		return -1;
+	if (write(refresh, "1", 1) != 1) {
+		close(refresh);
+		return -1;
+	}
+	close(refresh);
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &value) == 2)
+		if (!strcmp(key, name))
+			found = value;
+	fclose(f);
+	return found;
+}
+
+/* FOLL_PIN pins taken and not yet released, system-wide. */
+static inline long pins_outstanding(void)
+{
+	long acquired = vmstat("nr_foll_pin_acquired");
+
+	return acquired - vmstat("nr_foll_pin_released");
+}
+
+#endif /* RUST_GUP_UTIL_H */
