@@ -14,9 +14,10 @@ TIMEOUT=${RUST_GUP_TEST_TIMEOUT:-300}
 
 usage() {
 	cat <<EOT
-usage: ${0##*/} [-t "CATEGORY..."] [-l] [-h]
+usage: ${0##*/} [-t "CATEGORY..."] [-x "CATEGORY..."] [-l] [-h]
 
   -t  run only these categories (space-separated); default: all
+  -x  leave these categories out
   -l  list the tests of the selected categories and exit
   -h  this help
 
@@ -28,13 +29,18 @@ Categories:
             {THP, no THP, hugetlb} x {-u -U -a -b -L} x {-w -W}
             x {shared, private} x {-n 1, 512, 123}
   compat    the same CLI against the kernel's C gup_test, one run per command
-  longterm  FOLL_LONGTERM registrations: pinned_vm, RLIMIT_MEMLOCK, release
+  longterm  FOLL_LONGTERM: registrations (pinned_vm, RLIMIT_MEMLOCK, release),
+            fork/COW, the file-backed matrix
+  migration FOLL_LONGTERM migrates out of ZONE_MOVABLE and CMA; needs a boot
+            with movablecore= and cma= (make check does a second boot)
   sample    the sample driver (samples/rust_gup_sample.rs)
   module    unload and load rust_gup repeatedly, leak and busy checks
 
 Each test may run for RUST_GUP_TEST_TIMEOUT seconds (default 300).
 EOT
 }
+
+MIGRATION_TEST=longterm_migrates_out_of_movable_and_cma
 
 # One line per test: its category, then its command line.
 all_tests() {
@@ -45,7 +51,8 @@ all_tests() {
 	for cmd in -u -U -a -b -L; do
 		echo "compat rust_gup_test -D /sys/kernel/debug/gup_test $cmd -n 512 -r 2"
 	done
-	echo "longterm rust_gup_longterm"
+	echo "longterm rust_gup_longterm.sh -T $MIGRATION_TEST"
+	echo "migration rust_gup_longterm -t $MIGRATION_TEST"
 	echo "sample rust_gup_sample.sh"
 	echo "module rust_gup_reload.sh"
 }
@@ -69,10 +76,12 @@ gup_matrix() {
 }
 
 CATEGORIES=
+EXCLUDE=
 LIST=0
-while getopts "t:lh" opt; do
+while getopts "t:x:lh" opt; do
 	case $opt in
 	t) CATEGORIES=$OPTARG ;;
+	x) EXCLUDE=$OPTARG ;;
 	l) LIST=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -81,6 +90,9 @@ done
 
 selected_tests() {
 	all_tests | while read -r category cmd; do
+		case " $EXCLUDE " in
+		*" $category "*) continue ;;
+		esac
 		case " ${CATEGORIES:-$category} " in
 		*" $category "*) echo "$category $cmd" ;;
 		esac

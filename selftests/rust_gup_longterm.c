@@ -1,10 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * FOLL_LONGTERM registrations, as RDMA memory registration does them:
- * charged to the owner's pinned_vm (VmPin), limited by RLIMIT_MEMLOCK
- * without CAP_IPC_LOCK, all or nothing, and released on unregister, on
- * close and when the owner dies.
+ * FOLL_LONGTERM done right.
+ *
+ * Registrations, as RDMA memory registration does them: charged to the
+ * owner's pinned_vm (VmPin), limited by RLIMIT_MEMLOCK without
+ * CAP_IPC_LOCK, all or nothing, and released on unregister, on close and
+ * when the owner dies.
+ *
+ * Migration: a long-term pin moves pages out of ZONE_MOVABLE and CMA first
+ * (the test kernel boots with movablecore= and cma=); a short-term pin
+ * leaves them where they are.
+ *
+ * fork and COW: a pinned anonymous page keeps showing what the parent sees
+ * after fork, whatever the child writes.
+ *
+ * The file-backed matrix, as the kernel's gup_longterm test has it:
+ * {memfd, tmpfs file, ext2 file, hugetlb memfd} x {read-only, read-write}
+ * x {fast, locked} x {MAP_SHARED, MAP_PRIVATE}. Writable long-term pins of
+ * shared mappings of a file on a disk file system are refused (the file
+ * system tracks dirty pages through the page tables); every other case
+ * pins, and the pinned pages hold the file's data. The disk file system
+ * is the one rust_gup_longterm.sh mounts at $RUST_GUP_DISK_DIR.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -202,6 +220,273 @@ TEST_F(reg, all_or_nothing)
 	EXPECT_EQ(-EFAULT, reg(self->fd, self->buf, NR_PAGES, &id));
 	EXPECT_EQ(before, vm_pin_kb());
 	EXPECT_EQ(pins, pins_outstanding());
+}
+
+#define MIG_PAGES 256
+
+struct cma_area {
+	unsigned long base, count;
+};
+
+/* The CMA areas, from debugfs (CONFIG_CMA_DEBUGFS): one directory each. */
+static int cma_areas(struct cma_area *areas, int max)
+{
+	DIR *dir = opendir("/sys/kernel/debug/cma");
+	struct dirent *de;
+	int n = 0;
+
+	while (dir && (de = readdir(dir)) && n < max) {
+		char path[512];
+		FILE *base, *count;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/cma/%s/base_pfn", de->d_name);
+		base = fopen(path, "r");
+		snprintf(path, sizeof(path), "/sys/kernel/debug/cma/%s/count", de->d_name);
+		count = fopen(path, "r");
+		if (base && count && fscanf(base, "%lu", &areas[n].base) == 1 &&
+		    fscanf(count, "%lu", &areas[n].count) == 1)
+			n++;
+		if (base)
+			fclose(base);
+		if (count)
+			fclose(count);
+	}
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+static int in_cma(unsigned long pfn, const struct cma_area *areas, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (pfn >= areas[i].base && pfn < areas[i].base + areas[i].count)
+			return 1;
+	return 0;
+}
+
+static int query_all(int fd, __u32 id, struct rust_gup_page_info *info, int nr)
+{
+	struct rust_gup_query q = { .id = id, .nr = nr, .pages = (unsigned long)info };
+
+	return ioctl(fd, RUST_GUP_IOC_QUERY, &q) ? -errno : (int)q.nr;
+}
+
+/*
+ * Pages faulted into ZONE_MOVABLE (or CMA) are migrated before a long-term
+ * pin and keep their contents; a short-term pin leaves them in place.
+ */
+TEST_F(reg, longterm_migrates_out_of_movable_and_cma)
+{
+	static struct rust_gup_page_info before[MIG_PAGES], again[MIG_PAGES], after[MIG_PAGES];
+	size_t size = MIG_PAGES * page_size;
+	struct cma_area cma[8];
+	int nr_cma = cma_areas(cma, 8);
+	int movable = 0, in_cma_before = 0, moved = 0;
+	struct rust_gup_pin pin = { .size = size, .op = RUST_GUP_OP_PIN_FAST };
+	struct pin_longterm_test lt = { .size = size, .flags = PIN_LONGTERM_TEST_FLAG_USE_FAST };
+	char *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *copy = malloc(size);
+	__u64 dest = (unsigned long)copy;
+
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_NE(NULL, copy);
+	ASSERT_EQ(0, madvise(buf, size, MADV_NOHUGEPAGE));
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (char)(i / page_size + i);
+
+	/* Where the pages are: a short-term pin does not move them. */
+	pin.addr = (unsigned long)buf;
+	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_PIN, &pin));
+	ASSERT_EQ(MIG_PAGES, query_all(self->fd, pin.id, before, MIG_PAGES));
+	ASSERT_EQ(0, unreg(self->fd, pin.id));
+	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_PIN, &pin));
+	ASSERT_EQ(MIG_PAGES, query_all(self->fd, pin.id, again, MIG_PAGES));
+	ASSERT_EQ(0, unreg(self->fd, pin.id));
+	for (int i = 0; i < MIG_PAGES; i++) {
+		movable += before[i].zone == RUST_GUP_ZONE_MOVABLE;
+		in_cma_before += in_cma(before[i].pfn, cma, nr_cma);
+		EXPECT_EQ(before[i].pfn, again[i].pfn) TH_LOG("a short-term pin moved page %d", i);
+	}
+	printf("# before: %d of %d pages in ZONE_MOVABLE, %d in CMA (%d CMA areas)\n",
+	       movable, MIG_PAGES, in_cma_before, nr_cma);
+	if (!movable && !in_cma_before)
+		SKIP(goto out, "no page in ZONE_MOVABLE or CMA: boot with movablecore=");
+
+	lt.addr = (unsigned long)buf;
+	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_START, &lt));
+	ASSERT_EQ(MIG_PAGES, query_all(self->fd, RUST_GUP_ID_LONGTERM_TEST, after, MIG_PAGES));
+	for (int i = 0; i < MIG_PAGES; i++) {
+		EXPECT_NE(RUST_GUP_ZONE_MOVABLE, after[i].zone) TH_LOG("page %d still movable", i);
+		EXPECT_FALSE(in_cma(after[i].pfn, cma, nr_cma)) TH_LOG("page %d still in CMA", i);
+		EXPECT_TRUE(after[i].flags & RUST_GUP_PAGE_DMA_PINNED);
+		moved += after[i].pfn != before[i].pfn;
+	}
+	printf("# after a long-term pin: %d pages moved, none in ZONE_MOVABLE or CMA\n", moved);
+	EXPECT_GE(moved, movable);
+	/* The data moved with the pages: the pins see it, and so does the
+	 * mapping, which now points at the new pages. */
+	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_READ, &dest));
+	for (size_t i = 0; i < size; i++) {
+		if (copy[i] != (char)(i / page_size + i) || buf[i] != copy[i]) {
+			EXPECT_EQ(0, 1) TH_LOG("data differs at byte %zu", i);
+			break;
+		}
+	}
+	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_STOP));
+out:
+	free(copy);
+	munmap(buf, size);
+}
+
+/*
+ * A pinned anonymous page and fork: the child's writes go to its own copy;
+ * the pinned page keeps showing what the parent sees, and the parent's
+ * later writes reach it. For read-only and writable long-term pins.
+ */
+TEST_F(reg, pinned_anon_page_and_fork)
+{
+	char *page = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *seen = malloc(page_size);
+	__u64 dest = (unsigned long)seen;
+
+	ASSERT_NE(MAP_FAILED, page);
+	ASSERT_NE(NULL, seen);
+	for (int rw = 0; rw <= 1; rw++) {
+		struct pin_longterm_test lt = {
+			.addr = (unsigned long)page, .size = page_size,
+			.flags = rw ? PIN_LONGTERM_TEST_FLAG_USE_WRITE : 0,
+		};
+		int status;
+		pid_t pid;
+
+		memset(page, 'P', page_size);
+		ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_START, &lt));
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			memset(page, 'C', page_size);
+			_exit(page[0] == 'C' ? 0 : 1);
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_EQ(0, WEXITSTATUS(status));
+
+		ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_READ, &dest));
+		EXPECT_EQ('P', seen[0]) TH_LOG("%s pin: the child's write reached the pinned page",
+					       rw ? "writable" : "read-only");
+		EXPECT_EQ('P', page[0]);
+		memset(page, 'Q', page_size);
+		ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_READ, &dest));
+		EXPECT_EQ('Q', seen[0]) TH_LOG("%s pin: the parent's write did not reach the pinned page",
+					       rw ? "writable" : "read-only");
+		ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_STOP));
+	}
+	free(seen);
+	munmap(page, page_size);
+}
+
+enum backing { B_MEMFD, B_TMPFS, B_DISK, B_HUGETLB, NR_BACKINGS };
+
+static const char *const backing_names[] = {
+	"memfd (shmem)", "tmpfs file", "ext2 file", "hugetlb memfd",
+};
+
+#define FILE_SIZE (2ul << 20)	/* one 2 MiB huge page */
+
+static char file_byte(size_t i)
+{
+	return (char)(i * 7 + 3);
+}
+
+/* A file of the backing holding the test pattern; -1 if it cannot be had. */
+static int backing_file(enum backing b)
+{
+	const char *dir = b == B_DISK ? getenv("RUST_GUP_DISK_DIR") : "/tmp";
+	char path[512];
+	char *p;
+	int fd;
+
+	if (b == B_MEMFD || b == B_HUGETLB) {
+		fd = memfd_create("rust_gup", b == B_HUGETLB ? MFD_HUGETLB : 0);
+	} else {
+		if (!dir)
+			return -1;
+		snprintf(path, sizeof(path), "%s/rust_gup_longterm", dir);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		unlink(path);
+	}
+	if (fd < 0 || ftruncate(fd, FILE_SIZE))
+		return -1;
+	/* hugetlbfs has no write(): fill every backing through a mapping. */
+	p = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	for (size_t i = 0; i < FILE_SIZE; i++)
+		p[i] = file_byte(i);
+	munmap(p, FILE_SIZE);
+	if (b == B_DISK && fsync(fd))
+		return -1;
+	return fd;
+}
+
+TEST_F(reg, file_backed_matrix)
+{
+	char *seen = malloc(FILE_SIZE);
+	__u64 dest = (unsigned long)seen;
+	int mismatches = 0, cases = 0;
+
+	ASSERT_NE(NULL, seen);
+	if (!getenv("RUST_GUP_DISK_DIR"))
+		SKIP(return, "RUST_GUP_DISK_DIR is not set: run rust_gup_longterm.sh");
+	printf("# %-14s %-4s %-6s %-7s %-8s %-8s %s\n", "backing", "pin", "path", "mapping",
+	       "expected", "seen", "data");
+	for (int b = 0; b < NR_BACKINGS; b++) {
+		int file = backing_file(b);
+
+		ASSERT_GE(file, 0) TH_LOG("%s: %s", backing_names[b], strerror(errno));
+		for (int rw = 0; rw <= 1; rw++)
+		for (int fast = 0; fast <= 1; fast++)
+		for (int shared = 0; shared <= 1; shared++) {
+			int expect = b == B_DISK && rw && shared ? EFAULT : 0;
+			char *p = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE,
+				       shared ? MAP_SHARED : MAP_PRIVATE, file, 0);
+			struct pin_longterm_test lt = {
+				.addr = (unsigned long)p, .size = FILE_SIZE,
+				.flags = (rw ? PIN_LONGTERM_TEST_FLAG_USE_WRITE : 0) |
+					 (fast ? PIN_LONGTERM_TEST_FLAG_USE_FAST : 0),
+			};
+			const char *data = "-";
+			int err;
+
+			ASSERT_NE(MAP_FAILED, p);
+			err = ioctl(self->fd, PIN_LONGTERM_TEST_START, &lt) ? errno : 0;
+			if (!err) {
+				memset(seen, 0, FILE_SIZE);
+				data = "ok";
+				if (ioctl(self->fd, PIN_LONGTERM_TEST_READ, &dest))
+					data = "READ failed";
+				for (size_t i = 0; i < FILE_SIZE && !strcmp(data, "ok"); i++)
+					if (seen[i] != file_byte(i))
+						data = "differs";
+				ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_STOP));
+			}
+			printf("# %-14s %-4s %-6s %-7s %-8s %-8s %s\n", backing_names[b],
+			       rw ? "rw" : "ro", fast ? "fast" : "locked",
+			       shared ? "shared" : "private",
+			       expect ? strerrorname_np(expect) : "pinned",
+			       err ? strerrorname_np(err) : "pinned", data);
+			cases++;
+			if (err != expect || (!err && strcmp(data, "ok")))
+				mismatches++;
+			munmap(p, FILE_SIZE);
+		}
+		close(file);
+	}
+	printf("# %d cases, %d not as expected\n", cases, mismatches);
+	EXPECT_EQ(0, mismatches);
+	free(seen);
 }
 
 TEST_HARNESS_MAIN

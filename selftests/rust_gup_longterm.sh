@@ -1,0 +1,20 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run rust_gup_longterm (with its arguments) with an ext2 file system on
+# the VM's NVMe namespace, for the file-backed cases on a disk file system.
+# The namespace is a fresh image in every boot (scripts/vm).
+DIR=$(dirname "$0")
+DEV=${RUST_GUP_DISK_DEV:-/dev/nvme0n1}
+MNT=/mnt/rust_gup_disk
+
+mkdir -p "$MNT"
+if [ -b "$DEV" ] && mke2fs -q -F "$DEV" >/dev/null 2>&1 && mount -t ext2 "$DEV" "$MNT"; then
+	export RUST_GUP_DISK_DIR="$MNT"
+else
+	echo "# no disk file system on $DEV: the file-backed matrix is skipped"
+fi
+"$DIR/rust_gup_longterm" "$@"
+rc=$?
+umount "$MNT" 2>/dev/null
+exit $rc
