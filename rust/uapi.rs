@@ -17,16 +17,18 @@ use kernel::{
 };
 
 pub(crate) use bindings::{
-    gup_test, pin_longterm_test, rust_gup_bench, rust_gup_page_info, rust_gup_pin, rust_gup_query,
-    rust_gup_sample_copy, rust_gup_stats, rust_gup_version, DUMP_USER_PAGES_TEST, GUP_BASIC_TEST,
-    GUP_FAST_BENCHMARK, GUP_TEST_FLAG_DUMP_PAGES_USE_PIN, PIN_BASIC_TEST, PIN_FAST_BENCHMARK,
-    PIN_LONGTERM_BENCHMARK, PIN_LONGTERM_TEST_FLAG_USE_FAST, PIN_LONGTERM_TEST_FLAG_USE_WRITE,
-    PIN_LONGTERM_TEST_READ, PIN_LONGTERM_TEST_START, PIN_LONGTERM_TEST_STOP, RUST_GUP_ABI_VERSION,
-    RUST_GUP_FOLL_FORCE, RUST_GUP_FOLL_GET, RUST_GUP_FOLL_LONGTERM, RUST_GUP_FOLL_PCI_P2PDMA,
-    RUST_GUP_FOLL_WRITE, RUST_GUP_F_ACCOUNT, RUST_GUP_F_ALL, RUST_GUP_F_DIRTY, RUST_GUP_F_FORCE,
-    RUST_GUP_F_LONGTERM, RUST_GUP_F_P2PDMA, RUST_GUP_F_WRITE, RUST_GUP_ID_LONGTERM_TEST,
-    RUST_GUP_IOC_BENCH, RUST_GUP_IOC_PIN, RUST_GUP_IOC_QUERY, RUST_GUP_IOC_STATS,
-    RUST_GUP_IOC_UNPIN, RUST_GUP_IOC_VERSION, RUST_GUP_OP_GET_FAST, RUST_GUP_OP_GET_LOCKED,
+    gup_test, pin_longterm_test, rust_gup_bench, rust_gup_mr_reg, rust_gup_mr_xfer,
+    rust_gup_page_info, rust_gup_pin, rust_gup_query, rust_gup_sample_copy, rust_gup_stats,
+    rust_gup_version, DUMP_USER_PAGES_TEST, GUP_BASIC_TEST, GUP_FAST_BENCHMARK,
+    GUP_TEST_FLAG_DUMP_PAGES_USE_PIN, PIN_BASIC_TEST, PIN_FAST_BENCHMARK, PIN_LONGTERM_BENCHMARK,
+    PIN_LONGTERM_TEST_FLAG_USE_FAST, PIN_LONGTERM_TEST_FLAG_USE_WRITE, PIN_LONGTERM_TEST_READ,
+    PIN_LONGTERM_TEST_START, PIN_LONGTERM_TEST_STOP, RUST_GUP_ABI_VERSION, RUST_GUP_FOLL_FORCE,
+    RUST_GUP_FOLL_GET, RUST_GUP_FOLL_LONGTERM, RUST_GUP_FOLL_PCI_P2PDMA, RUST_GUP_FOLL_WRITE,
+    RUST_GUP_F_ACCOUNT, RUST_GUP_F_ALL, RUST_GUP_F_DIRTY, RUST_GUP_F_FORCE, RUST_GUP_F_LONGTERM,
+    RUST_GUP_F_P2PDMA, RUST_GUP_F_WRITE, RUST_GUP_ID_LONGTERM_TEST, RUST_GUP_IOC_BENCH,
+    RUST_GUP_IOC_PIN, RUST_GUP_IOC_QUERY, RUST_GUP_IOC_STATS, RUST_GUP_IOC_UNPIN,
+    RUST_GUP_IOC_VERSION, RUST_GUP_MR_ACCESS_WRITE, RUST_GUP_MR_DEREG, RUST_GUP_MR_READ,
+    RUST_GUP_MR_REG, RUST_GUP_MR_WRITE, RUST_GUP_OP_GET_FAST, RUST_GUP_OP_GET_LOCKED,
     RUST_GUP_OP_GET_REMOTE, RUST_GUP_OP_GET_UNLOCKED, RUST_GUP_OP_PIN_FAST, RUST_GUP_OP_PIN_LOCKED,
     RUST_GUP_OP_PIN_REMOTE, RUST_GUP_OP_PIN_UNLOCKED, RUST_GUP_SAMPLE_COPY,
 };
@@ -63,6 +65,8 @@ from_user!(
     rust_gup_bench,
     rust_gup_pin,
     rust_gup_query,
+    rust_gup_mr_reg,
+    rust_gup_mr_xfer,
     rust_gup_sample_copy,
 );
 
@@ -79,6 +83,7 @@ to_user! {
     rust_gup_pin { addr, size, op, flags, id, reserved }
     rust_gup_query { id, nr, first, pages, set_pages }
     rust_gup_page_info { pfn, zone, order, flags, pincount, refcount, reserved }
+    rust_gup_mr_reg { addr, len, access, key }
 }
 
 // The gup_flags bits the uapi header names are the kernel's FOLL values.

@@ -32,7 +32,9 @@ file "$busybox" 2>/dev/null | grep -q 'statically linked' ||
 	echo "file /bin/busybox $busybox 755 0 0"
 	echo "file /init $TOPDIR/scripts/guest/init 755 0 0"
 	echo "file /opt/rust_gup/rust_gup.ko $TOPDIR/rust_gup.ko 644 0 0"
-	echo "file /opt/rust_gup/rust_gup_sample.ko $TOPDIR/rust_gup_sample.ko 644 0 0"
+	for m in rust_gup_sample rust_gup_mr; do
+		echo "file /opt/rust_gup/$m.ko $TOPDIR/$m.ko 644 0 0"
+	done
 	hmm=$(find "$kdir/lib" -name test_hmm.ko -print -quit)
 	[ -n "$hmm" ] && echo "file /opt/rust_gup/test_hmm.ko $hmm 644 0 0"
 	echo "file /opt/rust_gup/ktap_helpers.sh $kdir/tools/testing/selftests/kselftest/ktap_helpers.sh 644 0 0"

@@ -33,7 +33,7 @@ Categories:
             fork/COW, the file-backed matrix
   migration FOLL_LONGTERM migrates out of ZONE_MOVABLE and CMA; needs a boot
             with movablecore= and cma= (make check does a second boot)
-  sample    the sample driver (samples/rust_gup_sample.rs)
+  sample    the sample drivers (samples/rust_gup_sample.rs, rust_gup_mr.rs)
   module    unload and load rust_gup repeatedly, leak and busy checks
 
 Each test may run for RUST_GUP_TEST_TIMEOUT seconds (default 300).
@@ -53,7 +53,8 @@ all_tests() {
 	done
 	echo "longterm rust_gup_longterm.sh -T $MIGRATION_TEST"
 	echo "migration rust_gup_longterm -t $MIGRATION_TEST"
-	echo "sample rust_gup_sample.sh"
+	echo "sample with_module.sh rust_gup_sample rust_gup_sample_test"
+	echo "sample with_module.sh rust_gup_mr rust_gup_mr_test"
 	echo "module rust_gup_reload.sh"
 }
 

@@ -45,21 +45,6 @@
 
 static long page_size;
 
-/* VmPin of this process, in kB. */
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 static int reg(int fd, void *addr, long pages, __u32 *id)
 {
 	struct rust_gup_pin pin = {

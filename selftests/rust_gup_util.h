@@ -47,4 +47,19 @@ static inline long pins_outstanding(void)
 	return acquired - vmstat("nr_foll_pin_released");
 }
 
+/* VmPin of this process (its mm->pinned_vm), in kB; -1 if not found. */
+static inline long vm_pin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 #endif /* RUST_GUP_UTIL_H */
