@@ -12,7 +12,7 @@ use core::{
 use kernel::{
     page::PAGE_SIZE,
     prelude::*,
-    rbtree::{RBTree, RBTreeNode},
+    rbtree::{RBTree, RBTreeNodeReservation},
     sync::{Arc, Mutex},
     uaccess::UserSlice,
 };
@@ -183,7 +183,8 @@ pub(crate) fn longterm_test_read(sets: &Mutex<FileSets>, arg: usize) -> Result<i
 }
 
 /// `RUST_GUP_IOC_PIN`: take a range and hold it until `UNPIN` or release.
-/// A prefix is fine (the size says how much); nothing is an error.
+/// A prefix is fine (the size says how much) except for a registration
+/// (`RUST_GUP_F_ACCOUNT`), which is all or nothing; nothing is an error.
 pub(crate) fn pin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_pin>()).reader_writer();
@@ -217,22 +218,38 @@ pub(crate) fn pin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
         },
         GFP_KERNEL,
     )?;
-    // Allocate the node first: once the set is in the tree, nothing fails.
-    let mut sets_guard = sets.lock();
-    let sets = &mut *sets_guard;
-    if sets.nr_sets >= MAX_SETS {
-        return Err(ENOSPC);
-    }
-    let id = sets.next_id()?;
-    let node = RBTreeNode::new(id, set, GFP_KERNEL)?;
+    // The tree node is allocated before the lock is taken: under it
+    // nothing allocates, and nothing fails once an id is picked.
+    let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+    let id = {
+        let mut guard = sets.lock();
+        let sets = &mut *guard;
+        if sets.nr_sets >= MAX_SETS {
+            return Err(ENOSPC);
+        }
+        let id = sets.next_id()?;
+        sets.sets.insert(node.into_node(id, set));
+        sets.nr_sets += 1;
+        sets.last_id = id;
+        id
+    };
+    // Tell user space outside the lock (the copy may fault for as long as
+    // user space wants). If it fails, the set goes again.
     pin.size = (pages * PAGE_SIZE) as u64;
     pin.id = id;
-    // Tell user space before holding anything: if that faults, dropping
-    // `node` releases the pages.
-    writer.write(&pin)?;
-    sets.sets.insert(node);
-    sets.nr_sets += 1;
-    sets.last_id = id;
+    if let Err(e) = writer.write(&pin) {
+        let set = {
+            let mut sets = sets.lock();
+            let set = sets.sets.remove(&id);
+            if set.is_some() {
+                sets.nr_sets -= 1;
+            }
+            set
+        };
+        // Released outside the lock; another thread may have unpinned it.
+        drop(set);
+        return Err(e);
+    }
     Ok(0)
 }
 

@@ -43,9 +43,10 @@ use kernel::{
 };
 
 /// The most pages one range may have: 16 GiB of 4 KiB pages, a 32 MiB page
-/// array. Holders size their array to the range up front, and `kvmalloc`
-/// WARNs on sizes past `INT_MAX`, which a range checked only against
-/// `TASK_SIZE` would reach.
+/// array. Holders size their array to the range up front; a range checked
+/// only against `TASK_SIZE` could ask for an array past `INT_MAX`, which
+/// `kvmalloc` refuses (and WARNs on, without `__GFP_NOWARN`), and arrays
+/// that large are not something to let user space allocate.
 pub(crate) const MAX_PAGES: usize = 1 << 22;
 
 /// A page-aligned, non-empty range of user addresses below `TASK_SIZE`,

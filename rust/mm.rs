@@ -147,7 +147,7 @@ impl<M: AddressSpace> Drop for MmapReadGuard<'_, M> {
 }
 
 /// Pages charged to an address space's `pinned_vm`, the way RDMA memory
-/// registration and io_uring account long-term pins: checked against
+/// registration (`ib_umem_get()`) accounts long-term pins: checked against
 /// `RLIMIT_MEMLOCK` unless the caller has `CAP_IPC_LOCK`. Dropping it gives
 /// the charge back.
 ///

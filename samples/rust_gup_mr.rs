@@ -10,8 +10,9 @@
 //! to is pinned with dirty-on-release, as `IB_ACCESS_REMOTE_WRITE` memory
 //! must be. `RUST_GUP_MR_WRITE` and `RUST_GUP_MR_READ` play the device:
 //! they move data into and out of a region through its pinned pages, while
-//! the process keeps using the memory. Regions go on `RUST_GUP_MR_DEREG`,
-//! on close and when the owner dies; nothing here unpins or uncharges by
+//! the process keeps using the memory. Regions go on `RUST_GUP_MR_DEREG`
+//! and when the last reference to the file goes (on close, or when every
+//! process holding it has exited); nothing here unpins or uncharges by
 //! hand: dropping a region does both, in that order.
 
 #![deny(unsafe_code)]
@@ -27,7 +28,7 @@ use kernel::{
     c_str, new_mutex,
     page::PAGE_SIZE,
     prelude::*,
-    rbtree::{RBTree, RBTreeNode},
+    rbtree::{RBTree, RBTreeNodeReservation},
     sync::{Arc, Mutex},
     uaccess::UserSlice,
 };
@@ -117,13 +118,16 @@ impl MrFile {
             Access::Read
         };
 
-        // Charge first, then pin all of it: on any failure both go again.
+        // Charge first, then pin all of it, going on after short takes
+        // until done or GUP says why not, as ib_umem_get() does: on any
+        // failure the pins and then the charge go again.
         let mm = CurrentMm::get()?;
         let charge = PinnedVmCharge::charge(&mm, range.nr_pages())?;
         let mut pins = PinnedPages::new(GupOptions::new(access), range.nr_pages())?;
-        pins.take_fast(&mm, range, range.nr_pages())?;
-        if pins.len() != range.nr_pages() {
-            return Err(EFAULT);
+        while let Some(rest) = range.after(pins.len()) {
+            if let Some(e) = pins.take_fast(&mm, rest, rest.nr_pages())?.error {
+                return Err(e);
+            }
         }
         let region = Arc::new(
             Region {
@@ -134,14 +138,22 @@ impl MrFile {
             GFP_KERNEL,
         )?;
 
-        let mut guard = self.regions.lock();
-        let (regions, last) = &mut *guard;
-        let key = last.checked_add(1).ok_or(ENOSPC)?;
-        let node = RBTreeNode::new(key, region, GFP_KERNEL)?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let key = {
+            let mut guard = self.regions.lock();
+            let (regions, last) = &mut *guard;
+            let key = last.checked_add(1).ok_or(ENOSPC)?;
+            regions.insert(node.into_node(key, region));
+            *last = key;
+            key
+        };
+        // Tell user space outside the lock; if that fails, deregister.
         reg.key = key;
-        writer.write(&reg)?;
-        regions.insert(node);
-        *last = key;
+        if let Err(e) = writer.write(&reg) {
+            let region = self.regions.lock().0.remove(&key);
+            drop(region);
+            return Err(e);
+        }
         Ok(0)
     }
 
