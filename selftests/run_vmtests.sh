@@ -33,6 +33,7 @@ Categories:
             fork/COW, the file-backed matrix
   migration FOLL_LONGTERM migrates out of ZONE_MOVABLE and CMA; needs a boot
             with movablecore= and cma= (make check does a second boot)
+  p2p       FOLL_PCI_P2PDMA against the NVMe CMB published as p2pmem
   fuzz      100,000 ioctls with random and edge-case arguments from 4 threads,
             while buffers are remapped, mprotected, dropped and forked and
             files closed underneath (fixed seed)
@@ -56,6 +57,7 @@ all_tests() {
 	done
 	echo "longterm rust_gup_longterm.sh -T $MIGRATION_TEST"
 	echo "migration rust_gup_longterm -t $MIGRATION_TEST"
+	echo "p2p rust_gup_p2p"
 	echo "fuzz rust_gup_fuzz -s 1 -n 100000 -T 240"
 	echo "sample with_module.sh rust_gup_sample rust_gup_sample_test"
 	echo "sample with_module.sh rust_gup_mr rust_gup_mr_test"
