@@ -17,7 +17,11 @@
 # against your own Rust-enabled tree instead (configured and built, with
 # `make headers_install` done for the selftests).
 
-RUST_TOOLCHAIN ?= 1.95.0
+# A setting of scripts/lib.sh, the one place the pinned versions and the
+# cache location are kept.
+lib_sh = $(shell bash -c '. $(CURDIR)/scripts/lib.sh && echo "$$$(1)"')
+
+RUST_TOOLCHAIN ?= $(call lib_sh,RUST_TOOLCHAIN)
 export RUSTUP_TOOLCHAIN := $(RUST_TOOLCHAIN)
 
 BUILD := $(CURDIR)/build
@@ -28,7 +32,7 @@ ifeq ($(origin KDIR),undefined)
 $(TARGETS):
 	@$(MAKE) --no-print-directory KDIR="$$($(CURDIR)/scripts/kernel.sh)" $@
 else
-BINDGEN ?= $(or $(wildcard $(HOME)/.cache/rust_gup/tools/bindgen-0.73.2/bin/bindgen),bindgen)
+BINDGEN ?= $(or $(wildcard $(call lib_sh,BINDGEN)),bindgen)
 KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 BINDGEN=$(BINDGEN)
 ifeq ($(WERROR),1)
 KBUILD += KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror

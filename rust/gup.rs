@@ -380,6 +380,93 @@ fn fast_nr(nr_pages: usize) -> i32 {
     nr_pages.min(i32::MAX as usize) as i32
 }
 
+/// Implements [`TakePages`] for a holder over one family of GUP calls: the
+/// `pin_*` ones for [`PinnedPages`], the `get_*` ones for [`GotPages`]. The
+/// holder's `foll()` gives the flags.
+macro_rules! take_pages {
+    (impl[$($generics:tt)*] $holder:ty, $fast:ident, $locked:ident, $unlocked:ident,
+     $remote:ident) => {
+        impl<$($generics)*> TakePages for $holder {
+            #[inline]
+            fn take_fast(
+                &mut self,
+                _mm: &CurrentMm,
+                range: UserPageRange,
+                per_call: usize,
+            ) -> Result<Taken> {
+                let foll = self.foll();
+                // SAFETY: the `*_user_pages_fast` call writes at most `nr`
+                // pages and returns their number or an error. Its flags
+                // are valid: a pin kind and the options only produce
+                // WRITE, FORCE, LONGTERM and PCI_P2PDMA, never LONGTERM
+                // with PCI_P2PDMA; for references only WRITE and FORCE.
+                // `_mm` shows there is an address space.
+                // INVARIANT: each page is held the holder's way, with
+                // `foll`.
+                unsafe {
+                    self.pages.take(range, per_call, |start, nr, pages| {
+                        bindings::$fast(start, fast_nr(nr), foll, pages) as isize
+                    })
+                }
+            }
+
+            #[inline]
+            fn take_locked(
+                &mut self,
+                _lock: &MmapReadGuard<'_, CurrentMm>,
+                range: UserPageRange,
+                per_call: usize,
+            ) -> Result<Taken> {
+                let foll = self.foll();
+                // SAFETY: as for `take_fast`; `_lock` holds the calling
+                // task's mmap lock, which the locked variant requires.
+                unsafe {
+                    self.pages.take(range, per_call, |start, nr, pages| {
+                        bindings::$locked(start, nr, foll, pages)
+                    })
+                }
+            }
+
+            #[inline]
+            fn take_unlocked(
+                &mut self,
+                _mm: &CurrentMm,
+                range: UserPageRange,
+                per_call: usize,
+            ) -> Result<Taken> {
+                let foll = self.foll();
+                // SAFETY: as for `take_fast`; the unlocked variant takes the
+                // mmap lock itself.
+                unsafe {
+                    self.pages.take(range, per_call, |start, nr, pages| {
+                        bindings::$unlocked(start, nr, pages, foll)
+                    })
+                }
+            }
+
+            #[inline]
+            fn take_remote(
+                &mut self,
+                lock: &MmapReadGuard<'_, RemoteMm>,
+                range: UserPageRange,
+                per_call: usize,
+            ) -> Result<Taken> {
+                let foll = self.foll();
+                let mm = lock.mm().as_ptr();
+                // SAFETY: as for `take_fast`; `lock` holds the mmap lock of
+                // `mm`, which the remote variant requires when `locked` is
+                // null, and `mm` is referenced by the `RemoteMm` the guard
+                // borrows.
+                unsafe {
+                    self.pages.take(range, per_call, |start, nr, pages| {
+                        bindings::$remote(mm, start, nr, foll, pages, core::ptr::null_mut())
+                    })
+                }
+            }
+        }
+    };
+}
+
 /// Pages pinned with FOLL_PIN, of kind `K`; unpinned when dropped.
 ///
 /// # Invariants
@@ -422,81 +509,13 @@ impl<K: PinKind> private::Holder for PinnedPages<K> {
     }
 }
 
-impl<K: PinKind> TakePages for PinnedPages<K> {
-    #[inline]
-    fn take_fast(
-        &mut self,
-        _mm: &CurrentMm,
-        range: UserPageRange,
-        per_call: usize,
-    ) -> Result<Taken> {
-        let foll = self.foll();
-        // SAFETY: `pin_user_pages_fast` writes at most `nr` pages and
-        // returns their number or an error. The flags are valid for it:
-        // the kind and the options only produce WRITE, FORCE, LONGTERM
-        // and PCI_P2PDMA, never LONGTERM with PCI_P2PDMA. `_mm` shows
-        // there is an address space.
-        // INVARIANT: the pages are pinned with `K::FOLL` and `opts`.
-        unsafe {
-            self.pages.take(range, per_call, |start, nr, pages| {
-                bindings::pin_user_pages_fast(start, fast_nr(nr), foll, pages) as isize
-            })
-        }
-    }
-
-    #[inline]
-    fn take_locked(
-        &mut self,
-        _lock: &MmapReadGuard<'_, CurrentMm>,
-        range: UserPageRange,
-        per_call: usize,
-    ) -> Result<Taken> {
-        let foll = self.foll();
-        // SAFETY: as for `take_fast`; `_lock` holds the calling task's
-        // mmap lock, which `pin_user_pages` requires.
-        unsafe {
-            self.pages.take(range, per_call, |start, nr, pages| {
-                bindings::pin_user_pages(start, nr, foll, pages)
-            })
-        }
-    }
-
-    #[inline]
-    fn take_unlocked(
-        &mut self,
-        _mm: &CurrentMm,
-        range: UserPageRange,
-        per_call: usize,
-    ) -> Result<Taken> {
-        let foll = self.foll();
-        // SAFETY: as for `take_fast`; `pin_user_pages_unlocked` takes the
-        // mmap lock itself.
-        unsafe {
-            self.pages.take(range, per_call, |start, nr, pages| {
-                bindings::pin_user_pages_unlocked(start, nr, pages, foll)
-            })
-        }
-    }
-
-    #[inline]
-    fn take_remote(
-        &mut self,
-        lock: &MmapReadGuard<'_, RemoteMm>,
-        range: UserPageRange,
-        per_call: usize,
-    ) -> Result<Taken> {
-        let foll = self.foll();
-        let mm = lock.mm().as_ptr();
-        // SAFETY: as for `take_fast`; `lock` holds the mmap lock of `mm`,
-        // which `pin_user_pages_remote` requires when `locked` is null, and
-        // `mm` is referenced by the `RemoteMm` the guard borrows.
-        unsafe {
-            self.pages.take(range, per_call, |start, nr, pages| {
-                bindings::pin_user_pages_remote(mm, start, nr, foll, pages, core::ptr::null_mut())
-            })
-        }
-    }
-}
+take_pages!(
+    impl[K: PinKind] PinnedPages<K>,
+    pin_user_pages_fast,
+    pin_user_pages,
+    pin_user_pages_unlocked,
+    pin_user_pages_remote
+);
 
 /// A page of a [`CpuAccessible`] pin, mapped for the CPU until dropped.
 ///
@@ -633,6 +652,11 @@ impl GotPages {
             opts,
         })
     }
+
+    #[inline]
+    fn foll(&self) -> u32 {
+        self.opts.foll()
+    }
 }
 
 impl private::Holder for GotPages {
@@ -641,78 +665,13 @@ impl private::Holder for GotPages {
     }
 }
 
-impl TakePages for GotPages {
-    #[inline]
-    fn take_fast(
-        &mut self,
-        _mm: &CurrentMm,
-        range: UserPageRange,
-        per_call: usize,
-    ) -> Result<Taken> {
-        let foll = self.opts.foll();
-        // SAFETY: `get_user_pages_fast` writes at most `nr` pages and
-        // returns their number or an error; the options only produce WRITE
-        // and FORCE.
-        // INVARIANT: each page carries a reference taken with `opts`.
-        unsafe {
-            self.pages.take(range, per_call, |start, nr, pages| {
-                bindings::get_user_pages_fast(start, fast_nr(nr), foll, pages) as isize
-            })
-        }
-    }
-
-    #[inline]
-    fn take_locked(
-        &mut self,
-        _lock: &MmapReadGuard<'_, CurrentMm>,
-        range: UserPageRange,
-        per_call: usize,
-    ) -> Result<Taken> {
-        let foll = self.opts.foll();
-        // SAFETY: as for `take_fast`; `_lock` holds the mmap lock that
-        // `get_user_pages` requires.
-        unsafe {
-            self.pages.take(range, per_call, |start, nr, pages| {
-                bindings::get_user_pages(start, nr, foll, pages)
-            })
-        }
-    }
-
-    #[inline]
-    fn take_unlocked(
-        &mut self,
-        _mm: &CurrentMm,
-        range: UserPageRange,
-        per_call: usize,
-    ) -> Result<Taken> {
-        let foll = self.opts.foll();
-        // SAFETY: as for `take_fast`; `get_user_pages_unlocked` takes the
-        // mmap lock itself.
-        unsafe {
-            self.pages.take(range, per_call, |start, nr, pages| {
-                bindings::get_user_pages_unlocked(start, nr, pages, foll)
-            })
-        }
-    }
-
-    #[inline]
-    fn take_remote(
-        &mut self,
-        lock: &MmapReadGuard<'_, RemoteMm>,
-        range: UserPageRange,
-        per_call: usize,
-    ) -> Result<Taken> {
-        let foll = self.opts.foll();
-        let mm = lock.mm().as_ptr();
-        // SAFETY: as for `take_fast`; `lock` holds the mmap lock of `mm`,
-        // which `get_user_pages_remote` requires when `locked` is null.
-        unsafe {
-            self.pages.take(range, per_call, |start, nr, pages| {
-                bindings::get_user_pages_remote(mm, start, nr, foll, pages, core::ptr::null_mut())
-            })
-        }
-    }
-}
+take_pages!(
+    impl[] GotPages,
+    get_user_pages_fast,
+    get_user_pages,
+    get_user_pages_unlocked,
+    get_user_pages_remote
+);
 
 impl Drop for GotPages {
     fn drop(&mut self) {

@@ -15,6 +15,7 @@
 use super::{bindings, file::File};
 use core::marker::PhantomData;
 use kernel::{
+    container_of,
     error::{to_result, VTABLE_DEFAULT_ERROR},
     ffi::{c_int, c_long, c_uint, c_ulong},
     init::pin_init_from_closure,
@@ -58,8 +59,8 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     pub(crate) fn register(opts: MiscDeviceOptions) -> impl PinInit<Self, Error> {
         let init = move |slot: *mut Self| {
             // SAFETY: the initializer may write to every field of `slot`.
-            let misc =
-                unsafe { core::ptr::addr_of_mut!((*slot).inner) }.cast::<bindings::miscdevice>();
+            let inner = unsafe { core::ptr::addr_of_mut!((*slot).inner) };
+            let misc = inner.cast::<bindings::miscdevice>();
             // SAFETY: `misc` is valid for writes, and all zeroes is a valid
             // `struct miscdevice` (all pointers null, no list linkage).
             unsafe { misc.write(core::mem::zeroed()) };
@@ -136,8 +137,7 @@ impl<T: MiscDevice> MiscDeviceVTable<T> {
         // SAFETY: the miscdevice is the `inner` field of a registration of
         // `T` (the only one whose fops are this table), so the containing
         // structure is valid for this call.
-        let registration =
-            unsafe { &*kernel::container_of!(misc, MiscDeviceRegistration<T>, inner) };
+        let registration = unsafe { &*container_of!(misc, MiscDeviceRegistration<T>, inner) };
         // SAFETY: the file is valid for the duration of `open`.
         let file = unsafe { File::from_raw(raw) };
 

@@ -45,24 +45,14 @@
 
 static long page_size;
 
+/* A registration of `pages` pages; -ERANGE if it took fewer. */
 static int reg(int fd, void *addr, long pages, __u32 *id)
 {
-	struct rust_gup_pin pin = {
-		.addr = (unsigned long)addr, .size = pages * page_size,
-		.op = RUST_GUP_OP_PIN_FAST,
-		.flags = RUST_GUP_F_WRITE | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT,
-	};
+	long got;
+	int ret = hold(fd, addr, pages * page_size, RUST_GUP_OP_PIN_FAST,
+		       RUST_GUP_F_WRITE | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT, id, &got);
 
-	*id = 0;
-	if (ioctl(fd, RUST_GUP_IOC_PIN, &pin))
-		return -errno;
-	*id = pin.id;
-	return pin.size == (unsigned long)pages * page_size ? 0 : -ERANGE;
-}
-
-static int unreg(int fd, __u32 id)
-{
-	return ioctl(fd, RUST_GUP_IOC_UNPIN, &id) ? -errno : 0;
+	return ret ? ret : got == pages ? 0 : -ERANGE;
 }
 
 /* Drops CAP_IPC_LOCK from the effective set of this process. */
@@ -117,9 +107,9 @@ TEST_F(reg, charged_to_pinned_vm)
 	EXPECT_EQ(before + NR_PAGES * page_size / 1024, vm_pin_kb());
 	ASSERT_EQ(0, reg(self->fd, self->buf + NR_PAGES * page_size, 2 * NR_PAGES, &b));
 	EXPECT_EQ(before + 3 * NR_PAGES * page_size / 1024, vm_pin_kb());
-	ASSERT_EQ(0, unreg(self->fd, a));
+	ASSERT_EQ(0, unhold(self->fd, a));
 	EXPECT_EQ(before + 2 * NR_PAGES * page_size / 1024, vm_pin_kb());
-	ASSERT_EQ(0, unreg(self->fd, b));
+	ASSERT_EQ(0, unhold(self->fd, b));
 	EXPECT_EQ(before, vm_pin_kb());
 }
 
@@ -147,7 +137,7 @@ TEST_F(reg, memlock_limit)
 				/* Past the limit, allowed by CAP_IPC_LOCK. */
 				if (reg(self->fd, self->buf + NR_PAGES * page_size, 1, &extra))
 					_exit(13);
-				_exit(unreg(self->fd, extra) || unreg(self->fd, id) ? 14 : 0);
+				_exit(unhold(self->fd, extra) || unhold(self->fd, id) ? 14 : 0);
 			}
 			if (reg(self->fd, self->buf + NR_PAGES * page_size, 1, &extra) != -ENOMEM)
 				_exit(15);
@@ -155,7 +145,7 @@ TEST_F(reg, memlock_limit)
 				_exit(16);	/* the refused one left a charge */
 			if (pins_outstanding() != pins + NR_PAGES)
 				_exit(17);	/* the refused one left pins */
-			if (unreg(self->fd, id) || vm_pin_kb() != 0)
+			if (unhold(self->fd, id) || vm_pin_kb() != 0)
 				_exit(18);
 			_exit(0);
 		}
@@ -251,13 +241,6 @@ static int in_cma(unsigned long pfn, const struct cma_area *areas, int n)
 	return 0;
 }
 
-static int query_all(int fd, __u32 id, struct rust_gup_page_info *info, int nr)
-{
-	struct rust_gup_query q = { .id = id, .nr = nr, .pages = (unsigned long)info };
-
-	return ioctl(fd, RUST_GUP_IOC_QUERY, &q) ? -errno : (int)q.nr;
-}
-
 /*
  * Pages faulted into ZONE_MOVABLE (or CMA) are migrated before a long-term
  * pin and keep their contents; a short-term pin leaves them in place.
@@ -284,11 +267,11 @@ TEST_F(reg, longterm_migrates_out_of_movable_and_cma)
 	/* Where the pages are: a short-term pin does not move them. */
 	pin.addr = (unsigned long)buf;
 	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_PIN, &pin));
-	ASSERT_EQ(MIG_PAGES, query_all(self->fd, pin.id, before, MIG_PAGES));
-	ASSERT_EQ(0, unreg(self->fd, pin.id));
+	ASSERT_EQ(MIG_PAGES, query(self->fd, pin.id, before, MIG_PAGES));
+	ASSERT_EQ(0, unhold(self->fd, pin.id));
 	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_PIN, &pin));
-	ASSERT_EQ(MIG_PAGES, query_all(self->fd, pin.id, again, MIG_PAGES));
-	ASSERT_EQ(0, unreg(self->fd, pin.id));
+	ASSERT_EQ(MIG_PAGES, query(self->fd, pin.id, again, MIG_PAGES));
+	ASSERT_EQ(0, unhold(self->fd, pin.id));
 	for (int i = 0; i < MIG_PAGES; i++) {
 		movable += before[i].zone == RUST_GUP_ZONE_MOVABLE;
 		in_cma_before += in_cma(before[i].pfn, cma, nr_cma);
@@ -301,7 +284,7 @@ TEST_F(reg, longterm_migrates_out_of_movable_and_cma)
 
 	lt.addr = (unsigned long)buf;
 	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_START, &lt));
-	ASSERT_EQ(MIG_PAGES, query_all(self->fd, RUST_GUP_ID_LONGTERM_TEST, after, MIG_PAGES));
+	ASSERT_EQ(MIG_PAGES, query(self->fd, RUST_GUP_ID_LONGTERM_TEST, after, MIG_PAGES));
 	for (int i = 0; i < MIG_PAGES; i++) {
 		EXPECT_NE(RUST_GUP_ZONE_MOVABLE, after[i].zone) TH_LOG("page %d still movable", i);
 		EXPECT_FALSE(in_cma(after[i].pfn, cma, nr_cma)) TH_LOG("page %d still in CMA", i);

@@ -47,28 +47,6 @@ static void *map_p2pmem(void *at, long n)
 	return p;
 }
 
-static int hold(int fd, void *addr, long pages, __u32 op, __u32 flags, __u32 *id, long *got)
-{
-	struct rust_gup_pin pin = {
-		.addr = (unsigned long)addr, .size = pages * page_size, .op = op, .flags = flags,
-	};
-
-	*id = 0;
-	*got = 0;
-	if (ioctl(fd, RUST_GUP_IOC_PIN, &pin))
-		return -errno;
-	*id = pin.id;
-	*got = pin.size / page_size;
-	return 0;
-}
-
-static int query(int fd, __u32 id, struct rust_gup_page_info *info, int nr)
-{
-	struct rust_gup_query q = { .id = id, .nr = nr, .pages = (unsigned long)info };
-
-	return ioctl(fd, RUST_GUP_IOC_QUERY, &q) ? -errno : (int)q.nr;
-}
-
 FIXTURE(p2p) {
 	int fd;
 	char *p2p;
@@ -104,7 +82,7 @@ TEST_F(p2p, refused_without_the_flag)
 	long got;
 
 	for (unsigned int i = 0; i < sizeof(all_ops) / sizeof(all_ops[0]); i++) {
-		EXPECT_EQ(-EREMOTEIO, hold(self->fd, self->p2p, N, all_ops[i], 0, &id, &got))
+		EXPECT_EQ(-EREMOTEIO, hold(self->fd, self->p2p, N * page_size, all_ops[i], 0, &id, &got))
 			TH_LOG("op %u", all_ops[i]);
 	}
 }
@@ -117,7 +95,7 @@ TEST_F(p2p, pinned_with_the_flag)
 	__u32 id;
 
 	for (unsigned int i = 0; i < 4; i++) {
-		ASSERT_EQ(0, hold(self->fd, self->p2p, N, all_ops[i],
+		ASSERT_EQ(0, hold(self->fd, self->p2p, N * page_size, all_ops[i],
 				  RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE, &id, &got)) TH_LOG("op %u", all_ops[i]);
 		EXPECT_EQ(N, got);
 		ASSERT_EQ(N, query(self->fd, id, info, N));
@@ -127,7 +105,7 @@ TEST_F(p2p, pinned_with_the_flag)
 			EXPECT_EQ(RUST_GUP_ZONE_DEVICE, info[p].zone);
 		}
 		EXPECT_EQ(pins + N, pins_outstanding());
-		ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_UNPIN, &id));
+		ASSERT_EQ(0, unhold(self->fd, id));
 		EXPECT_EQ(pins, pins_outstanding());
 	}
 }
@@ -143,9 +121,9 @@ TEST_F(p2p, longterm_and_get_refused_before_gup)
 	__u32 id;
 	long got;
 
-	EXPECT_EQ(-EINVAL, hold(self->fd, self->p2p, N, RUST_GUP_OP_PIN_FAST,
+	EXPECT_EQ(-EINVAL, hold(self->fd, self->p2p, N * page_size, RUST_GUP_OP_PIN_FAST,
 				RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM, &id, &got));
-	EXPECT_EQ(-EINVAL, hold(self->fd, self->p2p, N, RUST_GUP_OP_GET_FAST, RUST_GUP_F_P2PDMA,
+	EXPECT_EQ(-EINVAL, hold(self->fd, self->p2p, N * page_size, RUST_GUP_OP_GET_FAST, RUST_GUP_F_P2PDMA,
 				&id, &got));
 	EXPECT_EQ(-1, ioctl(self->fd, PIN_FAST_BENCHMARK, &gup));
 	EXPECT_EQ(EINVAL, errno);
@@ -187,19 +165,19 @@ TEST_F(p2p, mixed_range)
 	for (int o = 0; o < 2; o++) {
 		__u32 op = o ? RUST_GUP_OP_PIN_LOCKED : RUST_GUP_OP_PIN_FAST;
 
-		ASSERT_EQ(0, hold(self->fd, base, 2 * N, op, 0, &id, &got));
+		ASSERT_EQ(0, hold(self->fd, base, 2 * N * page_size, op, 0, &id, &got));
 		EXPECT_EQ(N, got) TH_LOG("op %u: prefix without the flag", op);
-		ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_UNPIN, &id));
+		ASSERT_EQ(0, unhold(self->fd, id));
 
-		ASSERT_EQ(0, hold(self->fd, base, 2 * N, op, RUST_GUP_F_P2PDMA, &id, &got));
+		ASSERT_EQ(0, hold(self->fd, base, 2 * N * page_size, op, RUST_GUP_F_P2PDMA, &id, &got));
 		EXPECT_EQ(2 * N, got);
 		ASSERT_EQ(2 * N, query(self->fd, id, info, 2 * N));
 		for (int p = 0; p < 2 * N; p++) {
 			EXPECT_EQ(p >= N, !!(info[p].flags & RUST_GUP_PAGE_P2PDMA)) TH_LOG("page %d", p);
 		}
-		ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_UNPIN, &id));
+		ASSERT_EQ(0, unhold(self->fd, id));
 	}
-	EXPECT_EQ(-EREMOTEIO, hold(self->fd, base + N * page_size, N, RUST_GUP_OP_PIN_FAST, 0,
+	EXPECT_EQ(-EREMOTEIO, hold(self->fd, base + N * page_size, N * page_size, RUST_GUP_OP_PIN_FAST, 0,
 				   &id, &got));
 	munmap(base, 2 * N * page_size);
 }

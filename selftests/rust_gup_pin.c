@@ -34,37 +34,6 @@ static long pins_released(void)
 	return vmstat("nr_foll_pin_released");
 }
 
-/* RUST_GUP_IOC_PIN; returns 0 or -errno, *pages gets the pages taken. */
-static int hold(int fd, void *addr, size_t size, __u32 op, __u32 flags, __u32 *id, long *pages)
-{
-	struct rust_gup_pin pin = {
-		.addr = (unsigned long)addr, .size = size, .op = op, .flags = flags,
-	};
-
-	*id = 0;
-	*pages = 0;
-	if (ioctl(fd, RUST_GUP_IOC_PIN, &pin))
-		return -errno;
-	*id = pin.id;
-	*pages = pin.size / page_size;
-	return 0;
-}
-
-static int unhold(int fd, __u32 id)
-{
-	return ioctl(fd, RUST_GUP_IOC_UNPIN, &id) ? -errno : 0;
-}
-
-/* RUST_GUP_IOC_QUERY of pages [0, nr); returns entries filled or -errno. */
-static int query(int fd, __u32 id, struct rust_gup_page_info *info, __u32 nr)
-{
-	struct rust_gup_query q = { .id = id, .nr = nr, .pages = (unsigned long)info };
-
-	if (ioctl(fd, RUST_GUP_IOC_QUERY, &q))
-		return -errno;
-	return q.nr;
-}
-
 static const char *op_name(__u32 op)
 {
 	static const char *const names[] = {

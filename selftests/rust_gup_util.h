@@ -5,10 +5,14 @@
 #ifndef RUST_GUP_UTIL_H
 #define RUST_GUP_UTIL_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include <linux/rust_gup.h>
 
 /*
  * A counter from /proc/vmstat, exact: the per-CPU deltas are folded in
@@ -60,6 +64,42 @@ static inline long vm_pin_kb(void)
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+/*
+ * RUST_GUP_IOC_PIN of [addr, addr + size): 0 or -errno; *id gets the set's
+ * id and *pages the pages taken (0 on failure).
+ */
+static inline int hold(int fd, void *addr, size_t size, __u32 op, __u32 flags, __u32 *id,
+		       long *pages)
+{
+	struct rust_gup_pin pin = {
+		.addr = (unsigned long)addr, .size = size, .op = op, .flags = flags,
+	};
+
+	*id = 0;
+	*pages = 0;
+	if (ioctl(fd, RUST_GUP_IOC_PIN, &pin))
+		return -errno;
+	*id = pin.id;
+	*pages = pin.size / getpagesize();
+	return 0;
+}
+
+/* RUST_GUP_IOC_UNPIN: 0 or -errno. */
+static inline int unhold(int fd, __u32 id)
+{
+	return ioctl(fd, RUST_GUP_IOC_UNPIN, &id) ? -errno : 0;
+}
+
+/* RUST_GUP_IOC_QUERY of pages [0, nr) of a set: entries filled or -errno. */
+static inline int query(int fd, __u32 id, struct rust_gup_page_info *info, __u32 nr)
+{
+	struct rust_gup_query q = { .id = id, .nr = nr, .pages = (unsigned long)info };
+
+	if (ioctl(fd, RUST_GUP_IOC_QUERY, &q))
+		return -errno;
+	return q.nr;
 }
 
 #endif /* RUST_GUP_UTIL_H */
