@@ -17,37 +17,41 @@ use crate::kernel_ext::{
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     uapi,
 };
+use crate::mirror::{self, FileMirrors, MIRRORS};
 
 pub(crate) const ABI_VERSION: u32 = uapi::RUST_GUP_ABI_VERSION;
 
-/// Files open on the device, module-wide. Counted by [`OpenFile`], so it
+/// Files open on the device, module-wide. Counted by [`Counted`], so it
 /// falls back only when a file's state is really dropped: a test that sees
 /// it return to its baseline knows no per-open state leaked.
 static OPEN_FILES: AtomicU32 = AtomicU32::new(0);
 
-/// Counts one open file for as long as it lives.
-struct OpenFile;
+/// Counts one object in a module-wide counter for as long as it lives.
+pub(crate) struct Counted(&'static AtomicU32);
 
-impl OpenFile {
-    fn new() -> Self {
-        OPEN_FILES.fetch_add(1, Ordering::Relaxed);
-        OpenFile
+impl Counted {
+    pub(crate) fn new(counter: &'static AtomicU32) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Counted(counter)
     }
 }
 
-impl Drop for OpenFile {
+impl Drop for Counted {
     fn drop(&mut self) {
-        OPEN_FILES.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// The state of one open file of `/dev/rust_gup`: the page sets it holds.
-/// Dropping it (when the file is released) releases them all.
+/// The state of one open file of `/dev/rust_gup`: the page sets and the
+/// mirrors it holds. Dropping it (when the file is released) releases
+/// them all.
 #[pin_data]
 pub(crate) struct RustGupFile {
-    _open: OpenFile,
+    _open: Counted,
     #[pin]
     sets: Mutex<FileSets>,
+    #[pin]
+    mirrors: Mutex<FileMirrors>,
 }
 
 #[vtable]
@@ -57,8 +61,9 @@ impl MiscDevice for RustGupFile {
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr> {
         KBox::pin_init(
             try_pin_init!(RustGupFile {
-                _open: OpenFile::new(),
+                _open: Counted::new(&OPEN_FILES),
                 sets <- new_mutex!(FileSets::default()),
+                mirrors <- new_mutex!(FileMirrors::default()),
             }),
             GFP_KERNEL,
         )
@@ -79,9 +84,15 @@ impl MiscDevice for RustGupFile {
             uapi::RUST_GUP_IOC_PIN => return held::pin(&this.sets, arg),
             uapi::RUST_GUP_IOC_UNPIN => return held::unpin(&this.sets, arg),
             uapi::RUST_GUP_IOC_QUERY => return held::query(&this.sets, arg),
+            uapi::RUST_GUP_IOC_MIRROR => return mirror::create(&this.mirrors, arg),
+            uapi::RUST_GUP_IOC_MIRROR_FAULT => return mirror::fault(&this.mirrors, arg),
+            uapi::RUST_GUP_IOC_MIRROR_READ => return mirror::read(&this.mirrors, arg),
+            uapi::RUST_GUP_IOC_MIRROR_ACCESS => return mirror::access(&this.mirrors, arg),
+            uapi::RUST_GUP_IOC_MIRROR_DROP => return mirror::drop_mirror(&this.mirrors, arg),
             uapi::RUST_GUP_IOC_VERSION => {
                 let version = uapi::rust_gup_version {
                     abi_version: ABI_VERSION,
+                    features: uapi::RUST_GUP_FEATURE_MIRROR.into(),
                     ..Default::default()
                 };
                 write_to_user(arg, &version)?;
@@ -89,9 +100,9 @@ impl MiscDevice for RustGupFile {
             uapi::RUST_GUP_IOC_STATS => {
                 let stats = uapi::rust_gup_stats {
                     open_files: OPEN_FILES.load(Ordering::Relaxed),
+                    mirrors: MIRRORS.load(Ordering::Relaxed),
                     held_sets: HELD_SETS.load(Ordering::Relaxed),
                     held_pages: HELD_PAGES.load(Ordering::Relaxed),
-                    ..Default::default()
                 };
                 write_to_user(arg, &stats)?;
             }

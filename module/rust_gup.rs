@@ -17,6 +17,7 @@ mod kernel_ext;
 mod device;
 mod gup_test;
 mod held;
+mod mirror;
 mod take;
 
 use kernel::{c_str, prelude::*};

@@ -7,7 +7,9 @@
  * ioctl number is also given as a constant; the build strips the
  * RUST_CONST_HELPER_ prefix, as the kernel's own bindings do.
  */
+#include <linux/hmm.h>
 #include <linux/miscdevice.h>
+#include <linux/mmu_notifier.h>
 
 #include "../include/uapi/linux/rust_gup.h"
 #include "../include/uapi/linux/rust_gup_mr.h"
@@ -20,6 +22,11 @@ const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_BENCH = RUST_GUP_IOC_BENCH;
 const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_PIN = RUST_GUP_IOC_PIN;
 const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_UNPIN = RUST_GUP_IOC_UNPIN;
 const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_QUERY = RUST_GUP_IOC_QUERY;
+const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_MIRROR = RUST_GUP_IOC_MIRROR;
+const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_MIRROR_FAULT = RUST_GUP_IOC_MIRROR_FAULT;
+const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_MIRROR_READ = RUST_GUP_IOC_MIRROR_READ;
+const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_MIRROR_ACCESS = RUST_GUP_IOC_MIRROR_ACCESS;
+const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_MIRROR_DROP = RUST_GUP_IOC_MIRROR_DROP;
 const __u32 RUST_CONST_HELPER_RUST_GUP_SAMPLE_COPY = RUST_GUP_SAMPLE_COPY;
 const __u32 RUST_CONST_HELPER_RUST_GUP_MR_REG = RUST_GUP_MR_REG;
 const __u32 RUST_CONST_HELPER_RUST_GUP_MR_DEREG = RUST_GUP_MR_DEREG;

@@ -89,6 +89,12 @@ impl UserPageRange {
         self.start
     }
 
+    /// The first address past the range.
+    pub(crate) fn end(&self) -> usize {
+        // No overflow: the range ends at or below `TASK_SIZE` (invariant).
+        self.start + self.nr_pages * PAGE_SIZE
+    }
+
     #[inline]
     pub(crate) fn nr_pages(&self) -> usize {
         self.nr_pages

@@ -4,9 +4,11 @@
  * rust/ calls them.
  */
 #include <linux/capability.h>
+#include <linux/highmem.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/mmu_notifier.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -134,4 +136,56 @@ void rust_gup_page_info(struct page *page, struct rust_gup_page_info *info)
 			folio_ref_count(folio) / GUP_PIN_COUNTING_BIAS,
 		.refcount = folio_ref_count(folio),
 	};
+}
+
+bool rust_gup_mmget_not_zero(struct mm_struct *mm)
+{
+	return mmget_not_zero(mm);
+}
+
+bool rust_gup_mmu_interval_read_retry(struct mmu_interval_notifier *sub,
+				      unsigned long seq)
+{
+	return mmu_interval_read_retry(sub, seq);
+}
+
+void rust_gup_mmu_interval_set_seq(struct mmu_interval_notifier *sub,
+				   unsigned long cur_seq)
+{
+	mmu_interval_set_seq(sub, cur_seq);
+}
+
+/*
+ * Copies len bytes at offset in the page at pfn to or from buf, through a
+ * temporary kernel mapping, as a device would by DMA. A write marks the
+ * page dirty: the device changed it behind the CPU page table's back.
+ *
+ * The caller keeps the page from going away (rust_gup's HMM mirror holds
+ * the lock its invalidation callback needs, with the pfn's entry valid).
+ * Only ordinary memory is accessed: -EREMOTEIO for a pfn without a struct
+ * page or a ZONE_DEVICE page (PCI P2PDMA, device private).
+ */
+int rust_gup_pfn_access(unsigned long pfn, size_t offset, void *buf,
+			size_t len, bool write)
+{
+	struct page *page;
+	void *kaddr;
+
+	if (!pfn_valid(pfn))
+		return -EREMOTEIO;
+	page = pfn_to_page(pfn);
+	if (is_zone_device_page(page))
+		return -EREMOTEIO;
+	if (offset > PAGE_SIZE || len > PAGE_SIZE - offset)
+		return -EINVAL;
+
+	kaddr = kmap_local_page(page);
+	if (write)
+		memcpy(kaddr + offset, buf, len);
+	else
+		memcpy(buf, kaddr + offset, len);
+	kunmap_local(kaddr);
+	if (write)
+		set_page_dirty(page);
+	return 0;
 }

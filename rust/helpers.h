@@ -10,6 +10,7 @@
 #include <linux/types.h>
 
 struct mm_struct;
+struct mmu_interval_notifier;
 struct page;
 struct rust_gup_page_info;
 
@@ -22,5 +23,12 @@ void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty);
 int rust_gup_pinned_vm_charge(struct mm_struct *mm, unsigned long npages);
 void rust_gup_pinned_vm_uncharge(struct mm_struct *mm, unsigned long npages);
 void rust_gup_page_info(struct page *page, struct rust_gup_page_info *info);
+bool rust_gup_mmget_not_zero(struct mm_struct *mm);
+bool rust_gup_mmu_interval_read_retry(struct mmu_interval_notifier *sub,
+				      unsigned long seq);
+void rust_gup_mmu_interval_set_seq(struct mmu_interval_notifier *sub,
+				   unsigned long cur_seq);
+int rust_gup_pfn_access(unsigned long pfn, size_t offset, void *buf,
+			size_t len, bool write);
 
 #endif /* RUST_GUP_HELPERS_H */

@@ -12,6 +12,7 @@
 pub(crate) mod bindings;
 pub(crate) mod file;
 pub(crate) mod gup;
+pub(crate) mod hmm;
 pub(crate) mod miscdevice;
 pub(crate) mod mm;
 pub(crate) mod uapi;

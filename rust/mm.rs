@@ -71,6 +71,26 @@ impl RemoteMm {
     }
 }
 
+impl RemoteMm {
+    /// A reference of our own on `mm` (`mmget_not_zero`); `EFAULT` when
+    /// its last user is gone (the task exited).
+    ///
+    /// # Safety
+    ///
+    /// `mm` must point to a `struct mm_struct` that stays allocated for the
+    /// duration of the call (e.g. one the caller has grabbed).
+    pub(crate) unsafe fn get_not_zero(mm: *mut bindings::mm_struct) -> Result<Self> {
+        let mm = NonNull::new(mm).ok_or(EFAULT)?;
+        // SAFETY: `mm` is allocated, by the function's safety requirement;
+        // `mmget_not_zero` takes a user reference only if one still exists.
+        if !unsafe { bindings::rust_gup_mmget_not_zero(mm.as_ptr()) } {
+            return Err(EFAULT);
+        }
+        // INVARIANT: the reference taken above is ours.
+        Ok(RemoteMm { mm })
+    }
+}
+
 impl Drop for RemoteMm {
     fn drop(&mut self) {
         // SAFETY: by the type invariant this value holds one reference.

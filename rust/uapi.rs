@@ -32,6 +32,14 @@ pub(crate) use bindings::{
     RUST_GUP_OP_GET_REMOTE, RUST_GUP_OP_GET_UNLOCKED, RUST_GUP_OP_PIN_FAST, RUST_GUP_OP_PIN_LOCKED,
     RUST_GUP_OP_PIN_REMOTE, RUST_GUP_OP_PIN_UNLOCKED, RUST_GUP_SAMPLE_COPY,
 };
+pub(crate) use bindings::{
+    rust_gup_mirror, rust_gup_mirror_access, rust_gup_mirror_entry, rust_gup_mirror_read,
+    RUST_GUP_FEATURE_MIRROR, RUST_GUP_IOC_MIRROR, RUST_GUP_IOC_MIRROR_ACCESS,
+    RUST_GUP_IOC_MIRROR_DROP, RUST_GUP_IOC_MIRROR_FAULT, RUST_GUP_IOC_MIRROR_READ,
+    RUST_GUP_MIRROR_ACCESS_WRITE, RUST_GUP_MIRROR_ERROR, RUST_GUP_MIRROR_F_ALL,
+    RUST_GUP_MIRROR_F_SNAPSHOT, RUST_GUP_MIRROR_F_WRITE, RUST_GUP_MIRROR_MAX_PAGES,
+    RUST_GUP_MIRROR_VALID, RUST_GUP_MIRROR_WRITE,
+};
 
 /// The size of the field that `f` projects to; used in const context.
 const fn field_size<S, F>(_f: fn(&S) -> &F) -> usize {
@@ -68,11 +76,14 @@ from_user!(
     rust_gup_mr_reg,
     rust_gup_mr_xfer,
     rust_gup_sample_copy,
+    rust_gup_mirror,
+    rust_gup_mirror_read,
+    rust_gup_mirror_access,
 );
 
 to_user! {
     rust_gup_version { abi_version, reserved, features }
-    rust_gup_stats { open_files, reserved, held_sets, held_pages }
+    rust_gup_stats { open_files, mirrors, held_sets, held_pages }
     gup_test {
         get_delta_usec, put_delta_usec, addr, size, nr_pages_per_call, gup_flags,
         test_flags, which_pages, __bindgen_padding_0,
@@ -84,6 +95,9 @@ to_user! {
     rust_gup_query { id, nr, first, pages, set_pages }
     rust_gup_page_info { pfn, zone, order, flags, pincount, refcount, reserved }
     rust_gup_mr_reg { addr, len, access, key }
+    rust_gup_mirror { addr, size, flags, id, valid, ns, retries, reserved }
+    rust_gup_mirror_read { id, nr, first, entries, mirror_pages, invalidations }
+    rust_gup_mirror_entry { pfn, flags, order }
 }
 
 // The gup_flags bits the uapi header names are the kernel's FOLL values.
@@ -92,3 +106,6 @@ static_assert!(RUST_GUP_FOLL_GET == bindings::FOLL_GET);
 static_assert!(RUST_GUP_FOLL_FORCE == bindings::FOLL_FORCE);
 static_assert!(RUST_GUP_FOLL_LONGTERM == bindings::FOLL_LONGTERM);
 static_assert!(RUST_GUP_FOLL_PCI_P2PDMA == bindings::FOLL_PCI_P2PDMA);
+
+// The mirror's limit in the uapi header is the layer's.
+static_assert!(RUST_GUP_MIRROR_MAX_PAGES as usize == super::hmm::MAX_MIRROR_PAGES);

@@ -4,10 +4,18 @@
 # make check: set up everything on a fresh machine, lint and build rust_gup
 # and its selftests, boot the test kernel and run the harness in it.
 #
+# Four boots: the suite on the test kernel, and its migration tests on the
+# test kernel with ZONE_MOVABLE and CMA; then both again on the debug
+# kernel (KASAN, kmemleak, lockdep, DEBUG_VM, DEBUG_ATOMIC_SLEEP, fault
+# injection; scripts/kernel/debug.config), where any report fails a test.
+#
 # Environment:
-#   VMTESTS_ARGS    arguments for run_vmtests.sh, e.g. -t "device"
-#   CHECK_TIMEOUT   seconds the guest may run (default 3000)
+#   VMTESTS_ARGS    arguments for run_vmtests.sh, e.g. -t "device": one
+#                   boot of the test kernel with just that
+#   CHECK_DEBUG     0: leave out the debug kernel's boot (default 1)
+#   CHECK_TIMEOUT   seconds a guest may run (default 3000)
 #   KDIR            test against this kernel tree instead of the project's
+#                   (no debug boot then: the debug kernel is the project's)
 #
 # Ends with one line "N passed, N failed, N skipped" (top-level tests; a
 # test the plan announced but that never reported counts as failed) and
@@ -21,6 +29,11 @@ elapsed() { echo "$((SECONDS - start)) s"; }
 
 kdir=${KDIR:-$("$TOPDIR/scripts/kernel.sh" test)}
 mk() { make -C "$TOPDIR" --no-print-directory KDIR="$kdir" "$@"; }
+debug=0
+if [ -z "${KDIR:-}" ] && [ -z "${VMTESTS_ARGS:-}" ] && [ "${CHECK_DEBUG:-1}" = 1 ]; then
+	debug=1
+	debug_kdir=$("$TOPDIR/scripts/kernel.sh" debug)
+fi
 
 step "lint: rustfmt and clippy ($(elapsed))"
 mk lint
@@ -28,7 +41,7 @@ mk lint
 step "build: module, selftests, initramfs ($(elapsed))"
 mk WERROR=1 initramfs
 
-# Two boots: the tests, then the migration test in a kernel with
+# The test kernel boots twice: the tests, then the migration tests with
 # ZONE_MOVABLE and a CMA area. It gets a boot of its own because with
 # movablecore= the boot-time hugetlb pool lands in ZONE_MOVABLE, where
 # long-term pins of private hugetlb mappings fail (the kernel finds no
@@ -38,10 +51,14 @@ log=$TOPDIR/build/check.log
 rm -f "$log"
 rc=0
 boot() {
-	local part=$TOPDIR/build/check-$1.log
+	local part=$TOPDIR/build/check-$1.log vm=$TOPDIR/scripts/vm
 	shift
+	if [ "$1" = --from ]; then
+		vm=$2/scripts/vm
+		shift 2
+	fi
 	set +e
-	"$TOPDIR/scripts/vm" --no-build --timeout "${CHECK_TIMEOUT:-3000}" --log "$part" "$@"
+	"$vm" --no-build --timeout "${CHECK_TIMEOUT:-3000}" --log "$part" "$@"
 	local status=$?
 	set -e
 	cat "$part" >>"$log"
@@ -56,6 +73,22 @@ else
 	boot main -- run_vmtests.sh -x migration
 	step "test: booting with movablecore=768M cma=64M for the migration test ($(elapsed))"
 	boot zones --append movablecore=768M --append cma=64M -- run_vmtests.sh -t migration
+fi
+
+if [ $debug = 1 ]; then
+	# An out-of-tree module is built in its source directory, and the
+	# debug kernel needs objects of its own: build a copy of the sources
+	# (build products and .git left out, as .gitignore says) against it.
+	step "build: module, selftests, initramfs for the debug kernel ($(elapsed))"
+	dsrc=$TOPDIR/build/debug-src
+	mkdir -p "$dsrc"
+	rsync -a --delete --exclude=/.git/ --filter=':- .gitignore' "$TOPDIR/" "$dsrc/"
+	make -C "$dsrc" --no-print-directory KDIR="$debug_kdir" WERROR=1 initramfs
+	step "test: booting the debug kernel (KASAN, kmemleak, lockdep, ...; about 8 minutes) ($(elapsed))"
+	boot debug --from "$dsrc" --flavour debug -- run_vmtests.sh -x migration
+	step "test: the debug kernel with movablecore=768M cma=64M for the migration tests ($(elapsed))"
+	boot debug-zones --from "$dsrc" --flavour debug --append movablecore=768M --append cma=64M \
+		-- run_vmtests.sh -t migration
 fi
 
 # The harness's own lines are the unindented TAP ones; kernel lines carry

@@ -3,19 +3,24 @@
 #
 # Build (or reuse) the rust_gup test kernel and print its tree's path.
 #
-#   scripts/kernel.sh [FLAVOUR]     FLAVOUR: test (default)
+#   scripts/kernel.sh [FLAVOUR]     FLAVOUR: test (default) or debug
 #
 # The tree is Debian's linux-source-6.12, configured from tinyconfig,
-# kvm_guest.config and scripts/kernel/FLAVOUR.config, built with LLVM=1 and
-# CONFIG_RUST=y. It is cached under $CACHE_DIR/kernel/, keyed on everything
+# kvm_guest.config and the flavour's fragments under scripts/kernel/
+# (test: test.config; debug: test.config and debug.config), built with
+# LLVM=1 and CONFIG_RUST=y. It is cached under $CACHE_DIR/kernel/, keyed on everything
 # that affects it: the source package, the fragment, the build recipe below,
 # and the Rust, bindgen and clang versions. Same inputs, no rebuild.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 flavour=${1:-test}
-fragment=$TOPDIR/scripts/kernel/$flavour.config
-[ -f "$fragment" ] || die "no kernel flavour '$flavour' ($fragment)"
+case $flavour in
+test) fragments=(test.config) ;;
+debug) fragments=(test.config debug.config) ;;
+*) die "no kernel flavour '$flavour' (test or debug)" ;;
+esac
+fragments=("${fragments[@]/#/$TOPDIR/scripts/kernel/}")
 
 "$TOPDIR/scripts/deps.sh"
 
@@ -29,7 +34,7 @@ key=$(
 	{
 		echo "linux-source-6.12 $src_version"
 		echo "$RECIPE"
-		cat "$fragment"
+		cat "${fragments[@]}"
 		rustc --version
 		"$BINDGEN" --version
 		clang --version | head -1
@@ -64,14 +69,14 @@ fi
 
 kmake -s rustavailable >&2 || die "Rust is not available for this kernel tree (see above)"
 
-step "configuring: tinyconfig + kvm_guest.config + $flavour.config"
+step "configuring: tinyconfig + kvm_guest.config + ${fragments[*]##*/}"
 kmake -s tinyconfig >&2
 (cd "$tree" && scripts/kconfig/merge_config.sh -m -O . .config \
-	kernel/configs/kvm_guest.config "$fragment" >/dev/null)
+	kernel/configs/kvm_guest.config "${fragments[@]}" >/dev/null)
 kmake -s olddefconfig >&2
 
 # merge_config.sh only warns when Kconfig drops a requested option.
-bad=$(grep -E '^CONFIG_[A-Z0-9_]+=|^# CONFIG_[A-Z0-9_]+ is not set$' "$fragment" | while read -r want; do
+bad=$(cat "${fragments[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=|^# CONFIG_[A-Z0-9_]+ is not set$' | while read -r want; do
 	name=${want#\# }
 	name=${name%%[= ]*}
 	if [ "${want#\#}" != "$want" ]; then

@@ -31,20 +31,27 @@ Categories:
   compat    the same CLI against the kernel's C gup_test, one run per command
   longterm  FOLL_LONGTERM: registrations (pinned_vm, RLIMIT_MEMLOCK, release),
             fork/COW, the file-backed matrix
-  migration FOLL_LONGTERM migrates out of ZONE_MOVABLE and CMA; needs a boot
-            with movablecore= and cma= (make check does a second boot)
+  migration FOLL_LONGTERM migrates out of ZONE_MOVABLE and CMA, and the
+            migration invalidates HMM mirrors; needs a boot with movablecore=
+            and cma= (make check does a second boot)
   p2p       FOLL_PCI_P2PDMA against the NVMe CMB published as p2pmem
+  mirror    the HMM mirror (hmm_range_fault, mmu interval notifier): entries
+            invalidated by munmap, MADV_DONTNEED, mprotect, fork/COW, THP
+            split, owner exit; device access; races; bad input; no pins
   fuzz      100,000 ioctls with random and edge-case arguments from 4 threads,
             while buffers are remapped, mprotected, dropped and forked and
             files closed underneath (fixed seed)
   sample    the sample drivers (samples/rust_gup_sample.rs, rust_gup_mr.rs)
   module    unload and load rust_gup repeatedly, leak and busy checks
+  kmemleak  on a kernel with kmemleak (the debug flavour): objects leaked by
+            the tests run before it (listed only on such a kernel)
 
 Each test may run for RUST_GUP_TEST_TIMEOUT seconds (default 300).
 EOT
 }
 
 MIGRATION_TEST=longterm_migrates_out_of_movable_and_cma
+MIRROR_MIGRATION_TEST=migration_invalidates
 
 # One line per test: its category, then its command line.
 all_tests() {
@@ -58,10 +65,15 @@ all_tests() {
 	echo "longterm rust_gup_longterm.sh -T $MIGRATION_TEST"
 	echo "migration rust_gup_longterm -t $MIGRATION_TEST"
 	echo "p2p rust_gup_p2p"
+	echo "mirror rust_gup_mirror -T $MIRROR_MIGRATION_TEST"
+	echo "migration rust_gup_mirror -t $MIRROR_MIGRATION_TEST"
 	echo "fuzz rust_gup_fuzz -s 1 -n 100000 -T 240"
 	echo "sample with_module.sh rust_gup_sample rust_gup_sample_test"
 	echo "sample with_module.sh rust_gup_mr rust_gup_mr_test"
 	echo "module rust_gup_reload.sh"
+	# Last: on a kmemleak kernel, what the tests above leaked.
+	[ -e /sys/kernel/debug/kmemleak ] && echo "kmemleak rust_gup_kmemleak.sh"
+	true
 }
 
 # The matrix of the kernel's run_vmtests.sh (run_gup_matrix), on rust_gup.
@@ -125,6 +137,9 @@ echo "TAP version 13"
 echo "1..$nr"
 n=0 pass=0 fail=0 skip=0
 rcfile=$(mktemp)
+case " $(selected_tests | cut -d' ' -f1 | tr '\n' ' ') " in
+*" kmemleak "*) rust_gup_kmemleak.sh start ;;
+esac
 dmesg -c >/dev/null
 
 selected_tests >"$rcfile.list"

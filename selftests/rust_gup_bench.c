@@ -17,8 +17,16 @@
  * phase runs PIN_FAST and GUP_FAST from several threads at once on one
  * buffer (-j), one row per thread.
  *
+ * On the same buffers, the HMM mirror (no pins) runs next to them, as impl
+ * "rust-ns" rows with per_call 512 (the mirror faults 512 pages per
+ * hmm_range_fault() call): cmd "mirror_first" is RUST_GUP_IOC_MIRROR, a
+ * new mirror faulting the whole range (get: its kernel time, set-up
+ * included; put: RUST_GUP_IOC_MIRROR_DROP as user space times it), and
+ * "mirror_faulted" is RUST_GUP_IOC_MIRROR_FAULT on that mirror with every
+ * entry already valid (get only). -M leaves them out.
+ *
  * usage: rust_gup_bench [-o FILE] [-r REPEATS] [-s MIB,...] [-n PER_CALL,...]
- *                       [-c CMD,...] [-p TYPE,...] [-j THREADS,...] [-J MIB]
+ *                       [-c CMD,...] [-p TYPE,...] [-j THREADS,...] [-J MIB] [-M]
  *   PER_CALL: a number, or "all"; CMD: gup_fast pin_fast pin_longterm
  *   gup_basic pin_basic; TYPE: 4k thp hugetlb
  */
@@ -154,13 +162,56 @@ static long anon_huge_kb(void)
 	return kb;
 }
 
+static void row_named(const char *impl, const char *cmd, int type, size_t size, long per_call,
+		      int threads, int rep, unsigned long pages, unsigned long calls, long get_ns,
+		      long put_ns, long wall_ns)
+{
+	fprintf(out, "%s,%s,%s,%zu,%ld,%d,%d,%lu,%lu,%ld,%ld,%ld\n", impl, cmd, types[type],
+		size / MIB, per_call, threads, rep, pages, calls, get_ns, put_ns, wall_ns);
+}
+
 static void row(const char *impl, int c, int type, size_t size, long per_call, int threads,
 		int rep, unsigned long pages, unsigned long calls, long get_ns, long put_ns,
 		long wall_ns)
 {
-	fprintf(out, "%s,%s,%s,%zu,%ld,%d,%d,%lu,%lu,%ld,%ld,%ld\n", impl, cmds[c].name,
-		types[type], size / MIB, per_call, threads, rep, pages, calls, get_ns, put_ns,
-		wall_ns);
+	row_named(impl, cmds[c].name, type, size, per_call, threads, rep, pages, calls, get_ns,
+		  put_ns, wall_ns);
+}
+
+/* The HMM mirror on the same buffer: a new mirror, a fault of an already
+ * faulted one, and the drop. */
+static void mirror_cell(int type, char *buf, size_t size)
+{
+	unsigned long pages = size / 4096, calls = (pages + 511) / 512;
+
+	for (int rep = 0; rep < repeats; rep++) {
+		struct rust_gup_mirror m = {
+			.addr = (unsigned long)buf, .size = size, .flags = RUST_GUP_MIRROR_F_WRITE,
+		};
+		long t = now_ns(), first_wall, drop_ns;
+
+		if (ioctl(rust_fd, RUST_GUP_IOC_MIRROR, &m) || m.valid != pages)
+			die("RUST_GUP_IOC_MIRROR");
+		first_wall = now_ns() - t;
+		__u32 id = m.id;
+		long first_ns = m.ns;
+
+		m = (struct rust_gup_mirror) {
+			.addr = (unsigned long)buf, .size = size, .flags = RUST_GUP_MIRROR_F_WRITE,
+			.id = id,
+		};
+		t = now_ns();
+		if (ioctl(rust_fd, RUST_GUP_IOC_MIRROR_FAULT, &m) || m.valid != pages)
+			die("RUST_GUP_IOC_MIRROR_FAULT");
+		row_named("rust-ns", "mirror_faulted", type, size, 512, 1, rep, pages, calls, m.ns, 0,
+			  now_ns() - t);
+		t = now_ns();
+		if (ioctl(rust_fd, RUST_GUP_IOC_MIRROR_DROP, &id))
+			die("RUST_GUP_IOC_MIRROR_DROP");
+		drop_ns = now_ns() - t;
+		row_named("rust-ns", "mirror_first", type, size, 512, 1, rep, pages, calls, first_ns,
+			  drop_ns, first_wall + drop_ns);
+	}
 }
 
 /* One gup_test command on one device; 0 or -errno. */
@@ -278,7 +329,7 @@ int main(int argc, char **argv)
 	char types_arg[] = "4k,thp,hugetlb", threads_arg[] = "1,2,4";
 	struct list sizes, per_calls, cmd_list, type_list, thread_list;
 	long threads_mib = 128;
-	int opt;
+	int opt, mirrors = 1;
 
 	out = stdout;
 	parse_list(&sizes, sizes_arg, NULL, 0);
@@ -286,7 +337,7 @@ int main(int argc, char **argv)
 	parse_list(&cmd_list, cmds_arg, cmd_names, NR_CMDS);
 	parse_list(&type_list, types_arg, types, 3);
 	parse_list(&thread_list, threads_arg, NULL, 0);
-	while ((opt = getopt(argc, argv, "o:r:s:n:c:p:j:J:")) != -1) {
+	while ((opt = getopt(argc, argv, "o:r:s:n:c:p:j:J:M")) != -1) {
 		switch (opt) {
 		case 'o':
 			out = fopen(optarg, "w");
@@ -300,6 +351,7 @@ int main(int argc, char **argv)
 		case 'p': parse_list(&type_list, optarg, types, 3); break;
 		case 'j': parse_list(&thread_list, optarg, NULL, 0); break;
 		case 'J': threads_mib = atol(optarg); break;
+		case 'M': mirrors = 0; break;
 		default:
 			fprintf(stderr, "usage: see the comment at the top of rust_gup_bench.c\n");
 			return 2;
@@ -335,6 +387,8 @@ int main(int argc, char **argv)
 			for (int ci = 0; ci < cmd_list.nr; ci++)
 				for (int ni = 0; ni < per_calls.nr; ni++)
 					cell(cmd_list.v[ci], type, buf, size, per_calls.v[ni]);
+			if (mirrors && size / 4096 <= RUST_GUP_MIRROR_MAX_PAGES)
+				mirror_cell(type, buf, size);
 			fflush(out);
 			munmap(buf, size);
 			fprintf(stderr, "# %s %zu MiB: %d cells x %d repeats in %.1f s\n", types[type],

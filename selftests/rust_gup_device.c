@@ -23,11 +23,11 @@
 
 static unsigned int open_files(int fd)
 {
-	struct rust_gup_stats stats = { .reserved = ~0u };
+	struct rust_gup_stats stats = { .open_files = ~0u };
 
 	if (ioctl(fd, RUST_GUP_IOC_STATS, &stats))
 		return ~0u;
-	return stats.reserved == 0 ? stats.open_files : ~0u;
+	return stats.open_files;
 }
 
 FIXTURE(dev) {
@@ -88,7 +88,7 @@ TEST_F(dev, version)
 	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_VERSION, &v));
 	EXPECT_EQ(RUST_GUP_ABI_VERSION, v.abi_version);
 	EXPECT_EQ(0, v.reserved);
-	EXPECT_EQ(0, v.features);
+	EXPECT_EQ(RUST_GUP_FEATURE_MIRROR, v.features);
 }
 
 /* Commands the module does not know, of our type and of others. */

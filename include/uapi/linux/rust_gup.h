@@ -18,7 +18,7 @@
 #define RUST_GUP_DEVICE			"/dev/rust_gup"
 
 /* Bumped for every change of this header; additions keep old numbers. */
-#define RUST_GUP_ABI_VERSION		1
+#define RUST_GUP_ABI_VERSION		2
 
 /*
  * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
@@ -95,11 +95,14 @@ struct pin_longterm_test {
  * kernel's FOLL_* values (which are not ABI).
  */
 
+/* Feature bits of struct rust_gup_version. */
+#define RUST_GUP_FEATURE_MIRROR		(1ull << 0)	/* the HMM mirror commands */
+
 /**
  * struct rust_gup_version - what the loaded module implements
  * @abi_version:	RUST_GUP_ABI_VERSION of the module
  * @reserved:		zero
- * @features:		zero; for feature bits of later versions
+ * @features:		RUST_GUP_FEATURE_*
  */
 struct rust_gup_version {
 	__u32 abi_version;
@@ -110,13 +113,13 @@ struct rust_gup_version {
 /**
  * struct rust_gup_stats - module-wide counters, for leak checks
  * @open_files:		files open on the device, the caller's included
- * @reserved:		zero
+ * @mirrors:		HMM mirrors of all open files (RUST_GUP_IOC_MIRROR)
  * @held_sets:		page sets held by all open files (see RUST_GUP_IOC_PIN)
  * @held_pages:		pages in those sets
  */
 struct rust_gup_stats {
 	__u32 open_files;
-	__u32 reserved;
+	__u32 mirrors;
 	__u64 held_sets;
 	__u64 held_pages;
 };
@@ -257,11 +260,125 @@ struct rust_gup_query {
 	__u64 set_pages;
 };
 
+/*
+ * Part 3: the HMM mirror. A device that can take page faults does not pin:
+ * it mirrors a range with hmm_range_fault() and an mmu interval notifier
+ * and drops its entries when the CPU page table changes. A mirror belongs
+ * to the open file and to the address space of the task that made it.
+ */
+
+/* How RUST_GUP_IOC_MIRROR and _MIRROR_FAULT fill entries. */
+#define RUST_GUP_MIRROR_F_WRITE		(1u << 0)	/* fault writable (HMM_PFN_REQ_WRITE) */
+#define RUST_GUP_MIRROR_F_SNAPSHOT	(1u << 1)	/* fault nothing: what is mapped now */
+#define RUST_GUP_MIRROR_F_ALL		0x3
+
+/* At most this many pages (1 GiB of 4 KiB pages) per mirror. */
+#define RUST_GUP_MIRROR_MAX_PAGES	(1u << 18)
+
+/**
+ * struct rust_gup_mirror - mirror a range, or fault part of a mirror again
+ * @addr:	start, page aligned
+ * @size:	bytes, a multiple of the page size
+ * @flags:	RUST_GUP_MIRROR_F_*; WRITE and SNAPSHOT do not go together
+ * @id:		RUST_GUP_IOC_MIRROR: out, the new mirror's id;
+ *		RUST_GUP_IOC_MIRROR_FAULT: in, the mirror ([@addr, @addr + @size)
+ *		must lie inside it)
+ * @valid:	out: entries of [@addr, @addr + @size) valid after the call
+ * @ns:		out: nanoseconds spent: the hmm_range_fault() passes and their
+ *		commits, and for RUST_GUP_IOC_MIRROR the set-up (table, notifier)
+ * @retries:	out: passes redone because the range changed meanwhile
+ * @reserved:	zero
+ *
+ * RUST_GUP_IOC_MIRROR registers the mirror and fills it whole; when that
+ * fails there is no mirror. RUST_GUP_IOC_MIRROR_FAULT fills part of an
+ * existing one; on failure, 2 MiB chunks before the failing one stay
+ * filled. Errors are hmm_range_fault()'s: -EFAULT for a range with a hole
+ * or pages it cannot fault (in SNAPSHOT mode such pages get ERROR entries
+ * instead), -EBUSY when the range kept changing for a second.
+ */
+struct rust_gup_mirror {
+	__u64 addr;
+	__u64 size;
+	__u32 flags;
+	__u32 id;
+	__u64 valid;
+	__u64 ns;
+	__u32 retries;
+	__u32 reserved;
+};
+
+#define RUST_GUP_MIRROR_VALID	(1u << 0)	/* HMM_PFN_VALID: maps a page */
+#define RUST_GUP_MIRROR_WRITE	(1u << 1)	/* HMM_PFN_WRITE: writable */
+#define RUST_GUP_MIRROR_ERROR	(1u << 2)	/* HMM_PFN_ERROR: inaccessible */
+
+/**
+ * struct rust_gup_mirror_entry - one entry of a mirror's device page table
+ * @pfn:	page frame number (when VALID)
+ * @flags:	RUST_GUP_MIRROR_VALID, _WRITE, _ERROR; 0 for an entry never
+ *		filled or invalidated since
+ * @order:	order of the CPU mapping the page is part of (9 for a
+ *		PMD-mapped THP): hmm_pfn_to_map_order()
+ */
+struct rust_gup_mirror_entry {
+	__u64 pfn;
+	__u32 flags;
+	__u32 order;
+};
+
+/**
+ * struct rust_gup_mirror_read - read a mirror's entries
+ * @id:			the mirror
+ * @nr:			in: room at @entries; out: entries filled
+ * @first:		index of the first entry (page) to read
+ * @entries:		user pointer to struct rust_gup_mirror_entry[nr]
+ * @mirror_pages:	out: pages of the mirror
+ * @invalidations:	out: invalidation callbacks the mirror has seen
+ */
+struct rust_gup_mirror_read {
+	__u32 id;
+	__u32 nr;
+	__u64 first;
+	__u64 entries;
+	__u64 mirror_pages;
+	__u64 invalidations;
+};
+
+/* RUST_GUP_IOC_MIRROR_ACCESS: the device writes, rather than reads. */
+#define RUST_GUP_MIRROR_ACCESS_WRITE	(1u << 0)
+
+/**
+ * struct rust_gup_mirror_access - "device" access through a mirror
+ * @id:		the mirror
+ * @flags:	RUST_GUP_MIRROR_ACCESS_WRITE or 0
+ * @addr:	user address in the mirrored range where access starts
+ * @len:	bytes, at most RUST_GUP_MIRROR_MAX_PAGES pages' worth
+ * @buf:	user buffer the data goes to (read) or comes from (write)
+ *
+ * Each page is accessed through its entry under the mirror's lock, as a
+ * device would by DMA, never through the CPU page table: -EAGAIN when an
+ * entry is not valid (never filled, or invalidated since: fault again),
+ * -EPERM when writing through a read-only entry, -EFAULT for an ERROR
+ * entry, -EREMOTEIO for memory that is not ordinary RAM. A write marks the
+ * pages dirty. On an error, pages before the failing one were accessed.
+ */
+struct rust_gup_mirror_access {
+	__u32 id;
+	__u32 flags;
+	__u64 addr;
+	__u64 len;
+	__u64 buf;
+};
+
 #define RUST_GUP_IOC_VERSION	_IOR('g', 0x40, struct rust_gup_version)
 #define RUST_GUP_IOC_STATS	_IOR('g', 0x41, struct rust_gup_stats)
 #define RUST_GUP_IOC_BENCH	_IOWR('g', 0x42, struct rust_gup_bench)
 #define RUST_GUP_IOC_PIN	_IOWR('g', 0x43, struct rust_gup_pin)
 #define RUST_GUP_IOC_UNPIN	_IOW('g', 0x44, __u32)
 #define RUST_GUP_IOC_QUERY	_IOWR('g', 0x45, struct rust_gup_query)
+#define RUST_GUP_IOC_MIRROR	_IOWR('g', 0x46, struct rust_gup_mirror)
+#define RUST_GUP_IOC_MIRROR_FAULT _IOWR('g', 0x47, struct rust_gup_mirror)
+#define RUST_GUP_IOC_MIRROR_READ _IOWR('g', 0x48, struct rust_gup_mirror_read)
+#define RUST_GUP_IOC_MIRROR_ACCESS _IOW('g', 0x49, struct rust_gup_mirror_access)
+#define RUST_GUP_IOC_MIRROR_DROP _IOW('g', 0x4a, __u32)
 
 #endif /* _UAPI_LINUX_RUST_GUP_H */

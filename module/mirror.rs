@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! HMM mirrors an open file holds (`RUST_GUP_IOC_MIRROR*`): fault-and-map
+//! without pins, next to the pinning commands.
+
+#![forbid(unsafe_code)]
+
+use core::{mem::size_of, sync::atomic::AtomicU32};
+use kernel::{
+    page::PAGE_SIZE,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::{Arc, Mutex},
+    time::Ktime,
+    uaccess::UserSlice,
+};
+
+use crate::device::Counted;
+use crate::kernel_ext::{
+    gup::UserPageRange,
+    hmm::{Mirror, MirrorEntry, MirrorMode, MAX_MIRROR_PAGES},
+    mm::CurrentMm,
+    uapi,
+};
+
+/// How many mirrors one file may hold at once.
+const MAX_MIRRORS: usize = 64;
+
+/// Entries `RUST_GUP_IOC_MIRROR_READ` copies per pass.
+const READ_BATCH: usize = 64;
+
+/// Mirrors of all open files, for `RUST_GUP_IOC_STATS`.
+pub(crate) static MIRRORS: AtomicU32 = AtomicU32::new(0);
+
+/// A mirror held by a file. The count drops after the notifier is gone.
+#[pin_data]
+struct FileMirror {
+    #[pin]
+    mirror: Mirror,
+    _counted: Counted,
+}
+
+/// The mirrors of one open file. As with pinned sets, an ioctl takes a
+/// reference under the lock and works without it: faulting and user
+/// copies can block for as long as user space wants. A mirror dropped
+/// meanwhile goes when the last such reference does.
+#[derive(Default)]
+pub(crate) struct FileMirrors {
+    mirrors: RBTree<u32, Arc<FileMirror>>,
+    nr: usize,
+    last_id: u32,
+}
+
+impl FileMirrors {
+    /// An id no mirror of this file has; ids start at 1 and wrap around.
+    fn next_id(&self) -> Result<u32> {
+        let mut id = self.last_id;
+        for _ in 0..=MAX_MIRRORS {
+            id = id.wrapping_add(1);
+            if id != 0 && self.mirrors.get(&id).is_none() {
+                return Ok(id);
+            }
+        }
+        Err(ENOSPC)
+    }
+
+    fn get(&self, id: u32) -> Result<Arc<FileMirror>> {
+        self.mirrors.get(&id).cloned().ok_or(ENOENT)
+    }
+
+    fn remove(&mut self, id: u32) -> Option<Arc<FileMirror>> {
+        let m = self.mirrors.remove(&id);
+        if m.is_some() {
+            self.nr -= 1;
+        }
+        m
+    }
+}
+
+/// The range of a mirror command: page aligned, a whole number of pages.
+fn mirror_range(addr: u64, size: u64) -> Result<UserPageRange> {
+    if size % PAGE_SIZE as u64 != 0 {
+        return Err(EINVAL);
+    }
+    UserPageRange::new(addr, size)
+}
+
+fn mirror_mode(flags: u32) -> Result<MirrorMode> {
+    if flags & !uapi::RUST_GUP_MIRROR_F_ALL != 0 {
+        return Err(EINVAL);
+    }
+    let write = flags & uapi::RUST_GUP_MIRROR_F_WRITE != 0;
+    let snapshot = flags & uapi::RUST_GUP_MIRROR_F_SNAPSHOT != 0;
+    match (write, snapshot) {
+        (false, false) => Ok(MirrorMode::Read),
+        (true, false) => Ok(MirrorMode::Write),
+        (false, true) => Ok(MirrorMode::Snapshot),
+        (true, true) => Err(EINVAL),
+    }
+}
+
+/// Fills `range` of `mirror` per `args.flags` and reports into `args`.
+fn fill(mirror: &Mirror, range: UserPageRange, args: &mut uapi::rust_gup_mirror) -> Result {
+    let stats = mirror.fault(range, mirror_mode(args.flags)?)?;
+    args.valid = mirror.count_valid(range)? as u64;
+    args.ns = stats.ns;
+    args.retries = stats.retries;
+    Ok(())
+}
+
+/// `RUST_GUP_IOC_MIRROR`: mirror a range of the caller and fill it.
+pub(crate) fn create(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) =
+        UserSlice::new(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
+    let mut args: uapi::rust_gup_mirror = reader.read()?;
+    if args.reserved != 0 || args.id != 0 {
+        return Err(EINVAL);
+    }
+    mirror_mode(args.flags)?;
+    let range = mirror_range(args.addr, args.size)?;
+    if mirrors.lock().nr >= MAX_MIRRORS {
+        return Err(ENOSPC);
+    }
+    let start = Ktime::ktime_get();
+    let mm = CurrentMm::get()?;
+    let mirror = Mirror::new(&mm, range)?;
+    let held = Arc::pin_init(
+        try_pin_init!(FileMirror {
+            mirror <- mirror,
+            _counted: Counted::new(&MIRRORS),
+        }),
+        GFP_KERNEL,
+    )?;
+    // On failure, dropping `held` unregisters the mirror.
+    fill(&held.mirror, range, &mut args)?;
+    // A new mirror's cost includes setting it up: the table, the notifier.
+    args.ns = (Ktime::ktime_get() - start).to_ns().max(0) as u64;
+
+    let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+    let id = {
+        let mut guard = mirrors.lock();
+        let m = &mut *guard;
+        if m.nr >= MAX_MIRRORS {
+            return Err(ENOSPC);
+        }
+        let id = m.next_id()?;
+        m.mirrors.insert(node.into_node(id, held));
+        m.nr += 1;
+        m.last_id = id;
+        id
+    };
+    args.id = id;
+    if let Err(e) = writer.write(&args) {
+        // Dropped outside the lock: removal waits for callbacks.
+        let m = mirrors.lock().remove(id);
+        drop(m);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// `RUST_GUP_IOC_MIRROR_FAULT`: fill part of an existing mirror again.
+pub(crate) fn fault(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) =
+        UserSlice::new(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
+    let mut args: uapi::rust_gup_mirror = reader.read()?;
+    if args.reserved != 0 {
+        return Err(EINVAL);
+    }
+    mirror_mode(args.flags)?;
+    let range = mirror_range(args.addr, args.size)?;
+    let held = mirrors.lock().get(args.id)?;
+    fill(&held.mirror, range, &mut args)?;
+    writer.write(&args)?;
+    Ok(0)
+}
+
+impl From<MirrorEntry> for uapi::rust_gup_mirror_entry {
+    fn from(e: MirrorEntry) -> Self {
+        let mut flags = 0;
+        if e.valid() {
+            flags |= uapi::RUST_GUP_MIRROR_VALID;
+        }
+        if e.writable() {
+            flags |= uapi::RUST_GUP_MIRROR_WRITE;
+        }
+        if e.error() {
+            flags |= uapi::RUST_GUP_MIRROR_ERROR;
+        }
+        let valid = e.valid();
+        uapi::rust_gup_mirror_entry {
+            pfn: if valid { e.pfn() } else { 0 },
+            flags,
+            order: if valid { e.map_order() } else { 0 },
+        }
+    }
+}
+
+/// `RUST_GUP_IOC_MIRROR_READ`: copy entries of a mirror to user space.
+pub(crate) fn read(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) =
+        UserSlice::new(arg, size_of::<uapi::rust_gup_mirror_read>()).reader_writer();
+    let mut args: uapi::rust_gup_mirror_read = reader.read()?;
+    let held = mirrors.lock().get(args.id)?;
+    let pages = held.mirror.range().nr_pages();
+    let first = usize::try_from(args.first)?;
+    if first > pages {
+        return Err(EINVAL);
+    }
+    let nr = (args.nr as usize).min(pages - first);
+    let size = size_of::<uapi::rust_gup_mirror_entry>();
+    let mut out = UserSlice::new(usize::try_from(args.entries)?, nr * size).writer();
+    // Entries are copied out of the table in batches under its lock, then
+    // to user space without it.
+    let mut batch = [MirrorEntry::default(); READ_BATCH];
+    let mut invalidations = 0;
+    let mut done = 0;
+    while done < nr {
+        let want = (nr - done).min(READ_BATCH);
+        let (got, inv) = held.mirror.entries(first + done, &mut batch[..want]);
+        invalidations = inv;
+        for e in &batch[..got] {
+            out.write(&uapi::rust_gup_mirror_entry::from(*e))?;
+        }
+        done += got;
+        if got < want {
+            break;
+        }
+    }
+    if nr == 0 {
+        invalidations = held.mirror.entries(0, &mut []).1;
+    }
+    args.nr = done as u32;
+    args.mirror_pages = pages as u64;
+    args.invalidations = invalidations;
+    writer.write(&args)?;
+    Ok(0)
+}
+
+/// `RUST_GUP_IOC_MIRROR_ACCESS`: read or write user memory the way the
+/// device would, through the mirror's entries, one page at a time.
+pub(crate) fn access(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
+    let args: uapi::rust_gup_mirror_access =
+        UserSlice::new(arg, size_of::<uapi::rust_gup_mirror_access>())
+            .reader()
+            .read()?;
+    let write = match args.flags {
+        0 => false,
+        uapi::RUST_GUP_MIRROR_ACCESS_WRITE => true,
+        _ => return Err(EINVAL),
+    };
+    let held = mirrors.lock().get(args.id)?;
+    let range = held.mirror.range();
+    let addr = usize::try_from(args.addr)?;
+    let len = usize::try_from(args.len)?;
+    if len == 0
+        || len > MAX_MIRROR_PAGES * PAGE_SIZE
+        || addr < range.start()
+        || addr >= range.end()
+        || len > range.end() - addr
+    {
+        return Err(EINVAL);
+    }
+    let buf_addr = usize::try_from(args.buf)?;
+    let mut bounce = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+    let mut done = 0;
+    while done < len {
+        let at = addr + done;
+        let offset = at % PAGE_SIZE;
+        let n = (PAGE_SIZE - offset).min(len - done);
+        let index = (at - range.start()) / PAGE_SIZE;
+        let user = UserSlice::new(buf_addr.checked_add(done).ok_or(EFAULT)?, n);
+        if write {
+            user.reader().read_slice(&mut bounce[..n])?;
+            held.mirror.write(index, offset, &bounce[..n])?;
+        } else {
+            held.mirror.read(index, offset, &mut bounce[..n])?;
+            user.writer().write_slice(&bounce[..n])?;
+        }
+        done += n;
+    }
+    Ok(0)
+}
+
+/// `RUST_GUP_IOC_MIRROR_DROP`: drop the mirror whose id is the `__u32` at
+/// `arg`.
+pub(crate) fn drop_mirror(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
+    let id: u32 = UserSlice::new(arg, size_of::<u32>()).reader().read()?;
+    let held = mirrors.lock().remove(id).ok_or(ENOENT)?;
+    // Unregistered here, outside the lock (or later, by an ioctl still
+    // using it).
+    drop(held);
+    Ok(0)
+}

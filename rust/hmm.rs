@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mirroring user memory without pinning it: `hmm_range_fault()` and an
+//! mmu interval notifier, as drivers of page-fault-capable devices (ODP
+//! RDMA, GPUs) do.
+//!
+//! C headers: [`include/linux/hmm.h`](srctree/include/linux/hmm.h),
+//! [`include/linux/mmu_notifier.h`](srctree/include/linux/mmu_notifier.h).
+//! The protocol: [`Documentation/mm/hmm.rst`].
+//!
+//! A [`Mirror`] is a device's view of a range of one address space: an
+//! interval notifier registered on the range and a "device page table"
+//! with one entry (an `hmm_pfns` value) per page. It holds no page
+//! references and no pins. The rules of `hmm.rst` are its structure:
+//!
+//! - Entries are written only by [`Mirror::fault`], which runs the loop
+//!   the document prescribes: `mmu_interval_read_begin()`,
+//!   `hmm_range_fault()` under the mmap read lock (again on `-EBUSY`), then
+//!   the table lock, and a commit only if `mmu_interval_read_retry()` says
+//!   nothing invalidated the range meanwhile; otherwise the pass is redone.
+//! - The invalidation callback takes the same lock, records the sequence
+//!   (`mmu_interval_set_seq()`) and clears the entries of the range. Once it
+//!   returns, the device (this table) no longer refers to the old pages.
+//! - "Device access" to page contents ([`Mirror::read`], [`Mirror::write`])
+//!   happens under the table lock through a valid entry, so no
+//!   invalidation can complete meanwhile and the page is still the one the
+//!   CPU maps. An invalidated entry is `EAGAIN`: fault again.
+//!
+//! The table lock is a spinlock because invalidations may come from
+//! contexts that cannot sleep (the OOM reaper); a spinlock is always
+//! available there. Nothing under it sleeps: accesses copy one page at
+//! most, to or from a kernel buffer.
+//!
+//! [`Documentation/mm/hmm.rst`]: srctree/Documentation/mm/hmm.rst
+
+use super::{
+    bindings,
+    gup::UserPageRange,
+    mm::{AddressSpace, CurrentMm, RemoteMm},
+};
+use core::ptr::addr_of;
+use kernel::{
+    alloc::flags::__GFP_NOWARN,
+    container_of,
+    error::to_result,
+    ffi::c_ulong,
+    init::pin_init_from_closure,
+    new_spinlock,
+    page::{PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+    sync::SpinLock,
+    time::Ktime,
+    types::Opaque,
+};
+
+/// The most pages one mirror may have (1 GiB of 4 KiB pages): an
+/// invalidation clears its part of the table under a spinlock, which
+/// bounds the time it can take.
+pub(crate) const MAX_MIRROR_PAGES: usize = 1 << 18;
+
+/// Pages per `hmm_range_fault()` call: one page of `hmm_pfns`, one PMD of
+/// address space. A pass invalidated meanwhile redoes this much at most.
+const CHUNK_PAGES: usize = 512;
+
+/// How long a fault may keep retrying on a range that keeps changing, as
+/// `HMM_RANGE_DEFAULT_TIMEOUT`: then `EBUSY`.
+const FAULT_TIMEOUT_MS: i64 = 1000;
+
+/// What [`Mirror::fault`] asks of each page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MirrorMode {
+    /// Fault the page in if needed, readable (`HMM_PFN_REQ_FAULT`).
+    Read,
+    /// Fault it in writable, breaking COW (`HMM_PFN_REQ_WRITE`).
+    Write,
+    /// Fault nothing: record what the CPU page table maps now; pages not
+    /// mapped get entries that are not valid.
+    Snapshot,
+}
+
+impl MirrorMode {
+    fn default_flags(self) -> c_ulong {
+        match self {
+            MirrorMode::Read => bindings::HMM_PFN_REQ_FAULT as c_ulong,
+            MirrorMode::Write => {
+                (bindings::HMM_PFN_REQ_FAULT | bindings::HMM_PFN_REQ_WRITE) as c_ulong
+            }
+            MirrorMode::Snapshot => 0,
+        }
+    }
+}
+
+/// One entry of a mirror's device page table: an `hmm_pfns` value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MirrorEntry(c_ulong);
+
+impl MirrorEntry {
+    /// The entry maps a page (`HMM_PFN_VALID`).
+    pub(crate) fn valid(self) -> bool {
+        self.0 & bindings::HMM_PFN_VALID as c_ulong != 0
+    }
+
+    /// The page may be written (`HMM_PFN_WRITE`).
+    pub(crate) fn writable(self) -> bool {
+        self.0 & bindings::HMM_PFN_WRITE as c_ulong != 0
+    }
+
+    /// The page cannot be accessed at all (`HMM_PFN_ERROR`).
+    pub(crate) fn error(self) -> bool {
+        self.0 & bindings::HMM_PFN_ERROR as c_ulong != 0
+    }
+
+    /// The page frame number; meaningful when [`Self::valid`].
+    pub(crate) fn pfn(self) -> u64 {
+        (self.0 & !(bindings::HMM_PFN_FLAGS as c_ulong)) as u64
+    }
+
+    /// The order of the CPU mapping the page is part of (9 for a PMD-mapped
+    /// THP), as `hmm_pfn_to_map_order()`.
+    pub(crate) fn map_order(self) -> u32 {
+        ((self.0 >> bindings::HMM_PFN_ORDER_SHIFT) & 0x1f) as u32
+    }
+}
+
+/// The device page table and what happened to it.
+struct Table {
+    entries: KVVec<c_ulong>,
+    invalidations: u64,
+}
+
+/// How a [`Mirror::fault`] went.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FaultStats {
+    /// Passes redone because the range changed meanwhile (`-EBUSY` from
+    /// `hmm_range_fault()`, or `mmu_interval_read_retry()`).
+    pub(crate) retries: u32,
+    /// Time spent, in nanoseconds.
+    pub(crate) ns: u64,
+}
+
+/// A device's mirror of a user range: an mmu interval notifier on the
+/// range and the device page table it keeps coherent. Dropping it
+/// unregisters the notifier. No page is referenced or pinned.
+///
+/// # Invariants
+///
+/// `notifier` is registered on `range` of an address space, with
+/// [`MIRROR_OPS`], from the end of [`Mirror::new`] until the drop;
+/// `table.entries` has `range.nr_pages()` entries.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Mirror {
+    range: UserPageRange,
+    #[pin]
+    table: SpinLock<Table>,
+    // Last: it is registered when every other field is initialised, so
+    // the callback, which may run at once, finds them ready.
+    #[pin]
+    notifier: Opaque<bindings::mmu_interval_notifier>,
+}
+
+// SAFETY: the notifier is written by the C core (insertion, removal, and
+// sequence updates the core serialises), and by `invalidate` under the
+// table lock; its functions may be called from any task. The table is
+// behind a lock. Dropping (removing the notifier) may happen on any task.
+unsafe impl Send for Mirror {}
+// SAFETY: as for `Send`; shared references only use the notifier through
+// the core's concurrent-safe read side and the table through its lock.
+unsafe impl Sync for Mirror {}
+
+/// The callbacks of every mirror's notifier.
+static MIRROR_OPS: bindings::mmu_interval_notifier_ops = bindings::mmu_interval_notifier_ops {
+    invalidate: Some(invalidate),
+};
+
+/// The interval notifier's callback: the CPU page table is about to change
+/// in `range`; clear the entries it covers and record the sequence.
+///
+/// # Safety
+///
+/// Called by the mmu notifier core only, on a notifier registered with
+/// [`MIRROR_OPS`], so `sub` is the `notifier` field of a [`Mirror`].
+unsafe extern "C" fn invalidate(
+    sub: *mut bindings::mmu_interval_notifier,
+    range: *const bindings::mmu_notifier_range,
+    cur_seq: c_ulong,
+) -> bool {
+    // SAFETY: `sub` is the `notifier` field of a `Mirror` (only `Mirror::new`
+    // registers `MIRROR_OPS`). The core calls back only between insertion
+    // and the return of `mmu_interval_notifier_remove()` in the drop, and
+    // insertion happens after `range` and `table` are initialised, so
+    // those fields are valid here; only they are read.
+    let (mirror_range, table) = unsafe {
+        let mirror = container_of!(sub, Mirror, notifier);
+        (&*addr_of!((*mirror).range), &*addr_of!((*mirror).table))
+    };
+    // SAFETY: the core passes a valid range for the duration of the call.
+    let (start, end) = unsafe { ((*range).start, (*range).end) };
+
+    let mut table = table.lock();
+    // SAFETY: `sub` is registered; the sequence is set under the lock that
+    // `Mirror::fault` takes before `mmu_interval_read_retry()`.
+    unsafe { bindings::rust_gup_mmu_interval_set_seq(sub, cur_seq) };
+    let first = start.max(mirror_range.start());
+    let last = end.min(mirror_range.end());
+    if first < last {
+        // Whole pages touched by [first, last), as indices into the table.
+        let from = (first - mirror_range.start()) >> PAGE_SHIFT;
+        let to = (last - mirror_range.start()).div_ceil(PAGE_SIZE);
+        table.entries[from..to].fill(0);
+    }
+    table.invalidations = table.invalidations.wrapping_add(1);
+    true
+}
+
+impl Mirror {
+    /// Mirrors `range` of the calling task's address space: an initialiser
+    /// that registers an interval notifier on it, with an empty table
+    /// (every entry not valid). `EINVAL` past [`MAX_MIRROR_PAGES`];
+    /// `ENOMEM`.
+    pub(crate) fn new<'a>(
+        mm: &'a CurrentMm,
+        range: UserPageRange,
+    ) -> Result<impl PinInit<Self, Error> + 'a> {
+        if range.nr_pages() > MAX_MIRROR_PAGES {
+            return Err(EINVAL);
+        }
+        let entries = KVVec::from_elem(0 as c_ulong, range.nr_pages(), GFP_KERNEL | __GFP_NOWARN)?;
+        let mm = mm.as_ptr();
+        // SAFETY: on success the closure has initialised the slot (the core
+        // filled it in and registered it); on failure it is left
+        // unregistered and needs no cleanup.
+        let notifier = unsafe {
+            pin_init_from_closure(move |slot: *mut Opaque<bindings::mmu_interval_notifier>| {
+                let sub = Opaque::raw_get(slot);
+                // SAFETY: `slot` is valid for writes; the core expects a
+                // zeroed notifier (`test_hmm` passes `kzalloc`'d ones).
+                core::ptr::write_bytes(sub, 0, 1);
+                // SAFETY: `mm` is the calling task's, so it has users, as
+                // registration requires; the ops are static; the notifier
+                // stays in place (pinned) until it is removed in the drop.
+                to_result(bindings::mmu_interval_notifier_insert(
+                    sub,
+                    mm,
+                    range.start() as c_ulong,
+                    (range.nr_pages() * PAGE_SIZE) as c_ulong,
+                    &MIRROR_OPS,
+                ))
+            })
+        };
+        Ok(try_pin_init!(Mirror {
+            range,
+            table <- new_spinlock!(Table { entries, invalidations: 0 }, "rust_gup_mirror"),
+            notifier <- notifier,
+        }))
+    }
+
+    /// The mirrored range.
+    pub(crate) fn range(&self) -> UserPageRange {
+        self.range
+    }
+
+    /// Index in the table of the page at `addr`; `EINVAL` outside.
+    fn index_of(&self, sub: UserPageRange) -> Result<usize> {
+        if sub.start() < self.range.start() || sub.end() > self.range.end() {
+            return Err(EINVAL);
+        }
+        Ok((sub.start() - self.range.start()) >> PAGE_SHIFT)
+    }
+
+    /// The address space the notifier is registered on, with a reference
+    /// of our own; `EFAULT` when its task has exited.
+    fn mm(&self) -> Result<RemoteMm> {
+        // SAFETY: registration stored the address space in the notifier
+        // and grabbed it (`mmgrab`) until removal, which is after `self`.
+        unsafe { RemoteMm::get_not_zero((*self.notifier.get()).mm) }
+    }
+
+    /// Fills the entries of `sub` (a part of the mirrored range) from the
+    /// CPU page table per `mode`, with the retry protocol of `hmm.rst`.
+    /// On an error, chunks before the failing one stay committed.
+    ///
+    /// `EINVAL` when `sub` is not inside the mirror; `EFAULT` where
+    /// `hmm_range_fault()` says so (a hole, a page it cannot fault, the
+    /// address space gone), `EBUSY` when the range kept changing for a
+    /// second, `EINTR` on a fatal signal, `ENOMEM`.
+    pub(crate) fn fault(&self, sub: UserPageRange, mode: MirrorMode) -> Result<FaultStats> {
+        let start = Ktime::ktime_get();
+        let first = self.index_of(sub)?;
+        let mm = self.mm()?;
+        let mut pfns = KVec::from_elem(0 as c_ulong, CHUNK_PAGES.min(sub.nr_pages()), GFP_KERNEL)?;
+        let mut stats = FaultStats::default();
+        let sub_ptr = self.notifier.get();
+
+        let mut done = 0;
+        while done < sub.nr_pages() {
+            let n = (sub.nr_pages() - done).min(CHUNK_PAGES);
+            let chunk_start = sub.start() + done * PAGE_SIZE;
+            loop {
+                if (Ktime::ktime_get() - start).to_ms() > FAULT_TIMEOUT_MS {
+                    return Err(EBUSY);
+                }
+                // SAFETY: the notifier is registered (type invariant).
+                let seq = unsafe { bindings::mmu_interval_read_begin(sub_ptr) };
+                let mut range = bindings::hmm_range {
+                    notifier: sub_ptr,
+                    notifier_seq: seq,
+                    start: chunk_start as c_ulong,
+                    end: (chunk_start + n * PAGE_SIZE) as c_ulong,
+                    hmm_pfns: pfns.as_mut_ptr(),
+                    default_flags: mode.default_flags(),
+                    pfn_flags_mask: 0,
+                    dev_private_owner: core::ptr::null_mut(),
+                };
+                let ret = {
+                    let _lock = mm.read_lock_killable()?;
+                    // SAFETY: the mmap lock of the notifier's address space
+                    // is held; `range` covers `n` pages of a registered
+                    // notifier's interval, and `hmm_pfns` has room for `n`
+                    // entries.
+                    unsafe { bindings::hmm_range_fault(&mut range) }
+                };
+                if ret == -(bindings::EBUSY as i32) {
+                    stats.retries += 1;
+                    continue;
+                }
+                to_result(ret)?;
+
+                let mut table = self.table.lock();
+                // SAFETY: the notifier is registered; `invalidate` sets the
+                // sequence under the lock held here.
+                if unsafe { bindings::rust_gup_mmu_interval_read_retry(sub_ptr, seq) } {
+                    stats.retries += 1;
+                    continue;
+                }
+                let at = first + done;
+                table.entries[at..at + n].copy_from_slice(&pfns[..n]);
+                break;
+            }
+            done += n;
+        }
+        stats.ns = (Ktime::ktime_get() - start).to_ns().max(0) as u64;
+        Ok(stats)
+    }
+
+    /// Copies entries from index `first` into `out` (as many as fit and
+    /// exist), and returns how many, with the number of invalidations the
+    /// mirror has seen.
+    pub(crate) fn entries(&self, first: usize, out: &mut [MirrorEntry]) -> (usize, u64) {
+        let table = self.table.lock();
+        let src = table.entries.get(first..).unwrap_or(&[]);
+        let n = src.len().min(out.len());
+        for (o, e) in out.iter_mut().zip(&src[..n]) {
+            *o = MirrorEntry(*e);
+        }
+        (n, table.invalidations)
+    }
+
+    /// How many entries of `sub` are valid; `EINVAL` outside the mirror.
+    pub(crate) fn count_valid(&self, sub: UserPageRange) -> Result<usize> {
+        let first = self.index_of(sub)?;
+        let table = self.table.lock();
+        Ok(table.entries[first..first + sub.nr_pages()]
+            .iter()
+            .filter(|&&e| MirrorEntry(e).valid())
+            .count())
+    }
+
+    /// Runs `f` with the entry of page `index`, under the table lock, as
+    /// device access does: `EAGAIN` when the entry is not valid (never
+    /// faulted, or invalidated since), `EFAULT` for an error entry,
+    /// `EPERM` when `write` and the entry is read-only.
+    fn with_entry<T>(
+        &self,
+        index: usize,
+        write: bool,
+        f: impl FnOnce(u64) -> Result<T>,
+    ) -> Result<T> {
+        let table = self.table.lock();
+        let entry = MirrorEntry(*table.entries.get(index).ok_or(EINVAL)?);
+        if entry.error() {
+            return Err(EFAULT);
+        }
+        if !entry.valid() {
+            return Err(EAGAIN);
+        }
+        if write && !entry.writable() {
+            return Err(EPERM);
+        }
+        f(entry.pfn())
+    }
+
+    /// Device read: copies `buf.len()` bytes at `offset` in page `index` of
+    /// the mirror, through its entry. Errors as [`Self::with_entry`]; also
+    /// `EINVAL` past the page, `EREMOTEIO` for memory that is not ordinary
+    /// (PCI P2PDMA, device private).
+    pub(crate) fn read(&self, index: usize, offset: usize, buf: &mut [u8]) -> Result {
+        self.with_entry(index, false, |pfn| {
+            // SAFETY: the entry is valid and the table lock is held, so the
+            // invalidation that must precede any unmapping of the page
+            // cannot complete: the page stays allocated and mapped. The
+            // helper bounds the copy to the page and `buf`'s length.
+            to_result(unsafe {
+                bindings::rust_gup_pfn_access(
+                    pfn as c_ulong,
+                    offset,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    false,
+                )
+            })
+        })
+    }
+
+    /// Device write: copies `data` to `offset` in page `index` through a
+    /// writable entry, and marks the page dirty. Errors as [`Self::read`].
+    pub(crate) fn write(&self, index: usize, offset: usize, data: &[u8]) -> Result {
+        self.with_entry(index, true, |pfn| {
+            // SAFETY: as in `read`; the entry is writable, so the CPU page
+            // table maps the page writable (an invalidation would have
+            // cleared it otherwise), and the helper only reads `data`.
+            to_result(unsafe {
+                bindings::rust_gup_pfn_access(
+                    pfn as c_ulong,
+                    offset,
+                    data.as_ptr().cast_mut().cast(),
+                    data.len(),
+                    true,
+                )
+            })
+        })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Mirror {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: the notifier is registered (type invariant) and removed
+        // once, here. Removal waits for running callbacks; after it none
+        // runs, so the table may go.
+        unsafe { bindings::mmu_interval_notifier_remove(self.notifier.get()) };
+    }
+}
