@@ -138,6 +138,16 @@ void rust_gup_page_info(struct page *page, struct rust_gup_page_info *info)
 	};
 }
 
+/*
+ * Between long steps of a loop in a system call: lets others run (the
+ * test kernel is not preemptible) and says whether the caller was killed.
+ */
+bool rust_gup_resched_killed(void)
+{
+	cond_resched();
+	return fatal_signal_pending(current);
+}
+
 bool rust_gup_mmget_not_zero(struct mm_struct *mm)
 {
 	return mmget_not_zero(mm);

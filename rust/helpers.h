@@ -23,6 +23,7 @@ void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty);
 int rust_gup_pinned_vm_charge(struct mm_struct *mm, unsigned long npages);
 void rust_gup_pinned_vm_uncharge(struct mm_struct *mm, unsigned long npages);
 void rust_gup_page_info(struct page *page, struct rust_gup_page_info *info);
+bool rust_gup_resched_killed(void);
 bool rust_gup_mmget_not_zero(struct mm_struct *mm);
 bool rust_gup_mmu_interval_read_retry(struct mmu_interval_notifier *sub,
 				      unsigned long seq);

@@ -62,8 +62,8 @@ pub(crate) const MAX_MIRROR_PAGES: usize = 1 << 18;
 /// address space. A pass invalidated meanwhile redoes this much at most.
 const CHUNK_PAGES: usize = 512;
 
-/// How long a fault may keep retrying on a range that keeps changing, as
-/// `HMM_RANGE_DEFAULT_TIMEOUT`: then `EBUSY`.
+/// How long a fault may keep retrying one chunk of a range that keeps
+/// changing, as `HMM_RANGE_DEFAULT_TIMEOUT`: then `EBUSY`.
 const FAULT_TIMEOUT_MS: i64 = 1000;
 
 /// What [`Mirror::fault`] asks of each page.
@@ -281,8 +281,10 @@ impl Mirror {
     ///
     /// `EINVAL` when `sub` is not inside the mirror; `EFAULT` where
     /// `hmm_range_fault()` says so (a hole, a page it cannot fault, the
-    /// address space gone), `EBUSY` when the range kept changing for a
-    /// second, `EINTR` on a fatal signal, `ENOMEM`.
+    /// address space gone; also where faulting a page in ran out of
+    /// memory, which `hmm_range_fault()` reports so), `EBUSY` when a chunk
+    /// kept changing for a second, `EINTR` on a fatal signal, `ENOMEM`.
+    /// Between chunks it yields the CPU and stops if the caller is killed.
     pub(crate) fn fault(&self, sub: UserPageRange, mode: MirrorMode) -> Result<FaultStats> {
         let start = Ktime::ktime_get();
         let first = self.index_of(sub)?;
@@ -295,8 +297,13 @@ impl Mirror {
         while done < sub.nr_pages() {
             let n = (sub.nr_pages() - done).min(CHUNK_PAGES);
             let chunk_start = sub.start() + done * PAGE_SIZE;
+            let chunk_began = Ktime::ktime_get();
             loop {
-                if (Ktime::ktime_get() - start).to_ms() > FAULT_TIMEOUT_MS {
+                // SAFETY: called from a system call, in process context.
+                if unsafe { bindings::rust_gup_resched_killed() } {
+                    return Err(EINTR);
+                }
+                if (Ktime::ktime_get() - chunk_began).to_ms() > FAULT_TIMEOUT_MS {
                     return Err(EBUSY);
                 }
                 // SAFETY: the notifier is registered (type invariant).

@@ -38,6 +38,9 @@ Categories:
   mirror    the HMM mirror (hmm_range_fault, mmu interval notifier): entries
             invalidated by munmap, MADV_DONTNEED, mprotect, fork/COW, THP
             split, owner exit; device access; races; bad input; no pins
+  faults    SIGKILL while pinning or mirroring, munmap of a pinned range,
+            close during ioctls, pins past memory, fail-nth injection into
+            the module's allocations (on a kernel with fault injection)
   fuzz      100,000 ioctls with random and edge-case arguments from 4 threads,
             while buffers are remapped, mprotected, dropped and forked and
             files closed underneath (fixed seed)
@@ -67,6 +70,7 @@ all_tests() {
 	echo "p2p rust_gup_p2p"
 	echo "mirror rust_gup_mirror -T $MIRROR_MIGRATION_TEST"
 	echo "migration rust_gup_mirror -t $MIRROR_MIGRATION_TEST"
+	echo "faults rust_gup_faults"
 	echo "fuzz rust_gup_fuzz -s 1 -n 100000 -T 240"
 	echo "sample with_module.sh rust_gup_sample rust_gup_sample_test"
 	echo "sample with_module.sh rust_gup_mr rust_gup_mr_test"

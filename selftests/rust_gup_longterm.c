@@ -55,18 +55,6 @@ static int reg(int fd, void *addr, long pages, __u32 *id)
 	return ret ? ret : got == pages ? 0 : -ERANGE;
 }
 
-/* Drops CAP_IPC_LOCK from the effective set of this process. */
-static int drop_cap_ipc_lock(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	return syscall(SYS_capset, &hdr, data);
-}
-
 static int set_memlock(long bytes)
 {
 	struct rlimit rl = { .rlim_cur = bytes, .rlim_max = bytes };

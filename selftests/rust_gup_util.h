@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/rust_gup.h>
 
 /*
@@ -100,6 +102,18 @@ static inline int query(int fd, __u32 id, struct rust_gup_page_info *info, __u32
 	if (ioctl(fd, RUST_GUP_IOC_QUERY, &q))
 		return -errno;
 	return q.nr;
+}
+
+/* Drops CAP_IPC_LOCK from the effective set of this process. */
+static inline int drop_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	return syscall(SYS_capset, &hdr, data);
 }
 
 #endif /* RUST_GUP_UTIL_H */

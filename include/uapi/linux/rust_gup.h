@@ -293,8 +293,10 @@ struct rust_gup_query {
  * fails there is no mirror. RUST_GUP_IOC_MIRROR_FAULT fills part of an
  * existing one; on failure, 2 MiB chunks before the failing one stay
  * filled. Errors are hmm_range_fault()'s: -EFAULT for a range with a hole
- * or pages it cannot fault (in SNAPSHOT mode such pages get ERROR entries
- * instead), -EBUSY when the range kept changing for a second.
+ * or pages it cannot fault, running out of memory while faulting included
+ * (in SNAPSHOT mode such pages get ERROR entries instead), -EBUSY when a
+ * 2 MiB chunk kept changing for a second; -EINTR when the caller is
+ * killed.
  */
 struct rust_gup_mirror {
 	__u64 addr;

@@ -1,0 +1,824 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rust_gup under failure: a task killed in the middle of a long pin or
+ * mirror, a pinned range unmapped under its set, the file closed while
+ * ioctls are in flight on it, a pin of more than the guest's memory, and
+ * every allocation of a call failed in turn (fail-nth, on a kernel with
+ * fault injection). After each test the FOLL_PIN counters in /proc/vmstat
+ * and the module's own counters (RUST_GUP_IOC_STATS) are back where they
+ * started: whatever failed, nothing leaked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/rust_gup.h>
+
+#include "kselftest_harness.h"
+#include "rust_gup_util.h"
+
+static long page_size;
+
+/* Module-wide counters, as RUST_GUP_IOC_STATS reports them. */
+static int get_stats(int fd, struct rust_gup_stats *s)
+{
+	memset(s, 0xff, sizeof(*s));
+	return ioctl(fd, RUST_GUP_IOC_STATS, s) ? -errno : 0;
+}
+
+static bool same_stats(const struct rust_gup_stats *a, const struct rust_gup_stats *b)
+{
+	return a->open_files == b->open_files && a->mirrors == b->mirrors &&
+	       a->held_sets == b->held_sets && a->held_pages == b->held_pages;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A field of /proc/meminfo, in kB; -1 if not found. */
+static long meminfo_kb(const char *name)
+{
+	char line[256];
+	size_t len = strlen(name);
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, len) && line[len] == ':') {
+			kb = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static char *map_anon(size_t size, int extra_flags)
+{
+	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static long mirror(int fd, void *addr, size_t size, __u32 flags)
+{
+	struct rust_gup_mirror m = { .addr = (unsigned long)addr, .size = size, .flags = flags };
+
+	if (ioctl(fd, RUST_GUP_IOC_MIRROR, &m))
+		return -errno;
+	return m.id;
+}
+
+static int drop_mirror(int fd, __u32 id)
+{
+	return ioctl(fd, RUST_GUP_IOC_MIRROR_DROP, &id) ? -errno : 0;
+}
+
+static int bench(int fd, void *addr, size_t size, __u32 op, __u32 flags, long *pages)
+{
+	struct rust_gup_bench b = {
+		.addr = (unsigned long)addr, .size = size, .op = op, .flags = flags,
+	};
+
+	*pages = 0;
+	if (ioctl(fd, RUST_GUP_IOC_BENCH, &b))
+		return -errno;
+	*pages = b.size / page_size;
+	return 0;
+}
+
+static const char *errname(int err)
+{
+	const char *name = err ? strerrorname_np(err) : "success";
+
+	return name ? name : "?";
+}
+
+FIXTURE(faults) {
+	int fd;				/* for STATS; open for the whole test */
+	long pins;			/* pins_outstanding() at setup */
+	struct rust_gup_stats stats;	/* the module's counters at setup */
+};
+
+FIXTURE_SETUP(faults)
+{
+	page_size = sysconf(_SC_PAGESIZE);
+	self->fd = open(RUST_GUP_DEVICE, O_RDWR);
+	ASSERT_GE(self->fd, 0) TH_LOG("open %s: %s", RUST_GUP_DEVICE, strerror(errno));
+	ASSERT_EQ(0, get_stats(self->fd, &self->stats));
+	self->pins = pins_outstanding();
+}
+
+static void restore_fault_knobs(void);
+
+FIXTURE_TEARDOWN(faults)
+{
+	restore_fault_knobs();
+	close(self->fd);
+}
+
+/*
+ * Whether the pins and the module's counters are back at their values at
+ * setup. A file is released after its last user is gone, which may lag a
+ * little behind a close() or a wait(): this waits for up to two seconds.
+ */
+static bool wait_baseline(FIXTURE_DATA(faults) *self, long *pins, struct rust_gup_stats *s)
+{
+	for (int i = 0; i < 200; i++) {
+		*pins = pins_outstanding();
+		if (get_stats(self->fd, s))
+			return false;
+		if (*pins == self->pins && same_stats(s, &self->stats))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+#define EXPECT_BASELINE(what) do { \
+	long _pins; \
+	struct rust_gup_stats _s; \
+	bool _ok = wait_baseline(self, &_pins, &_s); \
+	EXPECT_TRUE(_ok) TH_LOG("%s: pins %ld (start %ld); sets %llu pages %llu mirrors %u files %u " \
+				"(start %llu %llu %u %u)", what, _pins, self->pins, \
+				(unsigned long long)_s.held_sets, (unsigned long long)_s.held_pages, \
+				_s.mirrors, _s.open_files, \
+				(unsigned long long)self->stats.held_sets, \
+				(unsigned long long)self->stats.held_pages, \
+				self->stats.mirrors, self->stats.open_files); \
+} while (0)
+
+/*
+ * 1. SIGKILL in the middle of a long take. A child maps 512 MiB it never
+ * touches, so GUP (or hmm_range_fault()) has to fault in every page, and
+ * takes it for writing; the parent kills it 100 ms in. GUP stops at a
+ * fatal signal (the mirror goes on to its end); either way the killed
+ * task's file is released on exit and frees whatever was taken.
+ */
+#define KILL_SIZE (512ul << 20)
+
+enum kill_kind { KILL_PIN_FAST, KILL_PIN_LOCKED, KILL_MIRROR };
+
+static const char *const kill_names[] = {
+	[KILL_PIN_FAST] = "RUST_GUP_IOC_PIN (PIN_FAST, write)",
+	[KILL_PIN_LOCKED] = "RUST_GUP_IOC_PIN (PIN_LOCKED, write)",
+	[KILL_MIRROR] = "RUST_GUP_IOC_MIRROR (write fault)",
+};
+
+static void child_take(enum kill_kind kind, int ready, int done)
+{
+	int fd = open(RUST_GUP_DEVICE, O_RDWR);
+	char *p = map_anon(KILL_SIZE, MAP_NORESERVE);
+	long pages, ret;
+	double t;
+	__u32 id;
+
+	if (fd < 0 || !p)
+		_exit(10);
+	/*
+	 * GUP reschedules between pages, so 4 KiB pages make the longest
+	 * pin. hmm_range_fault() and the module's mirror loop never do: on a
+	 * kernel without preemption and one CPU (the test VM's) the parent
+	 * would not run before the mirror call ends. Zeroing a THP does
+	 * reschedule, between its subpages: the mirror gets THPs.
+	 */
+	if (madvise(p, KILL_SIZE, kind == KILL_MIRROR ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+		_exit(12);
+	t = now_s();
+	if (write(ready, &t, sizeof(t)) != sizeof(t))
+		_exit(11);
+	if (kind == KILL_MIRROR)
+		ret = mirror(fd, p, KILL_SIZE, RUST_GUP_MIRROR_F_WRITE);
+	else
+		ret = hold(fd, p, KILL_SIZE,
+			   kind == KILL_PIN_FAST ? RUST_GUP_OP_PIN_FAST : RUST_GUP_OP_PIN_LOCKED,
+			   RUST_GUP_F_WRITE, &id, &pages);
+	/* Still alive: the call returned before the signal came. */
+	dprintf(done, "%ld after %.0f ms\n", ret, (now_s() - t) * 1e3);
+	pause();
+	_exit(0);
+}
+
+static long statm_resident_kb(pid_t pid)
+{
+	char path[64];
+	long size, resident = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	f = fopen(path, "r");
+	if (f && fscanf(f, "%ld %ld", &size, &resident) != 2)
+		resident = -1;
+	if (f)
+		fclose(f);
+	return resident < 0 ? -1 : resident * (page_size / 1024);
+}
+
+TEST_F_TIMEOUT(faults, sigkill_mid_pin, 120)
+{
+	for (int kind = KILL_PIN_FAST; kind <= KILL_MIRROR; kind++) {
+		int ready[2], done[2], status;
+		long pins_mid, rss_kb;
+		double t_ready, t_kill, t_reaped;
+		char buf[64];
+		ssize_t n;
+		pid_t pid;
+
+		ASSERT_EQ(0, pipe(ready));
+		ASSERT_EQ(0, pipe2(done, O_NONBLOCK));
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0) {
+			close(ready[0]);
+			close(done[0]);
+			child_take(kind, ready[1], done[1]);
+		}
+		close(ready[1]);
+		close(done[1]);
+		ASSERT_EQ(sizeof(t_ready), read(ready[0], &t_ready, sizeof(t_ready)))
+			TH_LOG("the child failed to set up");
+		if (now_s() - t_ready > 0.05)
+			printf("# the parent woke %.0f ms after the child's call started\n",
+			       (now_s() - t_ready) * 1e3);
+		usleep(100 * 1000);
+		rss_kb = statm_resident_kb(pid);
+		pins_mid = pins_outstanding() - self->pins;
+		t_kill = now_s();
+		ASSERT_EQ(0, kill(pid, SIGKILL));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		t_reaped = now_s();
+		EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+			TH_LOG("%s: child status %#x", kill_names[kind], status);
+		n = read(done[0], buf, sizeof(buf) - 1);
+		if (n > 0)
+			buf[n] = 0;
+		/* The signal must have come while the call was running. */
+		EXPECT_LE(n, 0) TH_LOG("%s returned %.*s, before the kill", kill_names[kind],
+				       (int)(n > 0 ? n - 1 : 0), buf);
+		if (kind != KILL_MIRROR) {
+			/* Pins are taken page by page as GUP goes. */
+			EXPECT_GT(pins_mid, 0) TH_LOG("%s: no pins 100 ms in", kill_names[kind]);
+		}
+		printf("# %s: killed %.0f ms in (%ld pins outstanding, child resident %ld MiB), "
+		       "dead %.0f ms later\n", kill_names[kind], (t_kill - t_ready) * 1e3, pins_mid,
+		       rss_kb / 1024, (t_reaped - t_kill) * 1e3);
+		close(ready[0]);
+		close(done[0]);
+		EXPECT_BASELINE(kill_names[kind]);
+	}
+}
+
+/*
+ * 2. munmap of a pinned range. The pins keep the pages: the set still
+ * describes them (same pfns, DMA-pinned, the pins counted, the mapping's
+ * reference gone) and their contents survive, though no page table maps
+ * them any more; UNPIN frees them.
+ */
+#define MUNMAP_PAGES 64
+
+TEST_F(faults, munmap_pinned_range)
+{
+	struct rust_gup_page_info before[MUNMAP_PAGES], after[MUNMAP_PAGES];
+	size_t size = MUNMAP_PAGES * page_size;
+	char *buf = map_anon(size, 0), *copy = malloc(size);
+	struct pin_longterm_test lt = { .size = size, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE };
+	struct rust_gup_stats s;
+	__u64 dest = (unsigned long)copy;
+	long pages;
+	__u32 id;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, copy);
+	ASSERT_EQ(0, madvise(buf, size, MADV_NOHUGEPAGE));
+	for (int i = 0; i < MUNMAP_PAGES; i++)
+		memset(buf + i * page_size, 'A' + i % 26, page_size);
+
+	/* Two pins per page: the long-term test's, which can copy the pages
+	 * out, and a set's, which the query describes. */
+	lt.addr = (unsigned long)buf;
+	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_START, &lt));
+	ASSERT_EQ(0, hold(self->fd, buf, size, RUST_GUP_OP_PIN_LOCKED, RUST_GUP_F_WRITE, &id, &pages));
+	ASSERT_EQ(MUNMAP_PAGES, pages);
+	ASSERT_EQ(MUNMAP_PAGES, query(self->fd, id, before, MUNMAP_PAGES));
+	EXPECT_EQ(self->pins + 2 * MUNMAP_PAGES, pins_outstanding());
+
+	ASSERT_EQ(0, munmap(buf, size));
+	/* Still pinned, still counted, still the same pages. */
+	EXPECT_EQ(self->pins + 2 * MUNMAP_PAGES, pins_outstanding());
+	ASSERT_EQ(0, get_stats(self->fd, &s));
+	EXPECT_EQ(self->stats.held_sets + 2, s.held_sets);
+	EXPECT_EQ(self->stats.held_pages + 2 * MUNMAP_PAGES, s.held_pages);
+	ASSERT_EQ(MUNMAP_PAGES, query(self->fd, id, after, MUNMAP_PAGES));
+	for (int i = 0; i < MUNMAP_PAGES; i++) {
+		EXPECT_TRUE(after[i].flags & RUST_GUP_PAGE_DMA_PINNED) TH_LOG("page %d", i);
+		EXPECT_EQ(before[i].pfn, after[i].pfn) TH_LOG("page %d", i);
+		EXPECT_EQ(2, after[i].pincount) TH_LOG("page %d", i);
+		/* Only the pins hold the page now (and perhaps an LRU batch). */
+		EXPECT_LT(after[i].refcount, before[i].refcount) TH_LOG("page %d", i);
+	}
+	/* The contents survive the unmapping. */
+	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_READ, &dest));
+	for (int i = 0; i < MUNMAP_PAGES; i++) {
+		EXPECT_EQ('A' + i % 26, copy[i * page_size]);
+		EXPECT_EQ('A' + i % 26, copy[(i + 1) * page_size - 1]);
+	}
+
+	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_STOP));
+	ASSERT_EQ(MUNMAP_PAGES, query(self->fd, id, after, MUNMAP_PAGES));
+	for (int i = 0; i < MUNMAP_PAGES; i++) {
+		EXPECT_EQ(1, after[i].pincount) TH_LOG("page %d", i);
+	}
+	ASSERT_EQ(0, unhold(self->fd, id));
+	EXPECT_EQ(-ENOENT, unhold(self->fd, id));
+	free(copy);
+	EXPECT_BASELINE("munmap_pinned_range");
+}
+
+/*
+ * 3. close() of the fd while another thread is inside ioctls on it. The
+ * in-flight ioctl keeps the file alive (fdget takes a reference in a
+ * threaded process); later ones get EBADF; what the in-flight ones left
+ * in the file (a set, a mirror) is freed when the file is released.
+ */
+#define RACE_ROUNDS 200
+#define RACE_PAGES 16
+
+struct racer {
+	int fd;
+	char *buf;
+	atomic_int started;
+	atomic_int closed;	/* set once close() has returned */
+	/* Results, read after the join. */
+	long ok, ebadf, orphan_sets, orphan_mirrors, in_flight;
+	int bad_err;
+	const char *bad_op;
+};
+
+/* True when the racer should stop: EBADF, or an unexpected result. */
+static bool racer_result(struct racer *r, int ret, const char *op)
+{
+	if (!ret) {
+		r->ok++;
+		/* It returned after close() did, and succeeded: it was in
+		 * flight when the fd was closed. */
+		if (atomic_load(&r->closed))
+			r->in_flight++;
+		return false;
+	}
+	if (ret == -EBADF) {
+		r->ebadf++;
+		return true;
+	}
+	r->bad_err = -ret;
+	r->bad_op = op;
+	return true;
+}
+
+static void *racer_fn(void *arg)
+{
+	struct racer *r = arg;
+	size_t size = RACE_PAGES * page_size;
+
+	for (;;) {
+		long pages, id;
+		__u32 set;
+		int ret;
+
+		atomic_store(&r->started, 1);
+		ret = hold(r->fd, r->buf, size, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE, &set, &pages);
+		if (racer_result(r, ret, "PIN"))
+			return NULL;
+		ret = unhold(r->fd, set);
+		if (ret == -EBADF)
+			r->orphan_sets++;
+		if (racer_result(r, ret, "UNPIN"))
+			return NULL;
+
+		ret = bench(r->fd, r->buf, size, RUST_GUP_OP_PIN_LOCKED, RUST_GUP_F_WRITE, &pages);
+		if (racer_result(r, ret, "BENCH"))
+			return NULL;
+
+		id = mirror(r->fd, r->buf, size, RUST_GUP_MIRROR_F_WRITE);
+		if (racer_result(r, id < 0 ? id : 0, "MIRROR"))
+			return NULL;
+		ret = drop_mirror(r->fd, id);
+		if (ret == -EBADF)
+			r->orphan_mirrors++;
+		if (racer_result(r, ret, "MIRROR_DROP"))
+			return NULL;
+	}
+}
+
+TEST_F_TIMEOUT(faults, close_during_ioctl, 120)
+{
+	size_t size = RACE_PAGES * page_size;
+	char *buf = map_anon(size, 0);
+	long ok = 0, ebadf = 0, orphan_sets = 0, orphan_mirrors = 0, in_flight = 0;
+	unsigned int seed = 1;
+
+	ASSERT_NE(NULL, buf);
+	memset(buf, 1, size);
+	for (int round = 0; round < RACE_ROUNDS; round++) {
+		struct racer r = { .buf = buf };
+		pthread_t thread;
+
+		r.fd = open(RUST_GUP_DEVICE, O_RDWR);
+		ASSERT_GE(r.fd, 0);
+		ASSERT_EQ(0, pthread_create(&thread, NULL, racer_fn, &r));
+		while (!atomic_load(&r.started))
+			sched_yield();
+		usleep(rand_r(&seed) % 2000);
+		/* No open() until the racer is done: the number stays free. */
+		ASSERT_EQ(0, close(r.fd));
+		atomic_store(&r.closed, 1);
+		ASSERT_EQ(0, pthread_join(thread, NULL));
+		ASSERT_EQ(NULL, r.bad_op) TH_LOG("round %d: %s: %s, expected success or EBADF",
+						 round, r.bad_op, errname(r.bad_err));
+		EXPECT_EQ(1, r.ebadf);
+		ok += r.ok;
+		ebadf += r.ebadf;
+		orphan_sets += r.orphan_sets;
+		orphan_mirrors += r.orphan_mirrors;
+		in_flight += r.in_flight;
+	}
+	printf("# %d rounds: %ld ioctls succeeded (%ld of them returned after the close()), "
+	       "%ld EBADF; %ld sets and %ld mirrors were left to the file's release\n",
+	       RACE_ROUNDS, ok, in_flight, ebadf, orphan_sets, orphan_mirrors);
+	EXPECT_EQ(RACE_ROUNDS, ebadf);
+	munmap(buf, size);
+	EXPECT_BASELINE("close_during_ioctl");
+}
+
+/*
+ * 4. A pin of more than the guest's memory (2 GiB; the module takes up to
+ * 2^22 pages, 16 GiB, per range).
+ *
+ * What GUP does: a read pin of untouched private anonymous memory faults
+ * in the shared zero page (with THP, the huge zero page), which takes no
+ * memory at all, so a read pin of 8 GiB succeeds whole. A write pin
+ * allocates a page per page, and past the guest's memory the page
+ * allocator calls the OOM killer, which kills the pinning task: not
+ * something a test can do. A hugetlb mapping without a reservation is
+ * bounded by the pool instead: the fault past the last free huge page is
+ * SIGBUS, and GUP stops there with a prefix. A registration
+ * (LONGTERM|ACCOUNT) is checked against RLIMIT_MEMLOCK before anything is
+ * pinned: ENOMEM, nothing taken.
+ */
+#define BIG_SIZE (8ul << 30)
+#define MODULE_MAX_PAGES (1ul << 22)
+
+TEST_F_TIMEOUT(faults, pin_more_than_memory, 120)
+{
+	long total_kb = meminfo_kb("MemTotal"), avail_kb, pages, vm_pin;
+	struct rust_gup_page_info info[2];
+	struct rlimit rl = { .rlim_cur = 16 << 20, .rlim_max = 16 << 20 };
+	size_t huge_size = (MODULE_MAX_PAGES + 1) * page_size;
+	char *big, *huge;
+	double t;
+	__u32 id;
+	int ret;
+
+	ASSERT_GT(total_kb, 0);
+	ASSERT_LT(total_kb, BIG_SIZE >> 10) TH_LOG("the guest has %ld kB: not more than 8 GiB", total_kb);
+
+	/* Past the module's limit: EINVAL, before anything is taken. */
+	huge = map_anon(huge_size, MAP_NORESERVE);
+	ASSERT_NE(NULL, huge);
+	EXPECT_EQ(-EINVAL, hold(self->fd, huge, huge_size, RUST_GUP_OP_PIN_FAST, 0, &id, &pages));
+	EXPECT_EQ(-EINVAL, hold(self->fd, huge, huge_size, RUST_GUP_OP_PIN_LOCKED,
+				RUST_GUP_F_WRITE, &id, &pages));
+	munmap(huge, huge_size);
+
+	/* A read pin of 8 GiB untouched: the (huge) zero page, no memory. */
+	big = map_anon(BIG_SIZE, MAP_NORESERVE);
+	ASSERT_NE(NULL, big);
+	madvise(big, BIG_SIZE, MADV_HUGEPAGE);
+	avail_kb = meminfo_kb("MemAvailable");
+	t = now_s();
+	ret = hold(self->fd, big, BIG_SIZE, RUST_GUP_OP_PIN_FAST, 0, &id, &pages);
+	t = now_s() - t;
+	if (ret) {
+		printf("# read pin of 8 GiB (guest: %ld MiB): %s after %.2f s\n", total_kb >> 10,
+		       errname(-ret), t);
+		EXPECT_TRUE(ret == -ENOMEM || ret == -EFAULT) TH_LOG("%s", errname(-ret));
+	} else {
+		long used_kb = avail_kb - meminfo_kb("MemAvailable");
+
+		ASSERT_GT(pages, 0);
+		ASSERT_EQ(2, query(self->fd, id, info, 2));
+		printf("# read pin of 8 GiB (guest: %ld MiB): %ld pages (%ld MiB) in %.2f s, "
+		       "MemAvailable down %ld MiB; page 0: pfn %#llx order %u flags %#x "
+		       "pincount %u; %ld pins counted\n",
+		       total_kb >> 10, pages, pages * page_size >> 20, t, used_kb >> 10,
+		       (unsigned long long)info[0].pfn, info[0].order, info[0].flags,
+		       info[0].pincount, pins_outstanding() - self->pins);
+		/* Whatever it took, it took no memory for the pages. */
+		EXPECT_LT(used_kb, total_kb / 4);
+		EXPECT_FALSE(info[0].flags & RUST_GUP_PAGE_ANON) TH_LOG("not the zero page");
+		ASSERT_EQ(0, unhold(self->fd, id));
+	}
+	EXPECT_EQ(self->pins, pins_outstanding());
+	munmap(big, BIG_SIZE);
+
+	/* A write pin of 8 GiB of hugetlb without reservation: the pool's
+	 * free pages, then SIGBUS, so a prefix; then released. */
+	{
+		long free_huge = meminfo_kb("HugePages_Free");
+		long huge_kb = meminfo_kb("Hugepagesize");
+
+		big = mmap(NULL, BIG_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE, -1, 0);
+		if (big == MAP_FAILED || free_huge <= 0 || huge_kb <= 0) {
+			printf("# no hugetlb pool (%ld free): hugetlb part left out\n", free_huge);
+		} else {
+			long expect = free_huge * (huge_kb * 1024 / page_size);
+
+			t = now_s();
+			ret = hold(self->fd, big, BIG_SIZE, RUST_GUP_OP_PIN_LOCKED, RUST_GUP_F_WRITE,
+				   &id, &pages);
+			t = now_s() - t;
+			printf("# write pin of 8 GiB of hugetlb, %ld huge pages free: %s, %ld pages "
+			       "(%ld MiB) in %.2f s\n", free_huge, errname(-ret), pages,
+			       pages * page_size >> 20, t);
+			ASSERT_EQ(0, ret);
+			EXPECT_EQ(expect, pages);
+			EXPECT_EQ(self->pins + pages, pins_outstanding());
+			ASSERT_EQ(0, unhold(self->fd, id));
+			EXPECT_EQ(self->pins, pins_outstanding());
+		}
+		if (big != MAP_FAILED) {
+			munmap(big, BIG_SIZE);
+			/* The mapping had the pages; the pool has them back. */
+			EXPECT_EQ(free_huge, meminfo_kb("HugePages_Free"));
+		}
+	}
+
+	/* A registration of 8 GiB with RLIMIT_MEMLOCK at 16 MiB (no
+	 * CAP_IPC_LOCK): ENOMEM up front, nothing pinned or charged. */
+	big = map_anon(BIG_SIZE, MAP_NORESERVE);
+	ASSERT_NE(NULL, big);
+	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
+	ASSERT_EQ(0, drop_cap_ipc_lock());
+	vm_pin = vm_pin_kb();
+	ret = hold(self->fd, big, BIG_SIZE, RUST_GUP_OP_PIN_FAST,
+		   RUST_GUP_F_WRITE | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT, &id, &pages);
+	printf("# registration of 8 GiB, RLIMIT_MEMLOCK 16 MiB: %s\n", errname(-ret));
+	EXPECT_EQ(-ENOMEM, ret);
+	EXPECT_EQ(vm_pin, vm_pin_kb());
+	EXPECT_EQ(self->pins, pins_outstanding());
+	/* Under the limit it works, and goes again. */
+	ASSERT_EQ(0, hold(self->fd, big, 16 * page_size, RUST_GUP_OP_PIN_FAST,
+			  RUST_GUP_F_WRITE | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT, &id, &pages));
+	EXPECT_EQ(16, pages);
+	EXPECT_EQ(vm_pin + 16 * page_size / 1024, vm_pin_kb());
+	ASSERT_EQ(0, unhold(self->fd, id));
+	EXPECT_EQ(vm_pin, vm_pin_kb());
+	munmap(big, BIG_SIZE);
+	EXPECT_BASELINE("pin_more_than_memory");
+}
+
+/*
+ * 5. fail-nth: each call is made again and again with the n-th fault
+ * injection point of the task made to fail, n = 1, 2, 3, ..., until one
+ * succeeds with no fault injected. The debugfs knobs make sleeping, highmem
+ * and order-0 allocations eligible, and silent.
+ */
+struct fault_knob {
+	const char *path;
+	const char *value;
+	char saved[32];
+	bool changed;
+};
+
+static struct fault_knob fault_knobs[] = {
+	{ "/sys/kernel/debug/failslab/verbose", "0" },
+	{ "/sys/kernel/debug/fail_page_alloc/verbose", "0" },
+	{ "/sys/kernel/debug/failslab/ignore-gfp-wait", "N" },
+	{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N" },
+	{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem", "N" },
+	{ "/sys/kernel/debug/fail_page_alloc/min-order", "0" },
+};
+
+#define NR_KNOBS (sizeof(fault_knobs) / sizeof(fault_knobs[0]))
+
+static int write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t len = strlen(value), n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, len);
+	close(fd);
+	return n == len ? 0 : -EIO;
+}
+
+static int set_fault_knobs(void)
+{
+	for (unsigned int i = 0; i < NR_KNOBS; i++) {
+		struct fault_knob *k = &fault_knobs[i];
+		int fd = open(k->path, O_RDONLY);
+		ssize_t n;
+
+		if (fd < 0)
+			return -errno;
+		n = read(fd, k->saved, sizeof(k->saved) - 1);
+		close(fd);
+		if (n <= 0)
+			return -EIO;
+		k->saved[n] = 0;
+		if (write_file(k->path, k->value))
+			return -EIO;
+		k->changed = true;
+	}
+	return 0;
+}
+
+static void restore_fault_knobs(void)
+{
+	/* In reverse: verbose goes back last. */
+	for (unsigned int i = NR_KNOBS; i-- > 0;) {
+		if (fault_knobs[i].changed)
+			write_file(fault_knobs[i].path, fault_knobs[i].saved);
+		fault_knobs[i].changed = false;
+	}
+}
+
+static int fail_nth_set(int fd, unsigned int n)
+{
+	char b[16];
+	int len = snprintf(b, sizeof(b), "%u", n);
+
+	return pwrite(fd, b, len, 0) == len ? 0 : -1;
+}
+
+static long fail_nth_get(int fd)
+{
+	char b[16];
+	ssize_t n = pread(fd, b, sizeof(b) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	b[n] = 0;
+	return strtol(b, NULL, 10);
+}
+
+enum fault_call { CALL_PIN, CALL_MIRROR, CALL_BENCH, CALL_OPEN };
+
+static const char *const call_names[] = {
+	[CALL_PIN] = "RUST_GUP_IOC_PIN", [CALL_MIRROR] = "RUST_GUP_IOC_MIRROR",
+	[CALL_BENCH] = "RUST_GUP_IOC_BENCH", [CALL_OPEN] = "open",
+};
+
+#define FAULT_PAGES 16
+#define MAX_NTH 3000
+
+TEST_F_TIMEOUT(faults, fail_nth, 300)
+{
+	size_t size = FAULT_PAGES * page_size;
+	int nth;
+
+	nth = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (nth < 0)
+		SKIP(return, "no /proc/thread-self/fail-nth: kernel without CONFIG_FAULT_INJECTION");
+	ASSERT_EQ(0, set_fault_knobs()) TH_LOG("cannot set the failslab/fail_page_alloc knobs");
+
+	for (int c = CALL_PIN; c <= CALL_OPEN; c++) {
+		long injected = 0, failed = 0, absorbed = 0, prefixes = 0, enomem = 0, efault = 0;
+		/* One letter per n: M ENOMEM, F EFAULT, E another error; p a
+		 * prefix, s whole, despite the fault; . success, no fault. */
+		char trace[MAX_NTH + 1] = "";
+		bool done = false;
+		double t = now_s();
+		unsigned int n;
+
+		for (n = 1; n <= MAX_NTH && !done; n++) {
+			/* A fresh range each time: GUP faults it in, allocating. */
+			char *buf = map_anon(size, 0);
+			long ret, left, pages = 0, got_pins = 0, pins;
+			struct rust_gup_stats s;
+			int err = 0, newfd = -1;
+			__u32 id = 0;
+
+			ASSERT_NE(NULL, buf);
+			ASSERT_EQ(0, madvise(buf, size, MADV_NOHUGEPAGE));
+
+			ASSERT_EQ(0, fail_nth_set(nth, n));
+			switch (c) {
+			case CALL_PIN:
+				ret = hold(self->fd, buf, size, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+					   &id, &pages);
+				break;
+			case CALL_MIRROR:
+				ret = mirror(self->fd, buf, size, RUST_GUP_MIRROR_F_WRITE);
+				break;
+			case CALL_BENCH:
+				ret = bench(self->fd, buf, size, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+					    &pages);
+				break;
+			default:
+				newfd = open(RUST_GUP_DEVICE, O_RDWR);
+				ret = newfd < 0 ? -errno : 0;
+				break;
+			}
+			left = fail_nth_get(nth);
+			ASSERT_EQ(0, fail_nth_set(nth, 0));
+			ASSERT_GE(left, 0);
+			if (ret < 0)
+				err = -ret;
+
+			if (!err) {
+				/* Success: check it, then undo it. */
+				switch (c) {
+				case CALL_PIN:
+					got_pins = pins_outstanding() - self->pins;
+					EXPECT_EQ(pages, got_pins) TH_LOG("n %u", n);
+					EXPECT_EQ(0, unhold(self->fd, id));
+					break;
+				case CALL_MIRROR:
+					ASSERT_EQ(0, get_stats(self->fd, &s));
+					EXPECT_EQ(self->stats.mirrors + 1, s.mirrors) TH_LOG("n %u", n);
+					EXPECT_EQ(0, drop_mirror(self->fd, ret));
+					break;
+				case CALL_BENCH:
+					break;
+				default:
+					ASSERT_EQ(0, get_stats(self->fd, &s));
+					EXPECT_EQ(self->stats.open_files + 1, s.open_files);
+					EXPECT_EQ(0, close(newfd));
+					break;
+				}
+				if (pages && pages < FAULT_PAGES)
+					prefixes++;
+			}
+			munmap(buf, size);
+			trace[n - 1] = err == ENOMEM ? 'M' : err == EFAULT ? 'F' : err ? 'E' :
+				       left ? '.' : pages && pages < FAULT_PAGES ? 'p' : 's';
+			trace[n] = 0;
+
+			if (left == 0) {
+				injected++;
+				if (err)
+					failed++;
+				else
+					absorbed++;
+			} else {
+				/* No fault injected: it must have succeeded, whole. */
+				EXPECT_EQ(0, err) TH_LOG("%s failed with %s, n %u, no fault injected",
+							 call_names[c], errname(err), n);
+				if (c != CALL_MIRROR && c != CALL_OPEN) {
+					EXPECT_EQ(FAULT_PAGES, pages) TH_LOG("%s n %u", call_names[c], n);
+				}
+				done = true;
+			}
+			if (err == ENOMEM) {
+				enomem++;
+			} else if (err == EFAULT) {
+				efault++;
+			} else if (err) {
+				EXPECT_TRUE(false) TH_LOG("%s, n %u: %s, expected ENOMEM or EFAULT",
+							  call_names[c], n, errname(err));
+			}
+
+			/* Nothing left behind, whatever happened. */
+			ASSERT_TRUE(wait_baseline(self, &pins, &s))
+				TH_LOG("%s, n %u (%s): pins %ld, sets %llu, pages %llu, mirrors %u, "
+				       "files %u: not back at the baseline", call_names[c], n,
+				       errname(err), pins, (unsigned long long)s.held_sets,
+				       (unsigned long long)s.held_pages, s.mirrors, s.open_files);
+		}
+		ASSERT_TRUE(done) TH_LOG("%s still hit injected faults after %d", call_names[c], MAX_NTH);
+		printf("# fail-nth: %ld faults injected into %s\n", injected, call_names[c]);
+		printf("#   %ld failed it (ENOMEM %ld, EFAULT %ld), %ld did not (%ld of them left "
+		       "a prefix); %.1f s\n", failed, enomem, efault, absorbed, prefixes,
+		       now_s() - t);
+		printf("#   n = 1..%u: %s\n", n - 1, trace);
+	}
+	close(nth);
+	restore_fault_knobs();
+	EXPECT_BASELINE("fail_nth");
+}
+
+TEST_HARNESS_MAIN
