@@ -10,6 +10,7 @@ use core::{
 };
 use kernel::{new_mutex, prelude::*, sync::Mutex, uaccess::UserSlice};
 
+use crate::dma;
 use crate::gup_test;
 use crate::held::{self, FileSets, HELD_PAGES, HELD_SETS};
 use crate::kernel_ext::{
@@ -89,10 +90,13 @@ impl MiscDevice for RustGupFile {
             uapi::RUST_GUP_IOC_MIRROR_READ => return mirror::read(&this.mirrors, arg),
             uapi::RUST_GUP_IOC_MIRROR_ACCESS => return mirror::access(&this.mirrors, arg),
             uapi::RUST_GUP_IOC_MIRROR_DROP => return mirror::drop_mirror(&this.mirrors, arg),
+            uapi::RUST_GUP_IOC_DMA_MAP => return dma::dma_map(&this.sets, arg),
+            uapi::RUST_GUP_IOC_DMA_SEGMENTS => return dma::dma_segments(&this.sets, arg),
             uapi::RUST_GUP_IOC_VERSION => {
                 let version = uapi::rust_gup_version {
                     abi_version: ABI_VERSION,
-                    features: uapi::RUST_GUP_FEATURE_MIRROR.into(),
+                    features: (uapi::RUST_GUP_FEATURE_MIRROR | uapi::RUST_GUP_FEATURE_DMA_MAP)
+                        .into(),
                     ..Default::default()
                 };
                 write_to_user(arg, &version)?;

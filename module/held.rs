@@ -12,11 +12,12 @@ use core::{
 use kernel::{
     page::PAGE_SIZE,
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
     sync::{Arc, Mutex},
     uaccess::UserSlice,
 };
 
+use crate::dma::Mapped;
+use crate::ids::{self, IdTable};
 use crate::kernel_ext::{
     gup::{Access, GupOptions, LongTerm, PageSet, PinnedPages, UserPageRange},
     mm::{CurrentMm, PinnedVmCharge},
@@ -49,10 +50,27 @@ impl Drop for Counted {
     }
 }
 
-/// A set held by `RUST_GUP_IOC_PIN`. Fields drop in order: the pages are
-/// released before a registration's charge is given back, as RDMA does.
-struct HeldSet {
-    held: Held,
+/// What a set holds: pages as GUP took them, or pins DMA-mapped for a
+/// device (`RUST_GUP_IOC_DMA_MAP`).
+pub(crate) enum Holding {
+    Pages(Held),
+    Mapped(Mapped),
+}
+
+impl Holding {
+    fn pages(&self) -> &dyn PageSet {
+        match self {
+            Holding::Pages(held) => held.pages(),
+            Holding::Mapped(mapped) => mapped.pages(),
+        }
+    }
+}
+
+/// A set held by `RUST_GUP_IOC_PIN` or `_DMA_MAP`. Fields drop in order:
+/// the pages are released (after the DMA mapping, if any, is gone) before a
+/// registration's charge is given back, as RDMA does.
+pub(crate) struct HeldSet {
+    pub(crate) holding: Holding,
     _charge: Option<PinnedVmCharge>,
     _counted: Counted,
 }
@@ -63,33 +81,19 @@ struct LongtermTest {
     _counted: Counted,
 }
 
-/// What one open file holds.
-///
-/// The sets are reference counted: an ioctl that reads a set (QUERY, the
-/// long-term test's READ) takes a reference under the file's lock and
-/// works without it, so no ioctl holds the lock while GUP faults pages in
-/// or user memory is copied, either of which can block for as long as user
-/// space wants (userfaultfd). A set removed meanwhile (UNPIN, STOP) stays
-/// pinned until that reference goes.
+/// What one open file holds: the long-term test's set (id 0) and the sets
+/// of `RUST_GUP_IOC_PIN` and `_DMA_MAP`; see [`IdTable`] for why they are
+/// reference counted.
 #[derive(Default)]
 pub(crate) struct FileSets {
     longterm_test: Option<Arc<LongtermTest>>,
-    sets: RBTree<u32, Arc<HeldSet>>,
-    nr_sets: usize,
-    last_id: u32,
+    sets: IdTable<HeldSet, MAX_SETS>,
 }
 
 impl FileSets {
-    /// An id no set of this file has; ids wrap around.
-    fn next_id(&self) -> Result<u32> {
-        let mut id = self.last_id;
-        for _ in 0..=MAX_SETS {
-            id = id.wrapping_add(1);
-            if id != uapi::RUST_GUP_ID_LONGTERM_TEST && self.sets.get(&id).is_none() {
-                return Ok(id);
-            }
-        }
-        Err(ENOSPC)
+    /// A reference to set `id`, made by `RUST_GUP_IOC_PIN` or `_DMA_MAP`.
+    pub(crate) fn get(&self, id: u32) -> Result<Arc<HeldSet>> {
+        self.sets.get(id)
     }
 }
 
@@ -182,6 +186,49 @@ pub(crate) fn longterm_test_read(sets: &Mutex<FileSets>, arg: usize) -> Result<i
     Ok(0)
 }
 
+/// Takes `range` per `request` as a new set of the file: the whole range
+/// for a registration (`RUST_GUP_F_ACCOUNT`), which is charged to the
+/// caller first, otherwise a prefix. `map` may turn the pages into
+/// something else to hold before the set is made.
+pub(crate) fn take_set(
+    sets: &Mutex<FileSets>,
+    request: &Request,
+    range: UserPageRange,
+    map: impl FnOnce(Held) -> Result<Holding>,
+) -> Result<Arc<HeldSet>> {
+    sets.lock().sets.check_room()?;
+    // A registration is charged first, for the whole range, and pinned
+    // whole: on any failure both go again.
+    let charge = if request.account {
+        Some(PinnedVmCharge::charge(
+            &CurrentMm::get()?,
+            range.nr_pages(),
+        )?)
+    } else {
+        None
+    };
+    let holding = map(take(request, range, request.account)?)?;
+    let pages = holding.pages().len();
+    Ok(Arc::new(
+        HeldSet {
+            holding,
+            _charge: charge,
+            _counted: Counted::new(pages),
+        },
+        GFP_KERNEL,
+    )?)
+}
+
+/// Adds `set` to the file's sets and calls `report` with its id outside
+/// the lock; if that fails, the set goes again.
+pub(crate) fn publish_set(
+    sets: &Mutex<FileSets>,
+    set: Arc<HeldSet>,
+    report: impl FnOnce(u32) -> Result,
+) -> Result {
+    ids::publish(sets, |s| &mut s.sets, set, report)
+}
+
 /// `RUST_GUP_IOC_PIN`: take a range and hold it until `UNPIN` or release.
 /// A prefix is fine (the size says how much) except for a registration
 /// (`RUST_GUP_F_ACCOUNT`), which is all or nothing; nothing is an error.
@@ -194,75 +241,21 @@ pub(crate) fn pin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
     }
     let request = Request::from_op(pin.op, pin.flags)?;
     let range = UserPageRange::new(pin.addr, pin.size)?;
-    if sets.lock().nr_sets >= MAX_SETS {
-        return Err(ENOSPC);
-    }
-
-    // A registration is charged first, for the whole range, and pinned
-    // whole: on any failure both go again.
-    let charge = if request.account {
-        Some(PinnedVmCharge::charge(
-            &CurrentMm::get()?,
-            range.nr_pages(),
-        )?)
-    } else {
-        None
-    };
-    let held = take(&request, range, request.account)?;
-    let pages = held.pages().len();
-    let set = Arc::new(
-        HeldSet {
-            held,
-            _charge: charge,
-            _counted: Counted::new(pages),
-        },
-        GFP_KERNEL,
-    )?;
-    // The tree node is allocated before the lock is taken: under it
-    // nothing allocates, and nothing fails once an id is picked.
-    let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-    let id = {
-        let mut guard = sets.lock();
-        let sets = &mut *guard;
-        if sets.nr_sets >= MAX_SETS {
-            return Err(ENOSPC);
-        }
-        let id = sets.next_id()?;
-        sets.sets.insert(node.into_node(id, set));
-        sets.nr_sets += 1;
-        sets.last_id = id;
-        id
-    };
-    // Tell user space outside the lock (the copy may fault for as long as
-    // user space wants). If it fails, the set goes again.
-    pin.size = (pages * PAGE_SIZE) as u64;
-    pin.id = id;
-    if let Err(e) = writer.write(&pin) {
-        let set = {
-            let mut sets = sets.lock();
-            let set = sets.sets.remove(&id);
-            if set.is_some() {
-                sets.nr_sets -= 1;
-            }
-            set
-        };
-        // Released outside the lock; another thread may have unpinned it.
-        drop(set);
-        return Err(e);
-    }
+    let set = take_set(sets, &request, range, |held| Ok(Holding::Pages(held)))?;
+    pin.size = (set.holding.pages().len() * PAGE_SIZE) as u64;
+    publish_set(sets, set, |id| {
+        pin.id = id;
+        writer.write(&pin)
+    })?;
     Ok(0)
 }
 
 /// `RUST_GUP_IOC_UNPIN`: release the set whose id is the `__u32` at `arg`.
 pub(crate) fn unpin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
     let id: u32 = UserSlice::new(arg, size_of::<u32>()).reader().read()?;
-    let set = {
-        let mut sets = sets.lock();
-        let set = sets.sets.remove(&id).ok_or(ENOENT)?;
-        sets.nr_sets -= 1;
-        set
-    };
-    // Released here, outside the lock (or later, by a QUERY still using it).
+    let set = sets.lock().sets.remove(id).ok_or(ENOENT)?;
+    // Released here, outside the lock (or later, by an ioctl still using
+    // it): a DMA mapping is unmapped, then the pages are released.
     drop(set);
     Ok(0)
 }
@@ -277,7 +270,7 @@ impl SetRef {
     fn pages(&self) -> &dyn PageSet {
         match self {
             SetRef::LongtermTest(t) => &t.pins,
-            SetRef::Held(s) => s.held.pages(),
+            SetRef::Held(s) => s.holding.pages(),
         }
     }
 }
@@ -292,7 +285,7 @@ pub(crate) fn query(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
         if query.id == uapi::RUST_GUP_ID_LONGTERM_TEST {
             SetRef::LongtermTest(sets.longterm_test.clone().ok_or(ENOENT)?)
         } else {
-            SetRef::Held(sets.sets.get(&query.id).ok_or(ENOENT)?.clone())
+            SetRef::Held(sets.sets.get(query.id)?)
         }
     };
     let set = set.pages();

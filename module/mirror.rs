@@ -9,13 +9,13 @@ use core::{mem::size_of, sync::atomic::AtomicU32};
 use kernel::{
     page::PAGE_SIZE,
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
     sync::{Arc, Mutex},
     time::Ktime,
     uaccess::UserSlice,
 };
 
 use crate::device::Counted;
+use crate::ids::{self, IdTable};
 use crate::kernel_ext::{
     gup::UserPageRange,
     hmm::{Mirror, MirrorEntry, MirrorMode, MAX_MIRROR_PAGES},
@@ -34,48 +34,16 @@ pub(crate) static MIRRORS: AtomicU32 = AtomicU32::new(0);
 
 /// A mirror held by a file. The count drops after the notifier is gone.
 #[pin_data]
-struct FileMirror {
+pub(crate) struct FileMirror {
     #[pin]
     mirror: Mirror,
     _counted: Counted,
 }
 
-/// The mirrors of one open file. As with pinned sets, an ioctl takes a
-/// reference under the lock and works without it: faulting and user
-/// copies can block for as long as user space wants. A mirror dropped
-/// meanwhile goes when the last such reference does.
-#[derive(Default)]
-pub(crate) struct FileMirrors {
-    mirrors: RBTree<u32, Arc<FileMirror>>,
-    nr: usize,
-    last_id: u32,
-}
-
-impl FileMirrors {
-    /// An id no mirror of this file has; ids start at 1 and wrap around.
-    fn next_id(&self) -> Result<u32> {
-        let mut id = self.last_id;
-        for _ in 0..=MAX_MIRRORS {
-            id = id.wrapping_add(1);
-            if id != 0 && self.mirrors.get(&id).is_none() {
-                return Ok(id);
-            }
-        }
-        Err(ENOSPC)
-    }
-
-    fn get(&self, id: u32) -> Result<Arc<FileMirror>> {
-        self.mirrors.get(&id).cloned().ok_or(ENOENT)
-    }
-
-    fn remove(&mut self, id: u32) -> Option<Arc<FileMirror>> {
-        let m = self.mirrors.remove(&id);
-        if m.is_some() {
-            self.nr -= 1;
-        }
-        m
-    }
-}
+/// The mirrors of one open file; see [`IdTable`] for why they are
+/// reference counted. A mirror dropped while an ioctl uses it goes when
+/// that ioctl's reference does.
+pub(crate) type FileMirrors = IdTable<FileMirror, MAX_MIRRORS>;
 
 /// The range of a mirror command: page aligned, a whole number of pages.
 fn mirror_range(addr: u64, size: u64) -> Result<UserPageRange> {
@@ -118,9 +86,7 @@ pub(crate) fn create(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> 
     }
     mirror_mode(args.flags)?;
     let range = mirror_range(args.addr, args.size)?;
-    if mirrors.lock().nr >= MAX_MIRRORS {
-        return Err(ENOSPC);
-    }
+    mirrors.lock().check_room()?;
     let start = Ktime::ktime_get();
     let mm = CurrentMm::get()?;
     let mirror = Mirror::new(&mm, range)?;
@@ -136,26 +102,17 @@ pub(crate) fn create(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> 
     // A new mirror's cost includes setting it up: the table, the notifier.
     args.ns = (Ktime::ktime_get() - start).to_ns().max(0) as u64;
 
-    let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-    let id = {
-        let mut guard = mirrors.lock();
-        let m = &mut *guard;
-        if m.nr >= MAX_MIRRORS {
-            return Err(ENOSPC);
-        }
-        let id = m.next_id()?;
-        m.mirrors.insert(node.into_node(id, held));
-        m.nr += 1;
-        m.last_id = id;
-        id
-    };
-    args.id = id;
-    if let Err(e) = writer.write(&args) {
-        // Dropped outside the lock: removal waits for callbacks.
-        let m = mirrors.lock().remove(id);
-        drop(m);
-        return Err(e);
-    }
+    // Dropped outside the lock if telling user space fails: removal waits
+    // for notifier callbacks.
+    ids::publish(
+        mirrors,
+        |m| m,
+        held,
+        |id| {
+            args.id = id;
+            writer.write(&args)
+        },
+    )?;
     Ok(0)
 }
 

@@ -15,8 +15,10 @@
 mod kernel_ext;
 
 mod device;
+mod dma;
 mod gup_test;
 mod held;
+mod ids;
 mod mirror;
 mod take;
 

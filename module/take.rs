@@ -57,6 +57,11 @@ impl Request {
         }
     }
 
+    /// Whether the request pins (FOLL_PIN) rather than gets.
+    pub(crate) fn is_pin(&self) -> bool {
+        !matches!(self.kind, HolderKind::Get)
+    }
+
     /// A request of the kernel's gup_test ABI: the command picks the entry
     /// point and pin or get, `gup_flags` carries raw FOLL bits. Only the
     /// bits listed in the uapi header are taken; anything else is `EINVAL`

@@ -507,6 +507,16 @@ impl<K: PinKind> PinnedPages<K> {
     fn foll(&self) -> u32 {
         K::FOLL | self.opts.foll()
     }
+
+    /// How the pages were pinned.
+    pub(crate) fn access(&self) -> Access {
+        self.opts.access
+    }
+
+    /// The pinned pages, for the DMA mapping of [`super::dma`].
+    pub(super) fn page_ptrs(&self) -> &[*mut bindings::page] {
+        &self.pages.0
+    }
 }
 
 impl<K: PinKind> private::Holder for PinnedPages<K> {

@@ -4,14 +4,21 @@
  * rust/ calls them.
  */
 #include <linux/capability.h>
+#include <linux/dma-mapping.h>
 #include <linux/highmem.h>
+#include <linux/interval_tree.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/scatterlist.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 
 #include "../include/uapi/linux/rust_gup.h"
 #include "helpers.h"
@@ -109,16 +116,60 @@ static __u32 rust_gup_zone(const struct page *page)
 	}
 }
 
+/*
+ * The PCI function whose memory BAR holds a P2PDMA page, with a reference
+ * the caller puts; NULL if none does. struct pci_p2pdma_pagemap, which
+ * records the provider, is private to drivers/pci/p2pdma.c, but
+ * pci_p2pdma_add_resource() makes the pagemap's range out of one of the
+ * provider's BARs, and those are public. Bridge windows are not BARs, so
+ * the bridges above the provider do not match.
+ */
+static struct pci_dev *rust_gup_p2pdma_provider(struct page *page)
+{
+	phys_addr_t phys = page_to_phys(page);
+	struct pci_dev *pdev = NULL;
+	int bar;
+
+	for_each_pci_dev(pdev) {
+		for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
+			struct resource *res = pci_resource_n(pdev, bar);
+
+			if (resource_type(res) == IORESOURCE_MEM &&
+			    phys >= res->start && phys <= res->end)
+				return pdev;
+		}
+	}
+	return NULL;
+}
+
+/* RUST_GUP_PCI_ID() of a function, or false if its domain has none. */
+static bool rust_gup_pci_id(struct pci_dev *pdev, __u32 *id)
+{
+	int domain = pci_domain_nr(pdev->bus);
+
+	if (domain < 0 || domain > 0xffff)
+		return false;
+	*id = RUST_GUP_PCI_ID(domain, pdev->bus->number, pdev->devfn);
+	return true;
+}
+
 /* Describes a page the caller holds a reference or a pin on. */
 void rust_gup_page_info(struct page *page, struct rust_gup_page_info *info)
 {
 	struct folio *folio = page_folio(page);
+	__u32 provider = 0;
 	__u32 flags = 0;
 
 	if (folio_maybe_dma_pinned(folio))
 		flags |= RUST_GUP_PAGE_DMA_PINNED;
-	if (is_pci_p2pdma_page(page))
+	if (is_pci_p2pdma_page(page)) {
+		struct pci_dev *pdev = rust_gup_p2pdma_provider(page);
+
 		flags |= RUST_GUP_PAGE_P2PDMA;
+		if (pdev && rust_gup_pci_id(pdev, &provider))
+			flags |= RUST_GUP_PAGE_PROVIDER;
+		pci_dev_put(pdev);
+	}
 	if (folio_test_hugetlb(folio))
 		flags |= RUST_GUP_PAGE_HUGETLB;
 	if (folio_test_anon(folio))
@@ -135,6 +186,7 @@ void rust_gup_page_info(struct page *page, struct rust_gup_page_info *info)
 			atomic_read(&folio->_pincount) :
 			folio_ref_count(folio) / GUP_PIN_COUNTING_BIAS,
 		.refcount = folio_ref_count(folio),
+		.provider = provider,
 	};
 }
 
@@ -198,4 +250,259 @@ int rust_gup_pfn_access(unsigned long pfn, size_t offset, void *buf,
 	if (write)
 		set_page_dirty(page);
 	return 0;
+}
+
+/* The PCI function RUST_GUP_PCI_ID() id names, with a reference; or NULL. */
+struct pci_dev *rust_gup_pci_get(u32 id)
+{
+	return pci_get_domain_bus_and_slot(RUST_GUP_PCI_DOMAIN(id),
+					   RUST_GUP_PCI_BUS(id),
+					   RUST_GUP_PCI_DEVFN(id));
+}
+
+void rust_gup_pci_put(struct pci_dev *pdev)
+{
+	pci_dev_put(pdev);
+}
+
+static enum dma_data_direction rust_gup_dma_dir(bool bidirectional)
+{
+	return bidirectional ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE;
+}
+
+/*
+ * Whether page b, which follows a segment of len bytes that starts at
+ * start and ends with page a, may join it: physically contiguous, from
+ * the same pagemap (P2PDMA pages of one provider, or ordinary memory), and
+ * within the device's segment limits, size and boundary. Under dma-direct
+ * a segment's DMA address range is its physical one, so a segment that
+ * crossed the boundary would reach the device as such (DMA_API_DEBUG_SG
+ * reports it).
+ */
+static bool rust_gup_sg_extends(phys_addr_t start, unsigned int len,
+				struct page *a, struct page *b,
+				unsigned int max_seg, unsigned long boundary)
+{
+	phys_addr_t end = start + len + PAGE_SIZE - 1;
+
+	return page_to_pfn(b) == page_to_pfn(a) + 1 &&
+	       zone_device_pages_have_same_pgmap(a, b) &&
+	       len <= max_seg - PAGE_SIZE &&
+	       (start | boundary) == (end | boundary);
+}
+
+/*
+ * A scatterlist of nr pages for dev: runs of contiguous pages merged into
+ * segments as rust_gup_sg_extends() allows. sg_alloc_table_from_pages()
+ * knows the maximum segment size but not the boundary, hence two passes
+ * here: count, then fill.
+ */
+static int rust_gup_sg_table(struct sg_table *sgt, struct device *dev,
+			     struct page **pages, unsigned int nr)
+{
+	unsigned int max_seg = dma_get_max_seg_size(dev) & PAGE_MASK;
+	unsigned long boundary = dma_get_seg_boundary(dev);
+	struct scatterlist *sg = NULL;
+	unsigned int i, nents = 0, len = 0;
+	phys_addr_t start = 0;
+	int ret;
+
+	if (max_seg < PAGE_SIZE || boundary < PAGE_SIZE - 1)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (i && rust_gup_sg_extends(start, len, pages[i - 1], pages[i],
+					     max_seg, boundary)) {
+			len += PAGE_SIZE;
+			continue;
+		}
+		nents++;
+		start = page_to_phys(pages[i]);
+		len = PAGE_SIZE;
+	}
+	ret = sg_alloc_table(sgt, nents, GFP_KERNEL | __GFP_NOWARN);
+	if (ret)
+		return ret;
+	for (i = 0; i < nr; i++) {
+		if (sg && rust_gup_sg_extends(start, sg->length, pages[i - 1],
+					      pages[i], max_seg, boundary)) {
+			sg->length += PAGE_SIZE;
+			continue;
+		}
+		sg = sg ? sg_next(sg) : sgt->sgl;
+		sg_set_page(sg, pages[i], PAGE_SIZE, 0);
+		start = page_to_phys(pages[i]);
+	}
+	return 0;
+}
+
+/*
+ * A DMA mapping of pinned pages for a client: the table, and, when the
+ * client may write, the pfn ranges of its segments as claimed in
+ * rust_gup_dma_writable.
+ */
+struct rust_gup_dma_mapping {
+	struct sg_table sgt;
+	bool bidirectional;
+	unsigned int nr_ranges;
+	struct interval_tree_node *ranges;
+};
+
+/*
+ * The pfn ranges that mappings of all open files let a device write. The
+ * DMA API does not support two such mappings of one cacheline at once: on
+ * a system without coherent DMA, one mapping's cache maintenance would
+ * destroy data the device wrote through the other, and
+ * CONFIG_DMA_API_DEBUG WARNs ("overlapping mappings aren't supported").
+ * A writable mapping that overlaps a claimed range, its own included (a
+ * page mapped at two addresses of the range), is refused with -EBUSY.
+ * Read-only (DMA_TO_DEVICE) mappings may overlap anything.
+ */
+static DEFINE_MUTEX(rust_gup_dma_lock);
+static struct rb_root_cached rust_gup_dma_writable = RB_ROOT_CACHED;
+
+static void rust_gup_dma_unclaim(struct rust_gup_dma_mapping *m,
+				 unsigned int n)
+{
+	unsigned int i;
+
+	mutex_lock(&rust_gup_dma_lock);
+	for (i = 0; i < n; i++)
+		interval_tree_remove(&m->ranges[i], &rust_gup_dma_writable);
+	mutex_unlock(&rust_gup_dma_lock);
+}
+
+static int rust_gup_dma_claim(struct rust_gup_dma_mapping *m)
+{
+	struct scatterlist *sg;
+	unsigned int i, n = 0;
+
+	m->ranges = kvcalloc(m->sgt.orig_nents, sizeof(*m->ranges),
+			     GFP_KERNEL | __GFP_NOWARN);
+	if (!m->ranges)
+		return -ENOMEM;
+	mutex_lock(&rust_gup_dma_lock);
+	for_each_sgtable_sg(&m->sgt, sg, i) {
+		struct interval_tree_node *range = &m->ranges[i];
+
+		range->start = page_to_pfn(sg_page(sg));
+		range->last = range->start + sg->length / PAGE_SIZE - 1;
+		if (interval_tree_iter_first(&rust_gup_dma_writable,
+					     range->start, range->last))
+			break;
+		interval_tree_insert(range, &rust_gup_dma_writable);
+		n++;
+	}
+	mutex_unlock(&rust_gup_dma_lock);
+	if (n < m->sgt.orig_nents) {
+		rust_gup_dma_unclaim(m, n);
+		kvfree(m->ranges);
+		m->ranges = NULL;
+		return -EBUSY;
+	}
+	m->nr_ranges = n;
+	return 0;
+}
+
+/*
+ * Maps nr pinned pages for DMA by client: a scatterlist of the pages
+ * (rust_gup_sg_table()), claimed if the client may write, and mapped with
+ * dma_map_sgtable(), which maps P2PDMA pages the way the PCI topology
+ * allows. Stores the mapping, for rust_gup_dma_unmap(), at out; or fails,
+ * with errors of dma_map_sgtable() and:
+ *  -ENODEV when no driver is bound to client: nobody set its DMA mask and
+ *   nobody would program it with the addresses;
+ *  -EREMOTEIO when client cannot reach the provider of a P2PDMA page.
+ *   This is checked first, with pci_p2pdma_distance(), quietly: the DMA
+ *   layer would refuse the same with -EREMOTEIO, but only after a
+ *   pci_warn() about the pair;
+ *  -EBUSY when the client may write and a page is already mapped so.
+ */
+int rust_gup_dma_map(struct pci_dev *client, struct page **pages,
+		     unsigned int nr, bool bidirectional,
+		     struct rust_gup_dma_mapping **out)
+{
+	struct device *dev = &client->dev;
+	struct dev_pagemap *reachable = NULL;
+	struct rust_gup_dma_mapping *m;
+	unsigned int i;
+	int ret;
+
+	if (!READ_ONCE(dev->driver) || !dev->dma_mask)
+		return -ENODEV;
+
+	for (i = 0; i < nr; i++) {
+		struct pci_dev *provider;
+		int distance = -1;
+
+		if (!is_pci_p2pdma_page(pages[i]) || pages[i]->pgmap == reachable)
+			continue;
+		provider = rust_gup_p2pdma_provider(pages[i]);
+		if (provider)
+			distance = pci_p2pdma_distance(provider, dev, false);
+		pci_dev_put(provider);
+		if (distance < 0)
+			return -EREMOTEIO;
+		reachable = pages[i]->pgmap;
+	}
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->bidirectional = bidirectional;
+	ret = rust_gup_sg_table(&m->sgt, dev, pages, nr);
+	if (ret)
+		goto free;
+	if (bidirectional) {
+		ret = rust_gup_dma_claim(m);
+		if (ret)
+			goto free_table;
+	}
+	ret = dma_map_sgtable(dev, &m->sgt, rust_gup_dma_dir(bidirectional),
+			      DMA_ATTR_NO_WARN);
+	if (ret)
+		goto unclaim;
+	*out = m;
+	return 0;
+
+unclaim:
+	rust_gup_dma_unclaim(m, m->nr_ranges);
+	kvfree(m->ranges);
+free_table:
+	sg_free_table(&m->sgt);
+free:
+	kfree(m);
+	return ret;
+}
+
+/* Undoes rust_gup_dma_map(), for the same client. */
+void rust_gup_dma_unmap(struct pci_dev *client, struct rust_gup_dma_mapping *m)
+{
+	dma_unmap_sgtable(&client->dev, &m->sgt,
+			  rust_gup_dma_dir(m->bidirectional), 0);
+	rust_gup_dma_unclaim(m, m->nr_ranges);
+	kvfree(m->ranges);
+	sg_free_table(&m->sgt);
+	kfree(m);
+}
+
+unsigned int rust_gup_dma_nr_segments(const struct rust_gup_dma_mapping *m)
+{
+	return m->sgt.nents;
+}
+
+/* Describes the DMA segments of a mapping: segs has room for all. */
+void rust_gup_dma_segments(struct rust_gup_dma_mapping *m,
+			   struct rust_gup_dma_segment *segs)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sgtable_dma_sg(&m->sgt, sg, i) {
+		segs[i] = (struct rust_gup_dma_segment) {
+			.addr = sg_dma_address(sg),
+			.len = sg_dma_len(sg),
+			.flags = sg_dma_is_bus_address(sg) ?
+				RUST_GUP_DMA_BUS_ADDR : 0,
+		};
+	}
 }

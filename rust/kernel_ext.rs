@@ -10,6 +10,7 @@
 //! module that uses only part of it leaves the rest unused.
 
 pub(crate) mod bindings;
+pub(crate) mod dma;
 pub(crate) mod file;
 pub(crate) mod gup;
 pub(crate) mod hmm;

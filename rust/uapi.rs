@@ -33,6 +33,10 @@ pub(crate) use bindings::{
     RUST_GUP_OP_PIN_REMOTE, RUST_GUP_OP_PIN_UNLOCKED, RUST_GUP_SAMPLE_COPY,
 };
 pub(crate) use bindings::{
+    rust_gup_dma_map, rust_gup_dma_segment, rust_gup_dma_segments, RUST_GUP_DMA_BUS_ADDR,
+    RUST_GUP_FEATURE_DMA_MAP, RUST_GUP_IOC_DMA_MAP, RUST_GUP_IOC_DMA_SEGMENTS,
+};
+pub(crate) use bindings::{
     rust_gup_mirror, rust_gup_mirror_access, rust_gup_mirror_entry, rust_gup_mirror_read,
     RUST_GUP_FEATURE_MIRROR, RUST_GUP_IOC_MIRROR, RUST_GUP_IOC_MIRROR_ACCESS,
     RUST_GUP_IOC_MIRROR_DROP, RUST_GUP_IOC_MIRROR_FAULT, RUST_GUP_IOC_MIRROR_READ,
@@ -79,6 +83,8 @@ from_user!(
     rust_gup_mirror,
     rust_gup_mirror_read,
     rust_gup_mirror_access,
+    rust_gup_dma_map,
+    rust_gup_dma_segments,
 );
 
 to_user! {
@@ -93,11 +99,14 @@ to_user! {
     }
     rust_gup_pin { addr, size, op, flags, id, reserved }
     rust_gup_query { id, nr, first, pages, set_pages }
-    rust_gup_page_info { pfn, zone, order, flags, pincount, refcount, reserved }
+    rust_gup_page_info { pfn, zone, order, flags, pincount, refcount, provider }
     rust_gup_mr_reg { addr, len, access, key }
     rust_gup_mirror { addr, size, flags, id, valid, ns, retries, reserved }
     rust_gup_mirror_read { id, nr, first, entries, mirror_pages, invalidations }
     rust_gup_mirror_entry { pfn, flags, order }
+    rust_gup_dma_map { addr, size, op, flags, client, id, nr_segments, bus_segments }
+    rust_gup_dma_segments { id, nr, first, segments, nr_segments }
+    rust_gup_dma_segment { addr, len, flags }
 }
 
 // The gup_flags bits the uapi header names are the kernel's FOLL values.

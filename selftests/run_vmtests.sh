@@ -34,16 +34,19 @@ Categories:
   migration FOLL_LONGTERM migrates out of ZONE_MOVABLE and CMA, and the
             migration invalidates HMM mirrors; needs a boot with movablecore=
             and cma= (make check does a second boot)
-  p2p       FOLL_PCI_P2PDMA against the NVMe CMB published as p2pmem
+  p2p       FOLL_PCI_P2PDMA against the NVMe CMB published as p2pmem, and
+            DMA mapping for the NVMe controllers next to O_DIRECT
   mirror    the HMM mirror (hmm_range_fault, mmu interval notifier): entries
             invalidated by munmap, MADV_DONTNEED, mprotect, fork/COW, THP
             split, owner exit; device access; races; bad input; no pins
-  faults    SIGKILL while pinning or mirroring, munmap of a pinned range,
-            close during ioctls, pins past memory, fail-nth injection into
-            the module's allocations (on a kernel with fault injection)
   fuzz      100,000 ioctls with random and edge-case arguments from 4 threads,
             while buffers are remapped, mprotected, dropped and forked and
             files closed underneath (fixed seed)
+  dma-api   on a kernel with DMA_API_DEBUG (the debug flavour): errors the
+            DMA API's checks counted in the tests above (listed only there)
+  faults    SIGKILL while pinning or mirroring, munmap of a pinned range,
+            close during ioctls, pins past memory, fail-nth injection into
+            the module's allocations (on a kernel with fault injection)
   sample    the sample drivers (samples/rust_gup_sample.rs, rust_gup_mr.rs)
   module    unload and load rust_gup repeatedly, leak and busy checks
   kmemleak  on a kernel with kmemleak (the debug flavour): objects leaked by
@@ -70,8 +73,12 @@ all_tests() {
 	echo "p2p rust_gup_p2p"
 	echo "mirror rust_gup_mirror -T $MIRROR_MIGRATION_TEST"
 	echo "migration rust_gup_mirror -t $MIRROR_MIGRATION_TEST"
-	echo "faults rust_gup_faults"
 	echo "fuzz rust_gup_fuzz -s 1 -n 100000 -T 240"
+	# On a DMA_API_DEBUG kernel, what the DMA API's checks counted in the
+	# tests that map (p2p, fuzz); before faults, whose fail-nth can turn
+	# those checks off.
+	[ -e /sys/kernel/debug/dma-api ] && echo "dma-api rust_gup_dma_api.sh"
+	echo "faults rust_gup_faults"
 	echo "sample with_module.sh rust_gup_sample rust_gup_sample_test"
 	echo "sample with_module.sh rust_gup_mr rust_gup_mr_test"
 	echo "module rust_gup_reload.sh"

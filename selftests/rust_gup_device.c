@@ -88,7 +88,7 @@ TEST_F(dev, version)
 	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_VERSION, &v));
 	EXPECT_EQ(RUST_GUP_ABI_VERSION, v.abi_version);
 	EXPECT_EQ(0, v.reserved);
-	EXPECT_EQ(RUST_GUP_FEATURE_MIRROR, v.features);
+	EXPECT_EQ(RUST_GUP_FEATURE_MIRROR | RUST_GUP_FEATURE_DMA_MAP, v.features);
 }
 
 /* Commands the module does not know, of our type and of others. */

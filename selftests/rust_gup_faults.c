@@ -580,7 +580,7 @@ TEST_F_TIMEOUT(faults, pin_more_than_memory, 120)
 	big = map_anon(BIG_SIZE, MAP_NORESERVE);
 	ASSERT_NE(NULL, big);
 	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
-	ASSERT_EQ(0, drop_cap_ipc_lock());
+	ASSERT_EQ(0, drop_cap(CAP_IPC_LOCK));
 	vm_pin = vm_pin_kb();
 	ret = hold(self->fd, big, BIG_SIZE, RUST_GUP_OP_PIN_FAST,
 		   RUST_GUP_F_WRITE | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT, &id, &pages);
@@ -685,11 +685,12 @@ static long fail_nth_get(int fd)
 	return strtol(b, NULL, 10);
 }
 
-enum fault_call { CALL_PIN, CALL_MIRROR, CALL_BENCH, CALL_OPEN };
+enum fault_call { CALL_PIN, CALL_MIRROR, CALL_BENCH, CALL_DMA_MAP, CALL_OPEN };
 
 static const char *const call_names[] = {
 	[CALL_PIN] = "RUST_GUP_IOC_PIN", [CALL_MIRROR] = "RUST_GUP_IOC_MIRROR",
-	[CALL_BENCH] = "RUST_GUP_IOC_BENCH", [CALL_OPEN] = "open",
+	[CALL_BENCH] = "RUST_GUP_IOC_BENCH", [CALL_DMA_MAP] = "RUST_GUP_IOC_DMA_MAP",
+	[CALL_OPEN] = "open",
 };
 
 #define FAULT_PAGES 16
@@ -698,6 +699,8 @@ static const char *const call_names[] = {
 TEST_F_TIMEOUT(faults, fail_nth, 300)
 {
 	size_t size = FAULT_PAGES * page_size;
+	char client_name[64];
+	long client = pci_function("nvme", -1, client_name, sizeof(client_name));
 	int nth;
 
 	nth = open("/proc/thread-self/fail-nth", O_RDWR);
@@ -713,6 +716,11 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 		bool done = false;
 		double t = now_s();
 		unsigned int n;
+
+		if (c == CALL_DMA_MAP && client < 0) {
+			printf("# fail-nth: no NVMe controller to map for: %s not run\n", call_names[c]);
+			continue;
+		}
 
 		for (n = 1; n <= MAX_NTH && !done; n++) {
 			/* A fresh range each time: GUP faults it in, allocating. */
@@ -738,6 +746,18 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 				ret = bench(self->fd, buf, size, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
 					    &pages);
 				break;
+			case CALL_DMA_MAP: {
+				struct rust_gup_dma_map m = {
+					.addr = (unsigned long)buf, .size = size,
+					.op = RUST_GUP_OP_PIN_FAST, .flags = RUST_GUP_F_WRITE,
+					.client = client,
+				};
+
+				ret = ioctl(self->fd, RUST_GUP_IOC_DMA_MAP, &m) ? -errno : 0;
+				id = m.id;
+				pages = ret ? 0 : m.size / page_size;
+				break;
+			}
 			default:
 				newfd = open(RUST_GUP_DEVICE, O_RDWR);
 				ret = newfd < 0 ? -errno : 0;
@@ -753,6 +773,7 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 				/* Success: check it, then undo it. */
 				switch (c) {
 				case CALL_PIN:
+				case CALL_DMA_MAP:
 					got_pins = pins_outstanding() - self->pins;
 					EXPECT_EQ(pages, got_pins) TH_LOG("n %u", n);
 					EXPECT_EQ(0, unhold(self->fd, id));

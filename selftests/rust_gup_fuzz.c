@@ -7,7 +7,7 @@
  * a fixed seed by default, so a failure can be replayed.
  *
  * It passes if every call returns (success or an error), and afterwards,
- * with every file closed, the module holds no set. The harness checks that
+ * with every file closed, the module holds no set and no mirror. The harness checks that
  * the FOLL_PIN counters are balanced and the kernel logged no splat.
  *
  *   rust_gup_fuzz [-s SEED] [-n CALLS] [-j THREADS] [-T SECONDS]
@@ -39,6 +39,12 @@ static size_t buf_size;
 static char *bufs[NR_BUFS];	/* fixed addresses; the chaos thread remaps in place */
 static int fds[NR_FDS];
 static atomic_long calls, errors, remaps;
+static atomic_long tried[0x50], succeeded[0x50];	/* per command number */
+static atomic_uint recent_ids[16];	/* ids that PIN, MIRROR and DMA_MAP returned */
+static struct {				/* mirrors made lately; fields may mismatch */
+	atomic_uint id;
+	atomic_ulong addr, pages;
+} recent_mirrors[8];
 static atomic_int stop;
 static long max_calls = 100000;
 static time_t deadline;
@@ -92,6 +98,14 @@ static __u32 fuzz_flags(struct rng *r, __u32 known)
 }
 
 /* The argument pointer: usually the struct, sometimes NULL or bad. */
+/* A set or mirror id: mostly one handed out lately, on any of the files. */
+static __u32 fuzz_id(struct rng *r)
+{
+	if (pick(r, 4))
+		return atomic_load(&recent_ids[pick(r, 16)]);
+	return pick(r, 70);
+}
+
 static void *fuzz_arg(struct rng *r, void *good)
 {
 	switch (pick(r, 32)) {
@@ -112,6 +126,11 @@ static void one_call(struct rng *r)
 		struct rust_gup_query query;
 		struct rust_gup_stats stats;
 		struct rust_gup_version version;
+		struct rust_gup_mirror mirror;
+		struct rust_gup_mirror_read mirror_read;
+		struct rust_gup_mirror_access access;
+		struct rust_gup_dma_map dma;
+		struct rust_gup_dma_segments segs;
 		__u64 u64;
 		__u32 u32;
 		char bytes[256];
@@ -122,14 +141,19 @@ static void one_call(struct rng *r)
 		PIN_LONGTERM_TEST_STOP, PIN_LONGTERM_TEST_READ, RUST_GUP_IOC_VERSION,
 		RUST_GUP_IOC_STATS, RUST_GUP_IOC_BENCH, RUST_GUP_IOC_PIN, RUST_GUP_IOC_UNPIN,
 		RUST_GUP_IOC_QUERY, RUST_GUP_IOC_PIN, RUST_GUP_IOC_PIN, RUST_GUP_IOC_UNPIN,
+		RUST_GUP_IOC_MIRROR, RUST_GUP_IOC_MIRROR_FAULT, RUST_GUP_IOC_MIRROR_READ,
+		RUST_GUP_IOC_MIRROR_ACCESS, RUST_GUP_IOC_MIRROR_DROP, RUST_GUP_IOC_DMA_MAP,
+		RUST_GUP_IOC_DMA_SEGMENTS, RUST_GUP_IOC_DMA_MAP,
 	};
 	unsigned long cmd = cmds[pick(r, sizeof(cmds) / sizeof(cmds[0]))];
-	int fd = fds[pick(r, NR_FDS)];
+	int fd = fds[pick(r, NR_FDS)], nr;
+	void *arg;
 
 	for (size_t i = 0; i < sizeof(u) / sizeof(unsigned long); i++)
 		((unsigned long *)&u)[i] = next(r);
 	if (pick(r, 64) == 0)
 		cmd = (__u32)next(r);	/* anything at all */
+	nr = _IOC_TYPE(cmd) == 'g' && _IOC_NR(cmd) < 0x50 ? _IOC_NR(cmd) : 0;
 
 	switch (_IOC_NR(cmd)) {
 	case 1 ... 6:
@@ -163,18 +187,98 @@ static void one_call(struct rng *r)
 		};
 		break;
 	case 0x44:
-		u.u32 = pick(r, 40);
+		u.u32 = fuzz_id(r);
 		break;
 	case 0x45:
 		u.query = (struct rust_gup_query) {
-			.id = pick(r, 40), .nr = pick(r, 700), .first = pick(r, 8) ? pick(r, 600) : next(r),
+			.id = fuzz_id(r), .nr = pick(r, 700), .first = pick(r, 8) ? pick(r, 600) : next(r),
 			.pages = pick(r, 8) ? (unsigned long)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
 		};
 		break;
+	case 0x46 ... 0x47:
+		u.mirror = (struct rust_gup_mirror) {
+			.addr = fuzz_addr(r), .size = fuzz_size(r),
+			.flags = fuzz_flags(r, RUST_GUP_MIRROR_F_ALL),
+			.id = _IOC_NR(cmd) == 0x47 || pick(r, 16) == 0 ? fuzz_id(r) : 0,
+			.reserved = pick(r, 16) == 0,
+		};
+		if (_IOC_NR(cmd) == 0x47 && pick(r, 4)) {
+			/* Mostly part of a mirror made lately. */
+			int m = pick(r, 8);
+			unsigned long pages = atomic_load(&recent_mirrors[m].pages), first;
+
+			first = pick(r, pages + 1);
+			u.mirror.id = atomic_load(&recent_mirrors[m].id);
+			u.mirror.addr = atomic_load(&recent_mirrors[m].addr) + first * page;
+			u.mirror.size = (pick(r, pages - first + 1) + !pick(r, 8)) * page;
+		}
+		break;
+	case 0x48:
+		u.mirror_read = (struct rust_gup_mirror_read) {
+			.id = fuzz_id(r), .nr = pick(r, 700), .first = pick(r, 8) ? pick(r, 600) : next(r),
+			.entries = pick(r, 8) ? (unsigned long)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
+		};
+		break;
+	case 0x49: {
+		int m = pick(r, 8);
+
+		u.access = (struct rust_gup_mirror_access) {
+			.id = fuzz_id(r), .flags = fuzz_flags(r, RUST_GUP_MIRROR_ACCESS_WRITE),
+			.addr = fuzz_addr(r) + (pick(r, 4) ? 0 : pick(r, page)),
+			.len = pick(r, 8) ? pick(r, 2 * page) : fuzz_size(r),
+			.buf = pick(r, 8) ? (unsigned long)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
+		};
+		if (pick(r, 2)) {
+			/* Mostly inside a mirror made lately. */
+			u.access.id = atomic_load(&recent_mirrors[m].id);
+			u.access.addr = atomic_load(&recent_mirrors[m].addr) +
+					pick(r, atomic_load(&recent_mirrors[m].pages) * page + 1);
+		}
+		break;
 	}
-	if (ioctl(fd, cmd, fuzz_arg(r, &u)))
-		atomic_fetch_add(&errors, 1);
+	case 0x4a:
+		u.u32 = fuzz_id(r);
+		break;
+	case 0x4b:
+		/* Clients: the test VM's NVMe controllers (00:04.0, 00:05.0),
+		 * other functions of its root bus, or anything. */
+		u.dma = (struct rust_gup_dma_map) {
+			.addr = fuzz_addr(r), .size = fuzz_size(r), .op = pick(r, 10),
+			.flags = fuzz_flags(r, RUST_GUP_F_ALL),
+			.client = pick(r, 4) ? RUST_GUP_PCI_ID(0, 0, pick(r, 2) ? 0x20 : 0x28) :
+				  pick(r, 2) ? RUST_GUP_PCI_ID(0, 0, pick(r, 0x40)) : (__u32)next(r),
+			.id = pick(r, 16) == 0,
+		};
+		break;
+	case 0x4c:
+		u.segs = (struct rust_gup_dma_segments) {
+			.id = fuzz_id(r), .nr = pick(r, 700), .first = pick(r, 8) ? pick(r, 600) : next(r),
+			.segments = pick(r, 8) ? (unsigned long)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
+		};
+		break;
+	}
+	arg = fuzz_arg(r, &u);
+	atomic_fetch_add(&tried[nr], 1);
 	atomic_fetch_add(&calls, 1);
+	if (ioctl(fd, cmd, arg)) {
+		atomic_fetch_add(&errors, 1);
+		return;
+	}
+	atomic_fetch_add(&succeeded[nr], 1);
+	if (arg != &u)
+		return;
+	if (cmd == RUST_GUP_IOC_PIN)
+		atomic_store(&recent_ids[pick(r, 16)], u.pin.id);
+	else if (cmd == RUST_GUP_IOC_MIRROR) {
+		int m = pick(r, 8);
+
+		atomic_store(&recent_ids[pick(r, 16)], u.mirror.id);
+		atomic_store(&recent_mirrors[m].id, u.mirror.id);
+		atomic_store(&recent_mirrors[m].addr, u.mirror.addr);
+		atomic_store(&recent_mirrors[m].pages, u.mirror.size / page);
+	}
+	else if (cmd == RUST_GUP_IOC_DMA_MAP)
+		atomic_store(&recent_ids[pick(r, 16)], u.dma.id);
 }
 
 static void *fuzzer(void *arg)
@@ -300,6 +404,12 @@ int main(int argc, char **argv)
 	pthread_join(chaos_thread, NULL);
 	ksft_print_msg("%ld calls (%ld errors), %ld buffer/file operations underneath\n",
 		       atomic_load(&calls), atomic_load(&errors), atomic_load(&remaps));
+	for (int nr = 0; nr < 0x50; nr++) {
+		if (atomic_load(&tried[nr]))
+			ksft_print_msg("  %s %#04x: %6ld calls, %6ld succeeded\n",
+				       nr ? "command" : "others ", nr,
+				       atomic_load(&tried[nr]), atomic_load(&succeeded[nr]));
+	}
 	ksft_test_result(atomic_load(&calls) >= max_calls, "%ld of %ld calls made in time\n",
 			 atomic_load(&calls), max_calls);
 
@@ -309,10 +419,11 @@ int main(int argc, char **argv)
 	fds[0] = open(RUST_GUP_DEVICE, O_RDWR);
 	if (fds[0] < 0 || ioctl(fds[0], RUST_GUP_IOC_STATS, &stats))
 		ksft_exit_fail_msg("stats: %s\n", strerror(errno));
-	ksft_test_result(stats.held_sets == 0 && stats.held_pages == 0 && stats.open_files == 1,
-			 "nothing held after closing: %llu sets, %llu pages, %u open files\n",
+	ksft_test_result(stats.held_sets == 0 && stats.held_pages == 0 && stats.mirrors == 0 &&
+			 stats.open_files == 1,
+			 "nothing held after closing: %llu sets, %llu pages, %u mirrors, %u open files\n",
 			 (unsigned long long)stats.held_sets, (unsigned long long)stats.held_pages,
-			 stats.open_files);
+			 stats.mirrors, stats.open_files);
 	close(fds[0]);
 	ksft_finished();
 }

@@ -115,7 +115,7 @@ TEST_F(reg, memlock_limit)
 			long pins = pins_outstanding();
 			__u32 id, extra;
 
-			if (set_memlock(NR_PAGES * page_size) || (!with_cap && drop_cap_ipc_lock()))
+			if (set_memlock(NR_PAGES * page_size) || (!with_cap && drop_cap(CAP_IPC_LOCK)))
 				_exit(10);
 			if (reg(self->fd, self->buf, NR_PAGES, &id))
 				_exit(11);

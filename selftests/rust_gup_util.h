@@ -5,8 +5,10 @@
 #ifndef RUST_GUP_UTIL_H
 #define RUST_GUP_UTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -104,16 +106,57 @@ static inline int query(int fd, __u32 id, struct rust_gup_page_info *info, __u32
 	return q.nr;
 }
 
-/* Drops CAP_IPC_LOCK from the effective set of this process. */
-static inline int drop_cap_ipc_lock(void)
+/* Drops capability cap (CAP_IPC_LOCK, ...) from this process's effective set. */
+static inline int drop_cap(int cap)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
 
 	if (syscall(SYS_capget, &hdr, data))
 		return -1;
-	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	data[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
 	return syscall(SYS_capset, &hdr, data);
+}
+
+/* RUST_GUP_PCI_ID() of a "dddd:bb:dd.f" name; -1 if it is not one. */
+static inline long pci_id(const char *name)
+{
+	unsigned int domain, bus, dev, fn;
+	char end;
+
+	if (sscanf(name, "%x:%x:%x.%x%c", &domain, &bus, &dev, &fn, &end) != 4 ||
+	    domain > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
+		return -1;
+	return RUST_GUP_PCI_ID(domain, bus, dev << 3 | fn);
+}
+
+/*
+ * A PCI function other than `not` that is bound to driver `driver` (or,
+ * for NULL, to no driver at all): its name in buf; -1 if there is none.
+ */
+static inline long pci_function(const char *driver, long not, char *buf, size_t len)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	long id = -1;
+
+	while (d && id < 0 && (e = readdir(d))) {
+		char path[512], link[512];
+		ssize_t n;
+		long this = pci_id(e->d_name);
+
+		if (this < 0 || this == not)
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0 ? driver != NULL : !driver || strcmp(basename((link[n] = 0, link)), driver))
+			continue;
+		snprintf(buf, len, "%.32s", e->d_name);
+		id = this;
+	}
+	if (d)
+		closedir(d);
+	return id;
 }
 
 #endif /* RUST_GUP_UTIL_H */

@@ -18,7 +18,7 @@
 #define RUST_GUP_DEVICE			"/dev/rust_gup"
 
 /* Bumped for every change of this header; additions keep old numbers. */
-#define RUST_GUP_ABI_VERSION		2
+#define RUST_GUP_ABI_VERSION		3
 
 /*
  * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
@@ -97,6 +97,7 @@ struct pin_longterm_test {
 
 /* Feature bits of struct rust_gup_version. */
 #define RUST_GUP_FEATURE_MIRROR		(1ull << 0)	/* the HMM mirror commands */
+#define RUST_GUP_FEATURE_DMA_MAP	(1ull << 1)	/* DMA_MAP and DMA_SEGMENTS */
 
 /**
  * struct rust_gup_version - what the loaded module implements
@@ -221,6 +222,18 @@ struct rust_gup_pin {
 #define RUST_GUP_PAGE_HUGETLB		(1u << 2)
 #define RUST_GUP_PAGE_ANON		(1u << 3)
 #define RUST_GUP_PAGE_DIRTY		(1u << 4)
+#define RUST_GUP_PAGE_PROVIDER		(1u << 5)  /* @provider is valid */
+
+/*
+ * A PCI function: the name 0000:00:04.0 is domain 0, bus 0, devfn
+ * PCI_DEVFN(4, 0). Domains above 0xffff (behind Intel VMD) have no such
+ * number.
+ */
+#define RUST_GUP_PCI_ID(domain, bus, devfn) \
+	((__u32)(domain) << 16 | (__u32)(bus) << 8 | (__u32)(devfn))
+#define RUST_GUP_PCI_DOMAIN(id)		((id) >> 16)
+#define RUST_GUP_PCI_BUS(id)		(((id) >> 8) & 0xff)
+#define RUST_GUP_PCI_DEVFN(id)		((id) & 0xff)
 
 /**
  * struct rust_gup_page_info - one page of a held set
@@ -232,7 +245,8 @@ struct rust_gup_pin {
  *		order-0 ones the kernel keeps no separate count, and this is
  *		refcount / GUP_PIN_COUNTING_BIAS (1024)
  * @refcount:	the folio's reference count
- * @reserved:	zero
+ * @provider:	for a P2PDMA page, RUST_GUP_PCI_ID() of the PCI function
+ *		whose BAR holds it (flag RUST_GUP_PAGE_PROVIDER); else zero
  */
 struct rust_gup_page_info {
 	__u64 pfn;
@@ -241,7 +255,7 @@ struct rust_gup_page_info {
 	__u32 flags;
 	__u32 pincount;
 	__u32 refcount;
-	__u32 reserved;
+	__u32 provider;
 };
 
 /**
@@ -371,6 +385,87 @@ struct rust_gup_mirror_access {
 	__u64 buf;
 };
 
+/*
+ * Part 4: DMA mapping next to GUP. A driver that DMAs to pinned memory
+ * wants DMA addresses, not struct pages; for PCI P2PDMA pages only the DMA
+ * layer knows the right address (a PCI bus address when the transfer
+ * stays below a common switch, a CPU physical one through the host
+ * bridge). RUST_GUP_IOC_DMA_MAP pins a range and maps it with
+ * dma_map_sgtable() for a client PCI function; the result is a set of the
+ * file, like RUST_GUP_IOC_PIN's, that QUERY describes page by page,
+ * RUST_GUP_IOC_DMA_SEGMENTS reads as DMA segments, and UNPIN (or the
+ * file's release) unmaps and then unpins.
+ */
+
+/**
+ * struct rust_gup_dma_map - pin a range and DMA-map it for a PCI function
+ * @addr:		start, page aligned
+ * @size:		bytes; on return, the bytes pinned and mapped (a
+ *			prefix, as for RUST_GUP_IOC_PIN)
+ * @op:			a pin: RUST_GUP_OP_PIN_*
+ * @flags:		RUST_GUP_F_*. WRITE maps DMA_BIDIRECTIONAL (the device
+ *			may write), otherwise DMA_TO_DEVICE. P2PDMA accepts
+ *			PCI peer-to-peer pages; LONGTERM (and ACCOUNT) makes a
+ *			registration, as RDMA does; not both.
+ * @client:		RUST_GUP_PCI_ID() of the function that does the DMA;
+ *			it must be bound to a driver (which set its DMA mask)
+ * @id:			out: the set's id, for QUERY, DMA_SEGMENTS and UNPIN
+ * @nr_segments:	out: DMA segments of the mapping
+ * @bus_segments:	out: how many of them are PCI bus addresses
+ *			(RUST_GUP_DMA_BUS_ADDR)
+ *
+ * Needs CAP_SYS_RAWIO: the memory becomes reachable by the device.
+ * Errors: -ENODEV when no such function exists or no driver is bound to
+ * it; -EREMOTEIO when a P2PDMA page's provider cannot be reached by the
+ * client (pci_p2pdma_distance() < 0: no common upstream bridge and no
+ * whitelisted host bridge), or, without RUST_GUP_F_P2PDMA, for a range
+ * that starts with P2PDMA pages; -EBUSY, with WRITE, when a page is
+ * already in a mapping (of any file) that lets a device write it: the DMA
+ * API does not support overlapping writable mappings (read-only ones may
+ * overlap anything). Nothing is pinned after an error.
+ */
+struct rust_gup_dma_map {
+	__u64 addr;
+	__u64 size;
+	__u32 op;
+	__u32 flags;
+	__u32 client;
+	__u32 id;
+	__u32 nr_segments;
+	__u32 bus_segments;
+};
+
+/* The segment is a PCI bus address (P2PDMA below a common upstream bridge). */
+#define RUST_GUP_DMA_BUS_ADDR		(1u << 0)
+
+/**
+ * struct rust_gup_dma_segment - one DMA segment of a mapping
+ * @addr:	DMA address, as the client device is to use it
+ * @len:	bytes
+ * @flags:	RUST_GUP_DMA_BUS_ADDR or 0
+ */
+struct rust_gup_dma_segment {
+	__u64 addr;
+	__u32 len;
+	__u32 flags;
+};
+
+/**
+ * struct rust_gup_dma_segments - read the DMA segments of a mapped set
+ * @id:			the set (a RUST_GUP_IOC_DMA_MAP id)
+ * @nr:			in: room at @segments; out: segments filled
+ * @first:		index of the first segment to read
+ * @segments:		user pointer to struct rust_gup_dma_segment[nr]
+ * @nr_segments:	out: segments of the mapping
+ */
+struct rust_gup_dma_segments {
+	__u32 id;
+	__u32 nr;
+	__u64 first;
+	__u64 segments;
+	__u64 nr_segments;
+};
+
 #define RUST_GUP_IOC_VERSION	_IOR('g', 0x40, struct rust_gup_version)
 #define RUST_GUP_IOC_STATS	_IOR('g', 0x41, struct rust_gup_stats)
 #define RUST_GUP_IOC_BENCH	_IOWR('g', 0x42, struct rust_gup_bench)
@@ -382,5 +477,7 @@ struct rust_gup_mirror_access {
 #define RUST_GUP_IOC_MIRROR_READ _IOWR('g', 0x48, struct rust_gup_mirror_read)
 #define RUST_GUP_IOC_MIRROR_ACCESS _IOW('g', 0x49, struct rust_gup_mirror_access)
 #define RUST_GUP_IOC_MIRROR_DROP _IOW('g', 0x4a, __u32)
+#define RUST_GUP_IOC_DMA_MAP	_IOWR('g', 0x4b, struct rust_gup_dma_map)
+#define RUST_GUP_IOC_DMA_SEGMENTS _IOWR('g', 0x4c, struct rust_gup_dma_segments)
 
 #endif /* _UAPI_LINUX_RUST_GUP_H */
