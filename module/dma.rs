@@ -45,7 +45,7 @@ impl Mapped {
         }
     }
 
-    fn segments(&self) -> &[uapi::rust_gup_dma_segment] {
+    fn segments(&self) -> Result<&[uapi::rust_gup_dma_segment]> {
         match self {
             Mapped::ShortTerm(m) => m.segments(),
             Mapped::LongTerm(m) => m.segments(),
@@ -77,7 +77,7 @@ pub(crate) fn dma_map(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
     let Holding::Mapped(mapped) = &set.holding else {
         return Err(EINVAL);
     };
-    let segments = mapped.segments();
+    let segments = mapped.segments()?;
     let bus = segments
         .iter()
         .filter(|s| s.flags & uapi::RUST_GUP_DMA_BUS_ADDR != 0)
@@ -101,7 +101,7 @@ pub(crate) fn dma_segments(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> 
     let Holding::Mapped(mapped) = &set.holding else {
         return Err(EINVAL);
     };
-    let segments = mapped.segments();
+    let segments = mapped.segments()?;
     let first = usize::try_from(args.first)?;
     let wanted = segments.get(first..).ok_or(EINVAL)?;
     let wanted = &wanted[..wanted.len().min(args.nr as usize)];

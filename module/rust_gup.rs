@@ -23,7 +23,10 @@ mod mirror;
 mod take;
 
 use kernel::{c_str, prelude::*};
-use kernel_ext::miscdevice::{MiscDeviceOptions, MiscDeviceRegistration};
+use kernel_ext::{
+    dma::DmaWatch,
+    miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
+};
 
 module! {
     type: RustGupModule,
@@ -34,7 +37,10 @@ module! {
 }
 
 struct RustGupModule {
+    // Dropped in order: no file can be open, so no DMA mapping exists,
+    // when the watch goes.
     _device: Pin<KBox<MiscDeviceRegistration<device::RustGupFile>>>,
+    _dma_watch: DmaWatch,
 }
 
 impl kernel::Module for RustGupModule {
@@ -44,11 +50,15 @@ impl kernel::Module for RustGupModule {
             // Pinning user memory is a privileged operation: root only.
             mode: 0o600,
         };
+        let dma_watch = DmaWatch::new()?;
         let device = KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?;
         pr_info!(
             "/dev/rust_gup registered, ABI version {}\n",
             device::ABI_VERSION
         );
-        Ok(RustGupModule { _device: device })
+        Ok(RustGupModule {
+            _device: device,
+            _dma_watch: dma_watch,
+        })
     }
 }

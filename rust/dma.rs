@@ -22,6 +22,9 @@
 //! - No page is in two mappings a device may write at once: the DMA API
 //!   does not support overlapping writable mappings (the C side keeps the
 //!   claimed ranges; `EBUSY`).
+//! - No mapping outlives the binding of its client's driver: an unbind
+//!   unmaps the client's mappings first and revokes them ([`DmaWatch`]);
+//!   their pins stay until their owner drops them.
 
 use super::{
     bindings,
@@ -30,6 +33,27 @@ use super::{
 };
 use core::ptr::{self, NonNull};
 use kernel::{error::to_result, prelude::*};
+
+/// Watches PCI driver unbinds while it lives, so that [`DmaMapped`]
+/// mappings of the client being unbound are unmapped first. The module
+/// holds one for as long as it is loaded.
+pub(crate) struct DmaWatch(());
+
+impl DmaWatch {
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: no requirements; registered once per value, and the value
+        // unregisters on drop.
+        to_result(unsafe { bindings::rust_gup_dma_watch() })?;
+        Ok(DmaWatch(()))
+    }
+}
+
+impl Drop for DmaWatch {
+    fn drop(&mut self) {
+        // SAFETY: registered by `new`.
+        unsafe { bindings::rust_gup_dma_unwatch() };
+    }
+}
 
 /// Whether the calling task may make memory reachable by a device
 /// (`CAP_SYS_RAWIO`).
@@ -78,7 +102,8 @@ impl Drop for PciFunction {
 /// # Invariants
 ///
 /// `mapping` is what `rust_gup_dma_map` made for `client` over the pages of
-/// `pins`, not unmapped yet. `segments` describes its DMA segments.
+/// `pins`, not freed yet (an unbind of the client's driver may have unmapped
+/// it: it is then revoked). `segments` describes its DMA segments.
 pub(crate) struct DmaMapped<K: PinKind> {
     mapping: NonNull<bindings::rust_gup_dma_mapping>,
     segments: KVVec<rust_gup_dma_segment>,
@@ -100,7 +125,8 @@ impl<K: PinKind> DmaMapped<K> {
     /// `ENODEV` when no driver is bound to `client`, `EREMOTEIO` when it
     /// cannot reach the provider of a P2PDMA page, `EBUSY` when the pins
     /// are writable and a page is already mapped for a device to write
-    /// (the DMA API does not support overlapping writable mappings), and
+    /// (the DMA API does not support overlapping writable mappings),
+    /// `EINTR` when killed while waiting for the client's device lock, and
     /// the DMA layer's errors (`ENOMEM`, `EIO`).
     pub(crate) fn new(pins: PinnedPages<K>, client: PciFunction) -> Result<Self> {
         let pages = pins.page_ptrs();
@@ -142,9 +168,14 @@ impl<K: PinKind> DmaMapped<K> {
         Ok(mapped)
     }
 
-    /// The DMA segments, as the client is to use them.
-    pub(crate) fn segments(&self) -> &[rust_gup_dma_segment] {
-        &self.segments
+    /// The DMA segments, as the client is to use them; `ENODEV` once the
+    /// client's driver was unbound, which unmapped them.
+    pub(crate) fn segments(&self) -> Result<&[rust_gup_dma_segment]> {
+        // SAFETY: by the type invariant `mapping` is live.
+        if unsafe { bindings::rust_gup_dma_revoked(self.mapping.as_ptr()) } {
+            return Err(ENODEV);
+        }
+        Ok(&self.segments)
     }
 
     /// The pins behind the mapping.
@@ -155,9 +186,10 @@ impl<K: PinKind> DmaMapped<K> {
 
 impl<K: PinKind> Drop for DmaMapped<K> {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant `mapping` maps for `client` and is
-        // live; it is unmapped once, here, while `pins` and `client`
-        // (dropped after this) still hold the pages and the device.
-        unsafe { bindings::rust_gup_dma_unmap(self.client.pdev.as_ptr(), self.mapping.as_ptr()) };
+        // SAFETY: by the type invariant `mapping` is live; it is unmapped
+        // (unless an unbind of the client's driver did already) and freed
+        // once, here, while `pins` and `client` (dropped after this) still
+        // hold the pages and the device.
+        unsafe { bindings::rust_gup_dma_unmap(self.mapping.as_ptr()) };
     }
 }

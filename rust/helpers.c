@@ -274,7 +274,8 @@ static enum dma_data_direction rust_gup_dma_dir(bool bidirectional)
  * Whether page b, which follows a segment of len bytes that starts at
  * start and ends with page a, may join it: physically contiguous, from
  * the same pagemap (P2PDMA pages of one provider, or ordinary memory), and
- * within the device's segment limits, size and boundary. Under dma-direct
+ * within the device's limits: segment size (and the most one mapping may
+ * cover, smaller under swiotlb) and boundary. Under dma-direct
  * a segment's DMA address range is its physical one, so a segment that
  * crossed the boundary would reach the device as such (DMA_API_DEBUG_SG
  * reports it).
@@ -300,7 +301,8 @@ static bool rust_gup_sg_extends(phys_addr_t start, unsigned int len,
 static int rust_gup_sg_table(struct sg_table *sgt, struct device *dev,
 			     struct page **pages, unsigned int nr)
 {
-	unsigned int max_seg = dma_get_max_seg_size(dev) & PAGE_MASK;
+	unsigned int max_seg = min_t(size_t, dma_get_max_seg_size(dev),
+				     dma_max_mapping_size(dev)) & PAGE_MASK;
 	unsigned long boundary = dma_get_seg_boundary(dev);
 	struct scatterlist *sg = NULL;
 	unsigned int i, nents = 0, len = 0;
@@ -336,98 +338,102 @@ static int rust_gup_sg_table(struct sg_table *sgt, struct device *dev,
 }
 
 /*
- * A DMA mapping of pinned pages for a client: the table, and, when the
- * client may write, the pfn ranges of its segments as claimed in
- * rust_gup_dma_writable.
+ * A DMA mapping of pinned pages for a client device: the table; when the
+ * device may write, the pfn ranges of its segments as claimed in
+ * rust_gup_dma_writable; and its place in rust_gup_dma_mappings until it
+ * is unmapped, by its owner or, when the client's driver is unbound, by
+ * rust_gup_dma_bus_notify() (which marks it revoked).
  */
 struct rust_gup_dma_mapping {
 	struct sg_table sgt;
+	struct device *dev;
+	struct list_head node;
 	bool bidirectional;
+	bool revoked;
 	unsigned int nr_ranges;
 	struct interval_tree_node *ranges;
 };
 
 /*
- * The pfn ranges that mappings of all open files let a device write. The
- * DMA API does not support two such mappings of one cacheline at once: on
- * a system without coherent DMA, one mapping's cache maintenance would
- * destroy data the device wrote through the other, and
- * CONFIG_DMA_API_DEBUG WARNs ("overlapping mappings aren't supported").
- * A writable mapping that overlaps a claimed range, its own included (a
- * page mapped at two addresses of the range), is refused with -EBUSY.
- * Read-only (DMA_TO_DEVICE) mappings may overlap anything.
+ * rust_gup_dma_lock guards the two module-wide structures below and the
+ * revoked flags. It nests inside device_lock() of a client.
+ *
+ * rust_gup_dma_writable: the pfn ranges that mappings of all open files
+ * let a device write. The DMA API does not support two such mappings of
+ * one cacheline at once: on a system without coherent DMA, one mapping's
+ * cache maintenance would destroy data the device wrote through the other,
+ * and CONFIG_DMA_API_DEBUG WARNs ("overlapping mappings aren't
+ * supported"). A writable mapping that overlaps a claimed range, its own
+ * included (a page mapped at two addresses of the range), is refused with
+ * -EBUSY. Read-only (DMA_TO_DEVICE) mappings may overlap anything.
+ *
+ * rust_gup_dma_mappings: the live mappings, so that unbinding a client's
+ * driver can unmap them first: DMA mappings must not outlive the binding
+ * (the unbind tears down the device's DMA configuration, and
+ * CONFIG_DMA_API_DEBUG WARNs about "pending DMA allocations").
  */
 static DEFINE_MUTEX(rust_gup_dma_lock);
 static struct rb_root_cached rust_gup_dma_writable = RB_ROOT_CACHED;
+static LIST_HEAD(rust_gup_dma_mappings);
 
+/* Under rust_gup_dma_lock: drops the first n claimed ranges of m. */
 static void rust_gup_dma_unclaim(struct rust_gup_dma_mapping *m,
 				 unsigned int n)
 {
 	unsigned int i;
 
-	mutex_lock(&rust_gup_dma_lock);
-	for (i = 0; i < n; i++)
+	lockdep_assert_held(&rust_gup_dma_lock);
+	for (i = 0; i < n; i++) {
 		interval_tree_remove(&m->ranges[i], &rust_gup_dma_writable);
-	mutex_unlock(&rust_gup_dma_lock);
+		if (i % 1024 == 1023)
+			cond_resched();
+	}
+	m->nr_ranges = 0;
 }
 
+/* Under rust_gup_dma_lock: claims m's segments, or -EBUSY. */
 static int rust_gup_dma_claim(struct rust_gup_dma_mapping *m)
 {
 	struct scatterlist *sg;
-	unsigned int i, n = 0;
+	unsigned int i;
 
-	m->ranges = kvcalloc(m->sgt.orig_nents, sizeof(*m->ranges),
-			     GFP_KERNEL | __GFP_NOWARN);
-	if (!m->ranges)
-		return -ENOMEM;
-	mutex_lock(&rust_gup_dma_lock);
+	lockdep_assert_held(&rust_gup_dma_lock);
 	for_each_sgtable_sg(&m->sgt, sg, i) {
 		struct interval_tree_node *range = &m->ranges[i];
 
 		range->start = page_to_pfn(sg_page(sg));
 		range->last = range->start + sg->length / PAGE_SIZE - 1;
 		if (interval_tree_iter_first(&rust_gup_dma_writable,
-					     range->start, range->last))
-			break;
+					     range->start, range->last)) {
+			rust_gup_dma_unclaim(m, i);
+			return -EBUSY;
+		}
 		interval_tree_insert(range, &rust_gup_dma_writable);
-		n++;
+		if (i % 1024 == 1023)
+			cond_resched();
 	}
-	mutex_unlock(&rust_gup_dma_lock);
-	if (n < m->sgt.orig_nents) {
-		rust_gup_dma_unclaim(m, n);
-		kvfree(m->ranges);
-		m->ranges = NULL;
-		return -EBUSY;
-	}
-	m->nr_ranges = n;
+	m->nr_ranges = m->sgt.orig_nents;
 	return 0;
 }
 
-/*
- * Maps nr pinned pages for DMA by client: a scatterlist of the pages
- * (rust_gup_sg_table()), claimed if the client may write, and mapped with
- * dma_map_sgtable(), which maps P2PDMA pages the way the PCI topology
- * allows. Stores the mapping, for rust_gup_dma_unmap(), at out; or fails,
- * with errors of dma_map_sgtable() and:
- *  -ENODEV when no driver is bound to client: nobody set its DMA mask and
- *   nobody would program it with the addresses;
- *  -EREMOTEIO when client cannot reach the provider of a P2PDMA page.
- *   This is checked first, with pci_p2pdma_distance(), quietly: the DMA
- *   layer would refuse the same with -EREMOTEIO, but only after a
- *   pci_warn() about the pair;
- *  -EBUSY when the client may write and a page is already mapped so.
- */
-int rust_gup_dma_map(struct pci_dev *client, struct page **pages,
-		     unsigned int nr, bool bidirectional,
-		     struct rust_gup_dma_mapping **out)
+/* Under rust_gup_dma_lock: unmaps a live mapping and unclaims it. */
+static void rust_gup_dma_undo(struct rust_gup_dma_mapping *m)
 {
-	struct device *dev = &client->dev;
+	lockdep_assert_held(&rust_gup_dma_lock);
+	dma_unmap_sgtable(m->dev, &m->sgt, rust_gup_dma_dir(m->bidirectional), 0);
+	rust_gup_dma_unclaim(m, m->nr_ranges);
+	list_del_init(&m->node);
+}
+
+static int rust_gup_dma_map_locked(struct device *dev, struct page **pages,
+				   unsigned int nr, struct rust_gup_dma_mapping *m)
+{
 	struct dev_pagemap *reachable = NULL;
-	struct rust_gup_dma_mapping *m;
 	unsigned int i;
 	int ret;
 
-	if (!READ_ONCE(dev->driver) || !dev->dma_mask)
+	device_lock_assert(dev);
+	if (!dev->driver || !dev->dma_mask)
 		return -ENODEV;
 
 	for (i = 0; i < nr; i++) {
@@ -445,44 +451,146 @@ int rust_gup_dma_map(struct pci_dev *client, struct page **pages,
 		reachable = pages[i]->pgmap;
 	}
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
-	if (!m)
-		return -ENOMEM;
-	m->bidirectional = bidirectional;
 	ret = rust_gup_sg_table(&m->sgt, dev, pages, nr);
 	if (ret)
-		goto free;
-	if (bidirectional) {
-		ret = rust_gup_dma_claim(m);
+		return ret;
+	if (m->bidirectional) {
+		m->ranges = kvcalloc(m->sgt.orig_nents, sizeof(*m->ranges),
+				     GFP_KERNEL | __GFP_NOWARN);
+		ret = m->ranges ? 0 : -ENOMEM;
+		if (!ret) {
+			mutex_lock(&rust_gup_dma_lock);
+			ret = rust_gup_dma_claim(m);
+			mutex_unlock(&rust_gup_dma_lock);
+		}
 		if (ret)
-			goto free_table;
+			goto free;
 	}
-	ret = dma_map_sgtable(dev, &m->sgt, rust_gup_dma_dir(bidirectional),
+	ret = dma_map_sgtable(dev, &m->sgt, rust_gup_dma_dir(m->bidirectional),
 			      DMA_ATTR_NO_WARN);
 	if (ret)
 		goto unclaim;
-	*out = m;
+	mutex_lock(&rust_gup_dma_lock);
+	list_add(&m->node, &rust_gup_dma_mappings);
+	mutex_unlock(&rust_gup_dma_lock);
 	return 0;
 
 unclaim:
+	mutex_lock(&rust_gup_dma_lock);
 	rust_gup_dma_unclaim(m, m->nr_ranges);
-	kvfree(m->ranges);
-free_table:
-	sg_free_table(&m->sgt);
+	mutex_unlock(&rust_gup_dma_lock);
 free:
-	kfree(m);
+	kvfree(m->ranges);
+	sg_free_table(&m->sgt);
 	return ret;
 }
 
-/* Undoes rust_gup_dma_map(), for the same client. */
-void rust_gup_dma_unmap(struct pci_dev *client, struct rust_gup_dma_mapping *m)
+/*
+ * Maps nr pinned pages for DMA by client: a scatterlist of the pages
+ * (rust_gup_sg_table()), claimed if the client may write, and mapped with
+ * dma_map_sgtable(), which maps P2PDMA pages the way the PCI topology
+ * allows. The client's device lock is held throughout, so its driver
+ * cannot be unbound in between: the mapping is on rust_gup_dma_mappings
+ * before an unbind can look. Stores the mapping, for rust_gup_dma_unmap(),
+ * at out; or fails, with errors of dma_map_sgtable() and:
+ *  -ENODEV when no driver is bound to client: nobody would program it
+ *   with the addresses, and unbinding must not leave mappings behind;
+ *  -EREMOTEIO when client cannot reach the provider of a P2PDMA page.
+ *   This is checked first, with pci_p2pdma_distance(), quietly: the DMA
+ *   layer would refuse the same with -EREMOTEIO, but only after a
+ *   pci_warn() about the pair;
+ *  -EBUSY when the client may write and a page is already mapped so;
+ *  -EINTR when a fatal signal came while waiting for the device lock.
+ */
+int rust_gup_dma_map(struct pci_dev *client, struct page **pages,
+		     unsigned int nr, bool bidirectional,
+		     struct rust_gup_dma_mapping **out)
 {
-	dma_unmap_sgtable(&client->dev, &m->sgt,
-			  rust_gup_dma_dir(m->bidirectional), 0);
-	rust_gup_dma_unclaim(m, m->nr_ranges);
+	struct device *dev = &client->dev;
+	struct rust_gup_dma_mapping *m;
+	int ret;
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->dev = dev;
+	m->bidirectional = bidirectional;
+	INIT_LIST_HEAD(&m->node);
+
+	if (mutex_lock_killable(&dev->mutex)) {
+		kfree(m);
+		return -EINTR;
+	}
+	ret = rust_gup_dma_map_locked(dev, pages, nr, m);
+	device_unlock(dev);
+	if (ret) {
+		kfree(m);
+		return ret;
+	}
+	*out = m;
+	return 0;
+}
+
+/*
+ * Unbinding a client's driver: its mappings are unmapped first, while the
+ * driver is still bound, and marked revoked. Their pins stay held until
+ * their owners release them.
+ */
+static int rust_gup_dma_bus_notify(struct notifier_block *nb,
+				   unsigned long action, void *data)
+{
+	struct rust_gup_dma_mapping *m, *next;
+	struct device *dev = data;
+
+	if (action != BUS_NOTIFY_UNBIND_DRIVER)
+		return NOTIFY_DONE;
+	mutex_lock(&rust_gup_dma_lock);
+	list_for_each_entry_safe(m, next, &rust_gup_dma_mappings, node) {
+		if (m->dev != dev)
+			continue;
+		rust_gup_dma_undo(m);
+		m->revoked = true;
+	}
+	mutex_unlock(&rust_gup_dma_lock);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block rust_gup_dma_nb = {
+	.notifier_call = rust_gup_dma_bus_notify,
+};
+
+/* Module init and exit: watch for unbinds while mappings may exist. */
+int rust_gup_dma_watch(void)
+{
+	return bus_register_notifier(&pci_bus_type, &rust_gup_dma_nb);
+}
+
+void rust_gup_dma_unwatch(void)
+{
+	bus_unregister_notifier(&pci_bus_type, &rust_gup_dma_nb);
+}
+
+/* Undoes rust_gup_dma_map(), unless an unbind did already. */
+void rust_gup_dma_unmap(struct rust_gup_dma_mapping *m)
+{
+	mutex_lock(&rust_gup_dma_lock);
+	if (!m->revoked)
+		rust_gup_dma_undo(m);
+	mutex_unlock(&rust_gup_dma_lock);
 	kvfree(m->ranges);
 	sg_free_table(&m->sgt);
 	kfree(m);
+}
+
+/* Whether an unbind of the client's driver unmapped m. */
+bool rust_gup_dma_revoked(struct rust_gup_dma_mapping *m)
+{
+	bool revoked;
+
+	mutex_lock(&rust_gup_dma_lock);
+	revoked = m->revoked;
+	mutex_unlock(&rust_gup_dma_lock);
+	return revoked;
 }
 
 unsigned int rust_gup_dma_nr_segments(const struct rust_gup_dma_mapping *m)

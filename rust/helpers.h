@@ -42,9 +42,12 @@ void rust_gup_pci_put(struct pci_dev *pdev);
 int rust_gup_dma_map(struct pci_dev *client, struct page **pages,
 		     unsigned int nr, bool bidirectional,
 		     struct rust_gup_dma_mapping **out);
-void rust_gup_dma_unmap(struct pci_dev *client, struct rust_gup_dma_mapping *m);
+void rust_gup_dma_unmap(struct rust_gup_dma_mapping *m);
+bool rust_gup_dma_revoked(struct rust_gup_dma_mapping *m);
 unsigned int rust_gup_dma_nr_segments(const struct rust_gup_dma_mapping *m);
 void rust_gup_dma_segments(struct rust_gup_dma_mapping *m,
 			   struct rust_gup_dma_segment *segs);
+int rust_gup_dma_watch(void);
+void rust_gup_dma_unwatch(void);
 
 #endif /* RUST_GUP_HELPERS_H */

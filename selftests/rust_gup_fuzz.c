@@ -97,7 +97,6 @@ static __u32 fuzz_flags(struct rng *r, __u32 known)
 	}
 }
 
-/* The argument pointer: usually the struct, sometimes NULL or bad. */
 /* A set or mirror id: mostly one handed out lately, on any of the files. */
 static __u32 fuzz_id(struct rng *r)
 {
@@ -106,6 +105,7 @@ static __u32 fuzz_id(struct rng *r)
 	return pick(r, 70);
 }
 
+/* The argument pointer: usually the struct, sometimes NULL or bad. */
 static void *fuzz_arg(struct rng *r, void *good)
 {
 	switch (pick(r, 32)) {

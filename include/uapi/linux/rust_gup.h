@@ -260,7 +260,8 @@ struct rust_gup_page_info {
 
 /**
  * struct rust_gup_query - describe pages of a set held by the file
- * @id:		the set (RUST_GUP_ID_LONGTERM_TEST or a RUST_GUP_IOC_PIN id)
+ * @id:		the set (RUST_GUP_ID_LONGTERM_TEST, or an id of RUST_GUP_IOC_PIN
+ *		or RUST_GUP_IOC_DMA_MAP)
  * @nr:		in: entries at @pages; out: entries filled
  * @first:	index of the first page to describe
  * @pages:	user pointer to struct rust_gup_page_info[nr]
@@ -408,7 +409,9 @@ struct rust_gup_mirror_access {
  *			PCI peer-to-peer pages; LONGTERM (and ACCOUNT) makes a
  *			registration, as RDMA does; not both.
  * @client:		RUST_GUP_PCI_ID() of the function that does the DMA;
- *			it must be bound to a driver (which set its DMA mask)
+ *			it must be bound to a driver: unbinding the driver
+ *			unmaps the function's mappings first (their pins
+ *			stay until UNPIN; DMA_SEGMENTS then gives -ENODEV)
  * @id:			out: the set's id, for QUERY, DMA_SEGMENTS and UNPIN
  * @nr_segments:	out: DMA segments of the mapping
  * @bus_segments:	out: how many of them are PCI bus addresses
@@ -422,7 +425,8 @@ struct rust_gup_mirror_access {
  * that starts with P2PDMA pages; -EBUSY, with WRITE, when a page is
  * already in a mapping (of any file) that lets a device write it: the DMA
  * API does not support overlapping writable mappings (read-only ones may
- * overlap anything). Nothing is pinned after an error.
+ * overlap anything); -EINTR when killed while waiting for the function
+ * (its driver being bound or unbound). Nothing is pinned after an error.
  */
 struct rust_gup_dma_map {
 	__u64 addr;
