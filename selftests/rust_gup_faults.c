@@ -623,18 +623,6 @@ static struct fault_knob fault_knobs[] = {
 
 #define NR_KNOBS (sizeof(fault_knobs) / sizeof(fault_knobs[0]))
 
-static int write_file(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t len = strlen(value), n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, len);
-	close(fd);
-	return n == len ? 0 : -EIO;
-}
-
 static int set_fault_knobs(void)
 {
 	for (unsigned int i = 0; i < NR_KNOBS; i++) {

@@ -705,18 +705,6 @@ TEST_F(dma, o_direct_reference)
 	free(check);
 }
 
-static int write_sysfs(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, value, strlen(value));
-	close(fd);
-	return n == (ssize_t)strlen(value) ? 0 : -errno;
-}
-
 /*
  * Unbinding the client's driver unmaps its mappings first (DMA mappings
  * must not outlive the binding; the debug kernel's DMA API checks WARN
@@ -735,7 +723,7 @@ TEST_F_TIMEOUT(dma, unbind_revokes, 180)
 	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
 			     self->other, &w));
 	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, 0, self->other, &r));
-	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/nvme/unbind", self->other_name));
+	ASSERT_EQ(0, write_file("/sys/bus/pci/drivers/nvme/unbind", self->other_name));
 
 	EXPECT_EQ(-ENODEV, dma_segments(self->fd, w.id, 0, &seg, 1, NULL));
 	EXPECT_EQ(-ENODEV, dma_segments(self->fd, r.id, 0, &seg, 1, NULL));
@@ -752,7 +740,7 @@ TEST_F_TIMEOUT(dma, unbind_revokes, 180)
 	EXPECT_EQ(pins, pins_outstanding());
 	EXPECT_EQ(sets, held_sets(self->fd));
 
-	ASSERT_EQ(0, write_sysfs("/sys/bus/pci/drivers/nvme/bind", self->other_name));
+	ASSERT_EQ(0, write_file("/sys/bus/pci/drivers/nvme/bind", self->other_name));
 	/* Probing takes a while under TCG (some 20 s on the debug kernel). */
 	for (int i = 0; i < 1200 && nvme_namespace(self->other_name, ns, sizeof(ns)); i++)
 		usleep(100000);

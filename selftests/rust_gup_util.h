@@ -106,6 +106,19 @@ static inline int query(int fd, __u32 id, struct rust_gup_page_info *info, __u32
 	return q.nr;
 }
 
+/* Writes value to a sysfs or debugfs file: 0, or -errno (-EIO if short). */
+static inline int write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t len = strlen(value), n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, len);
+	close(fd);
+	return n == len ? 0 : -EIO;
+}
+
 /* Drops capability cap (CAP_IPC_LOCK, ...) from this process's effective set. */
 static inline int drop_cap(int cap)
 {
