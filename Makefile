@@ -32,6 +32,20 @@ ifeq ($(origin KDIR),undefined)
 $(TARGETS):
 	@$(MAKE) --no-print-directory KDIR="$$($(CURDIR)/scripts/kernel.sh)" $@
 else
+# The kernel versions rust_gup builds against. Any other tree stops here,
+# at once, rather than with compiler errors from a kernel crate whose API
+# has moved.
+SUPPORTED_KERNELS := 6.12
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
+KDIR_VERSION := $(shell sed -n 's/^VERSION = //p; s/^PATCHLEVEL = //p' $(KDIR)/Makefile 2>/dev/null | paste -sd.)
+ifeq ($(KDIR_VERSION),)
+$(error KDIR=$(KDIR) is not a kernel source tree (no Makefile with VERSION and PATCHLEVEL))
+endif
+ifeq ($(filter $(SUPPORTED_KERNELS),$(KDIR_VERSION)),)
+$(error KDIR=$(KDIR) is Linux $(KDIR_VERSION), and rust_gup supports Linux $(SUPPORTED_KERNELS) only (the 6.12 LTS, as in Debian's linux-source-6.12))
+endif
+endif
+
 BINDGEN ?= $(or $(wildcard $(call lib_sh,BINDGEN)),bindgen)
 KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 BINDGEN=$(BINDGEN)
 ifeq ($(WERROR),1)
@@ -42,6 +56,12 @@ RUST_CRATES := module/rust_gup.rs $(wildcard samples/*.rs)
 RUSTFMT := rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml
 
 all: modules selftests
+
+# The compilers, the Rust toolchain and bindgen, installed when missing.
+deps:
+	@$(CURDIR)/scripts/deps.sh build
+
+$(filter-out all,$(TARGETS)): | deps
 
 modules:
 	$(KBUILD) modules
@@ -81,4 +101,4 @@ clean:
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '.*.d' \) -type f -print0 | \
 		xargs -0 rm -f
 
-.PHONY: $(TARGETS) check bench vm clean
+.PHONY: $(TARGETS) deps check bench vm clean

@@ -8,11 +8,13 @@ use core::{
     mem::size_of,
     sync::atomic::{AtomicU32, Ordering},
 };
-use kernel::{new_mutex, prelude::*, sync::Mutex, uaccess::UserSlice};
+use kernel::{ioctl::_IOC_SIZE, new_mutex, prelude::*, sync::Mutex, uaccess::UserSlice};
 
 use crate::dma;
 use crate::gup_test;
 use crate::held::{self, FileSets, HELD_PAGES, HELD_SETS};
+#[cfg(CONFIG_COMPAT)]
+use crate::kernel_ext::miscdevice::compat_ptr;
 use crate::kernel_ext::{
     file::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
@@ -71,32 +73,58 @@ impl MiscDevice for RustGupFile {
     }
 
     fn ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        this.dispatch(cmd, arg, _IOC_SIZE(cmd))
+    }
+
+    /// A 32-bit process: every structure has the 64-bit layout but
+    /// gup_test's, which lack their tail padding and so have other command
+    /// numbers (see the uapi header). Those are answered too, with only the
+    /// caller's bytes read and written.
+    #[cfg(CONFIG_COMPAT)]
+    fn compat_ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let native = uapi::COMPAT_COMMANDS
+            .iter()
+            .find(|(compat, _)| *compat == cmd)
+            .map_or(cmd, |(_, native)| *native);
+        this.dispatch(native, compat_ptr(arg), _IOC_SIZE(cmd))
+    }
+}
+
+impl RustGupFile {
+    /// Runs command `cmd` on the structure at `arg`, of which the caller
+    /// has `len` bytes: the size its own command number gives.
+    fn dispatch(&self, cmd: u32, arg: usize, len: usize) -> Result<isize> {
         match cmd {
             uapi::GUP_FAST_BENCHMARK
             | uapi::PIN_FAST_BENCHMARK
             | uapi::PIN_LONGTERM_BENCHMARK
             | uapi::GUP_BASIC_TEST
             | uapi::PIN_BASIC_TEST
-            | uapi::DUMP_USER_PAGES_TEST => return gup_test::gup_test_ioctl(cmd, arg),
-            uapi::PIN_LONGTERM_TEST_START => return held::longterm_test_start(&this.sets, arg),
-            uapi::PIN_LONGTERM_TEST_STOP => return held::longterm_test_stop(&this.sets),
-            uapi::PIN_LONGTERM_TEST_READ => return held::longterm_test_read(&this.sets, arg),
+            | uapi::DUMP_USER_PAGES_TEST => return gup_test::gup_test_ioctl(cmd, arg, len),
+            uapi::PIN_LONGTERM_TEST_START => {
+                return held::longterm_test_start(&self.sets, arg, len)
+            }
+            uapi::PIN_LONGTERM_TEST_STOP => return held::longterm_test_stop(&self.sets),
+            uapi::PIN_LONGTERM_TEST_READ => return held::longterm_test_read(&self.sets, arg),
             uapi::RUST_GUP_IOC_BENCH => return gup_test::bench_ioctl(arg),
-            uapi::RUST_GUP_IOC_PIN => return held::pin(&this.sets, arg),
-            uapi::RUST_GUP_IOC_UNPIN => return held::unpin(&this.sets, arg),
-            uapi::RUST_GUP_IOC_QUERY => return held::query(&this.sets, arg),
-            uapi::RUST_GUP_IOC_MIRROR => return mirror::create(&this.mirrors, arg),
-            uapi::RUST_GUP_IOC_MIRROR_FAULT => return mirror::fault(&this.mirrors, arg),
-            uapi::RUST_GUP_IOC_MIRROR_READ => return mirror::read(&this.mirrors, arg),
-            uapi::RUST_GUP_IOC_MIRROR_ACCESS => return mirror::access(&this.mirrors, arg),
-            uapi::RUST_GUP_IOC_MIRROR_DROP => return mirror::drop_mirror(&this.mirrors, arg),
-            uapi::RUST_GUP_IOC_DMA_MAP => return dma::dma_map(&this.sets, arg),
-            uapi::RUST_GUP_IOC_DMA_SEGMENTS => return dma::dma_segments(&this.sets, arg),
+            uapi::RUST_GUP_IOC_PIN => return held::pin(&self.sets, arg),
+            uapi::RUST_GUP_IOC_UNPIN => return held::unpin(&self.sets, arg),
+            uapi::RUST_GUP_IOC_QUERY => return held::query(&self.sets, arg),
+            uapi::RUST_GUP_IOC_MIRROR => return mirror::create(&self.mirrors, arg),
+            uapi::RUST_GUP_IOC_MIRROR_FAULT => return mirror::fault(&self.mirrors, arg),
+            uapi::RUST_GUP_IOC_MIRROR_READ => return mirror::read(&self.mirrors, arg),
+            uapi::RUST_GUP_IOC_MIRROR_ACCESS => return mirror::access(&self.mirrors, arg),
+            uapi::RUST_GUP_IOC_MIRROR_DROP => return mirror::drop_mirror(&self.mirrors, arg),
+            uapi::RUST_GUP_IOC_DMA_MAP => return dma::dma_map(&self.sets, arg),
+            uapi::RUST_GUP_IOC_DMA_SEGMENTS => return dma::dma_segments(&self.sets, arg),
             uapi::RUST_GUP_IOC_VERSION => {
+                let mut features = uapi::RUST_GUP_FEATURE_MIRROR | uapi::RUST_GUP_FEATURE_DMA_MAP;
+                if cfg!(CONFIG_COMPAT) {
+                    features |= uapi::RUST_GUP_FEATURE_COMPAT;
+                }
                 let version = uapi::rust_gup_version {
                     abi_version: ABI_VERSION,
-                    features: (uapi::RUST_GUP_FEATURE_MIRROR | uapi::RUST_GUP_FEATURE_DMA_MAP)
-                        .into(),
+                    features: features.into(),
                     ..Default::default()
                 };
                 write_to_user(arg, &version)?;

@@ -85,10 +85,11 @@ fn dump_pages(gup: &mut uapi::gup_test, held: &Held) {
     }
 }
 
-/// One of the gup_test commands, on a `struct gup_test` at `arg`.
-pub(crate) fn gup_test_ioctl(cmd: u32, arg: usize) -> Result<isize> {
-    let (mut reader, mut writer) = UserSlice::new(arg, size_of::<uapi::gup_test>()).reader_writer();
-    let mut gup: uapi::gup_test = reader.read()?;
+/// One of the gup_test commands, on a `struct gup_test` at `arg` of which
+/// the caller has `len` bytes (fewer in a 32-bit process).
+pub(crate) fn gup_test_ioctl(cmd: u32, arg: usize, len: usize) -> Result<isize> {
+    let (mut reader, mut writer) = UserSlice::new(arg, len).reader_writer();
+    let mut gup: uapi::gup_test = uapi::read_prefix(&mut reader)?;
 
     let request = Request::from_gup_test(cmd, gup.gup_flags, gup.test_flags)?;
     let range = UserPageRange::new(gup.addr, gup.size)?;
@@ -105,7 +106,7 @@ pub(crate) fn gup_test_ioctl(cmd: u32, arg: usize) -> Result<isize> {
     gup.get_delta_usec = m.get_ns / 1000;
     gup.put_delta_usec = m.put_ns / 1000;
     gup.size = (m.pages * PAGE_SIZE) as u64;
-    writer.write(&gup)?;
+    uapi::write_prefix(&mut writer, &gup)?;
     Ok(0)
 }
 

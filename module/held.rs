@@ -116,11 +116,11 @@ fn take(request: &Request, range: UserPageRange, all_or_nothing: bool) -> Result
     }
 }
 
-/// `PIN_LONGTERM_TEST_START`: pin a whole range long-term, or nothing.
-pub(crate) fn longterm_test_start(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
-    let args: uapi::pin_longterm_test = UserSlice::new(arg, size_of::<uapi::pin_longterm_test>())
-        .reader()
-        .read()?;
+/// `PIN_LONGTERM_TEST_START`: pin a whole range long-term, or nothing. The
+/// caller's `struct pin_longterm_test` has `len` bytes (fewer in a 32-bit
+/// process).
+pub(crate) fn longterm_test_start(sets: &Mutex<FileSets>, arg: usize, len: usize) -> Result<isize> {
+    let args: uapi::pin_longterm_test = uapi::read_prefix(&mut UserSlice::new(arg, len).reader())?;
     let all = uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE | uapi::PIN_LONGTERM_TEST_FLAG_USE_FAST;
     if sets.lock().longterm_test.is_some()
         || args.flags & !all != 0

@@ -4,6 +4,7 @@
  * rust/ calls them.
  */
 #include <linux/capability.h>
+#include <linux/compat.h>
 #include <linux/dma-mapping.h>
 #include <linux/highmem.h>
 #include <linux/interval_tree.h>
@@ -47,6 +48,13 @@ unsigned long rust_gup_task_size(void)
 {
 	return TASK_SIZE;
 }
+
+#ifdef CONFIG_COMPAT
+void __user *rust_gup_compat_ptr(u32 uptr)
+{
+	return compat_ptr(uptr);
+}
+#endif
 
 /*
  * Drops one reference on each page, marking it dirty first if asked: the

@@ -24,6 +24,9 @@ struct mm_struct *rust_gup_get_current_mm(void);
 int rust_gup_mmap_read_lock_killable(struct mm_struct *mm);
 void rust_gup_mmap_read_unlock(struct mm_struct *mm);
 unsigned long rust_gup_task_size(void);
+#ifdef CONFIG_COMPAT
+void __user *rust_gup_compat_ptr(u32 uptr);
+#endif
 void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty);
 int rust_gup_pinned_vm_charge(struct mm_struct *mm, unsigned long npages);
 void rust_gup_pinned_vm_uncharge(struct mm_struct *mm, unsigned long npages);

@@ -10,7 +10,8 @@
 //! [`MiscDeviceRegistration`] that registers it. Moving to the upstream
 //! abstraction on a newer kernel is a change of import paths. One
 //! difference: the file operations name the owning module, so a module
-//! cannot be unloaded while one of its device files is open.
+//! cannot be unloaded while one of its device files is open. `compat_ioctl`
+//! is as upstream has it, with [`compat_ptr`] for the argument.
 
 use super::{bindings, file::File};
 use core::marker::PhantomData;
@@ -119,6 +120,32 @@ pub(crate) trait MiscDevice: Sized {
     ) -> Result<isize> {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// Handles an ioctl of a 32-bit process on a 64-bit kernel.
+    ///
+    /// Needed only when some command's structure has another layout in a
+    /// 32-bit process. Without it, a device with [`MiscDevice::ioctl`]
+    /// gets `compat_ptr_ioctl`: the argument is converted with
+    /// [`compat_ptr`] and the command goes to `ioctl` unchanged. `arg` is
+    /// the caller's 32-bit value, not yet converted.
+    #[cfg(CONFIG_COMPAT)]
+    fn compat_ioctl(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _cmd: u32,
+        _arg: usize,
+    ) -> Result<isize> {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The user address a 32-bit process's pointer argument stands for.
+#[cfg(CONFIG_COMPAT)]
+pub(crate) fn compat_ptr(arg: usize) -> usize {
+    // A 32-bit process passes 32 bits; the upper half of `arg` is zero,
+    // and `compat_ptr()` may remap the value (it does on s390).
+    // SAFETY: `compat_ptr()` only converts an integer.
+    unsafe { bindings::rust_gup_compat_ptr(arg as u32) as usize }
 }
 
 /// The `struct file_operations` of a misc device whose state is `T`.
@@ -167,20 +194,49 @@ impl<T: MiscDevice> MiscDeviceVTable<T> {
         0
     }
 
+    /// Runs `f` on the state of `raw` and turns its result into the
+    /// value an ioctl returns.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is a file opened through [`Self::open`], valid for the call,
+    /// in one of its file operations other than `open` and `release`.
+    unsafe fn with_state(
+        raw: *mut bindings::file,
+        f: impl for<'a> FnOnce(<T::Ptr as ForeignOwnable>::Borrowed<'a>, &'a File) -> Result<isize>,
+    ) -> c_long {
+        // SAFETY: `open` stored the result of `into_foreign` in the private
+        // data, and `release` cannot run while another file operation is
+        // in progress (the caller holds a reference to the file).
+        let device = unsafe { <T::Ptr as ForeignOwnable>::borrow((*raw).private_data) };
+        // SAFETY: the file is valid for the duration of the call.
+        let file = unsafe { File::from_raw(raw) };
+        match f(device, file) {
+            Ok(ret) => ret as c_long,
+            Err(err) => err.to_errno() as c_long,
+        }
+    }
+
     /// # Safety
     ///
     /// Only the VFS calls this, for a file opened through [`Self::open`].
     unsafe extern "C" fn ioctl(raw: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
-        // SAFETY: `open` stored the result of `into_foreign` in the private
-        // data, and `release` cannot run while an ioctl is in progress (the
-        // caller holds a reference to the file).
-        let device = unsafe { <T::Ptr as ForeignOwnable>::borrow((*raw).private_data) };
-        // SAFETY: the file is valid for the duration of the ioctl.
-        let file = unsafe { File::from_raw(raw) };
-        match T::ioctl(device, file, cmd, arg) {
-            Ok(ret) => ret as c_long,
-            Err(err) => err.to_errno() as c_long,
-        }
+        // SAFETY: the VFS calls this for a file of ours during an ioctl.
+        unsafe { Self::with_state(raw, |device, file| T::ioctl(device, file, cmd, arg)) }
+    }
+
+    /// # Safety
+    ///
+    /// Only the VFS calls this, for a file opened through [`Self::open`],
+    /// when a 32-bit process makes an ioctl.
+    #[cfg(CONFIG_COMPAT)]
+    unsafe extern "C" fn compat_ioctl(
+        raw: *mut bindings::file,
+        cmd: c_uint,
+        arg: c_ulong,
+    ) -> c_long {
+        // SAFETY: the VFS calls this for a file of ours during an ioctl.
+        unsafe { Self::with_state(raw, |device, file| T::compat_ioctl(device, file, cmd, arg)) }
     }
 
     const VTABLE: bindings::file_operations = bindings::file_operations {
@@ -191,6 +247,16 @@ impl<T: MiscDevice> MiscDeviceVTable<T> {
         release: Some(Self::release),
         unlocked_ioctl: if T::HAS_IOCTL {
             Some(Self::ioctl)
+        } else {
+            None
+        },
+        // Upstream's choice: a device whose layouts are the same for 32-bit
+        // processes needs no compat handler of its own.
+        #[cfg(CONFIG_COMPAT)]
+        compat_ioctl: if T::HAS_COMPAT_IOCTL {
+            Some(Self::compat_ioctl)
+        } else if T::HAS_IOCTL {
+            Some(bindings::compat_ptr_ioctl)
         } else {
             None
         },

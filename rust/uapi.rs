@@ -10,10 +10,12 @@
 //! uninitialised kernel memory.
 
 use super::bindings;
-use core::mem::size_of;
+use core::mem::{offset_of, size_of};
 use kernel::{
+    prelude::*,
     static_assert,
     types::{AsBytes, FromBytes},
+    uaccess::{UserSliceReader, UserSliceWriter},
 };
 
 pub(crate) use bindings::{
@@ -43,6 +45,9 @@ pub(crate) use bindings::{
     RUST_GUP_MIRROR_ACCESS_WRITE, RUST_GUP_MIRROR_ERROR, RUST_GUP_MIRROR_F_ALL,
     RUST_GUP_MIRROR_F_SNAPSHOT, RUST_GUP_MIRROR_F_WRITE, RUST_GUP_MIRROR_MAX_PAGES,
     RUST_GUP_MIRROR_VALID, RUST_GUP_MIRROR_WRITE,
+};
+pub(crate) use bindings::{
+    RUST_GUP_COMPAT_GUP_TEST_SIZE, RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE, RUST_GUP_FEATURE_COMPAT,
 };
 
 /// The size of the field that `f` projects to; used in const context.
@@ -107,6 +112,82 @@ to_user! {
     rust_gup_dma_map { addr, size, op, flags, client, id, nr_segments, bus_segments }
     rust_gup_dma_segments { id, nr, first, segments, nr_segments }
     rust_gup_dma_segment { addr, len, flags }
+    pin_longterm_test { addr, size, flags, __bindgen_padding_0 }
+}
+
+// A 32-bit process's gup_test structures are the 64-bit ones without their
+// tail padding (see the uapi header), so reading and writing a prefix of
+// the 64-bit structure is the conversion.
+static_assert!(offset_of!(gup_test, __bindgen_padding_0) == RUST_GUP_COMPAT_GUP_TEST_SIZE as usize);
+static_assert!(
+    offset_of!(pin_longterm_test, __bindgen_padding_0)
+        == RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE as usize
+);
+
+/// `cmd` with another structure size in its size field.
+const fn with_size(cmd: u32, size: u32) -> u32 {
+    let field = kernel::uapi::_IOC_SIZEMASK << kernel::uapi::_IOC_SIZESHIFT;
+    (cmd & !field) | (size << kernel::uapi::_IOC_SIZESHIFT)
+}
+
+/// The gup_test commands whose number differs in a 32-bit process, as
+/// (32-bit number, the command it stands for).
+pub(crate) const COMPAT_COMMANDS: [(u32, u32); 7] = {
+    const G: u32 = RUST_GUP_COMPAT_GUP_TEST_SIZE;
+    const L: u32 = RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE;
+    [
+        (with_size(GUP_FAST_BENCHMARK, G), GUP_FAST_BENCHMARK),
+        (with_size(PIN_FAST_BENCHMARK, G), PIN_FAST_BENCHMARK),
+        (with_size(PIN_LONGTERM_BENCHMARK, G), PIN_LONGTERM_BENCHMARK),
+        (with_size(GUP_BASIC_TEST, G), GUP_BASIC_TEST),
+        (with_size(PIN_BASIC_TEST, G), PIN_BASIC_TEST),
+        (with_size(DUMP_USER_PAGES_TEST, G), DUMP_USER_PAGES_TEST),
+        (
+            with_size(PIN_LONGTERM_TEST_START, L),
+            PIN_LONGTERM_TEST_START,
+        ),
+    ]
+};
+
+/// Reads a `T` of which the caller's layout has the first `reader.len()`
+/// bytes; the bytes past them are zero.
+///
+/// A 32-bit process's layout of some structures is a prefix of the
+/// kernel's (see the uapi header). More bytes than a `T` is `EINVAL`.
+pub(crate) fn read_prefix<T: FromBytes + AsBytes + Default>(
+    reader: &mut UserSliceReader,
+) -> Result<T> {
+    let len = reader.len();
+    if len > size_of::<T>() {
+        return Err(EINVAL);
+    }
+    let mut value = T::default();
+    // SAFETY: `value` is a `T` that lives for the borrow, and its bytes are
+    // all initialised (`AsBytes`: no implicit padding). Any bytes written
+    // through the slice leave a valid `T` (`FromBytes`).
+    let bytes = unsafe {
+        core::slice::from_raw_parts_mut(
+            core::ptr::from_mut(&mut value).cast::<u8>(),
+            size_of::<T>(),
+        )
+    };
+    reader.read_slice(&mut bytes[..len])?;
+    Ok(value)
+}
+
+/// Writes the first `writer.len()` bytes of `value`: the caller's layout,
+/// as for [`read_prefix`]. More bytes than a `T` is `EINVAL`.
+pub(crate) fn write_prefix<T: AsBytes>(writer: &mut UserSliceWriter, value: &T) -> Result {
+    let len = writer.len();
+    if len > size_of::<T>() {
+        return Err(EINVAL);
+    }
+    // SAFETY: `value` lives for the borrow, and every byte of a `T` is
+    // initialised (`AsBytes`).
+    let bytes = unsafe {
+        core::slice::from_raw_parts(core::ptr::from_ref(value).cast::<u8>(), size_of::<T>())
+    };
+    writer.write_slice(&bytes[..len])
 }
 
 // The gup_flags bits the uapi header names are the kernel's FOLL values.

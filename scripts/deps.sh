@@ -1,23 +1,39 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Install what rust_gup needs to build and boot its test kernel, and only
-# what is missing: Debian packages, the pinned Rust toolchain with rust-src,
-# and a pinned bindgen-cli. Safe to run again; it says what it installs.
+# Install what rust_gup needs, and only what is missing: Debian packages,
+# the pinned Rust toolchain with rust-src, and a pinned bindgen-cli. Safe to
+# run again; it says what it installs. Every entry point runs it first
+# (make, make check, make bench, make vm, scripts/vm, scripts/bench).
+#
+#   scripts/deps.sh          everything: build, test kernel, VM, benchmark
+#   scripts/deps.sh build    only what building the module and the
+#                            selftests against an existing tree needs
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+what=${1:-all}
 apt_pkgs=(
-	# Kernel build with LLVM=1, plus the kernel's own build tools.
-	make clang llvm lld libclang-dev flex bison bc libelf-dev libssl-dev
-	cpio kmod xz-utils rsync
-	# Guest userspace, the VM and the selftests (static glibc binaries).
-	busybox-static qemu-system-x86 gcc libc6-dev python3
-	# The benchmark's plot.
-	gnuplot-nox
-	# The kernel source the test kernel is built from.
-	linux-source-6.12
+	# The module with LLVM=1, and the selftests: static glibc binaries,
+	# 64-bit and 32-bit (gcc -m32).
+	make clang llvm lld libclang-dev gcc libc6-dev gcc-multilib rsync
 )
+case $what in
+build) ;;
+all)
+	apt_pkgs+=(
+		# The kernel's own build tools.
+		flex bison bc libelf-dev libssl-dev cpio kmod xz-utils
+		# Guest userspace and the VM.
+		busybox-static qemu-system-x86 python3
+		# The benchmark's plot.
+		gnuplot-nox
+		# The kernel source the test kernel is built from.
+		linux-source-6.12
+	)
+	;;
+*) die "usage: scripts/deps.sh [build]" ;;
+esac
 
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -29,6 +29,10 @@ Categories:
             {THP, no THP, hugetlb} x {-u -U -a -b -L} x {-w -W}
             x {shared, private} x {-n 1, 512, 123}
   compat    the same CLI against the kernel's C gup_test, one run per command
+  compat32  32-bit processes (compat_ioctl; skipped on a kernel that cannot
+            run them): the ABI of both builds, the gup_test commands with
+            their 32-bit numbers next to the C gup_test's answer, the
+            bad-input table, the gup matrix and a fuzzer pass, built -m32
   longterm  FOLL_LONGTERM: registrations (pinned_vm, RLIMIT_MEMLOCK, release),
             fork/COW, the file-backed matrix
   migration FOLL_LONGTERM migrates out of ZONE_MOVABLE and CMA, and the
@@ -64,7 +68,7 @@ all_tests() {
 	echo "device rust_gup_device"
 	echo "abi rust_gup_abi"
 	echo "pin rust_gup_pin"
-	gup_matrix
+	gup_matrix gup_test rust_gup_test
 	for cmd in -u -U -a -b -L; do
 		echo "compat rust_gup_test -D /sys/kernel/debug/gup_test $cmd -n 512 -r 2"
 	done
@@ -74,6 +78,11 @@ all_tests() {
 	echo "mirror rust_gup_mirror -T $MIRROR_MIGRATION_TEST"
 	echo "migration rust_gup_mirror -t $MIRROR_MIGRATION_TEST"
 	echo "fuzz rust_gup_fuzz -s 1 -n 100000 -T 240"
+	echo "compat32 rust_gup_abi32"
+	echo "compat32 rust_gup_compat32"
+	echo "compat32 rust_gup_pin32"
+	gup_matrix compat32 rust_gup_test32
+	echo "compat32 rust_gup_fuzz32 -s 2 -n 20000 -T 120"
 	# On a DMA_API_DEBUG kernel, what the DMA API's checks counted in the
 	# tests that map (p2p, fuzz); before faults, whose fail-nth can turn
 	# those checks off.
@@ -87,8 +96,9 @@ all_tests() {
 	true
 }
 
-# The matrix of the kernel's run_vmtests.sh (run_gup_matrix), on rust_gup.
-# hugetlb runs use half of the hugetlb pages the VM reserves.
+# The matrix of the kernel's run_vmtests.sh (run_gup_matrix), on rust_gup:
+# gup_matrix CATEGORY PROGRAM. hugetlb runs use half of the hugetlb pages
+# the VM reserves.
 gup_matrix() {
 	hugetlb_mb=$(awk '/^HugePages_Total:/ { t = $2 } /^Hugepagesize:/ { s = $2 }
 			  END { print int(t * s / 1024 / 2) }' /proc/meminfo)
@@ -97,7 +107,7 @@ gup_matrix() {
 			for write in -w -W; do
 				for share in -S ""; do
 					for n in 1 512 123; do
-						echo "gup_test rust_gup_test -q $huge $cmd $write ${share:+$share }-n $n"
+						echo "$1 $2 -q $huge $cmd $write ${share:+$share }-n $n"
 					done
 				done
 			done
@@ -153,11 +163,22 @@ case " $(selected_tests | cut -d' ' -f1 | tr '\n' ' ') " in
 esac
 dmesg -c >/dev/null
 
+# Whether this kernel runs 32-bit processes (CONFIG_IA32_EMULATION, not
+# disabled): the shell answers 126 when it cannot execute the program.
+ia32=1
+"$DIR/rust_gup_abi32" >/dev/null 2>&1
+[ $? = 126 ] && ia32=0
+
 selected_tests >"$rcfile.list"
 while read -r category cmd; do
 	n=$((n + 1))
 	name="selftests: rust_gup: $cmd"
 	echo "# $name ($category)"
+	if [ "$category" = compat32 ] && [ $ia32 = 0 ]; then
+		skip=$((skip + 1))
+		echo "ok $n $name # SKIP this kernel does not run 32-bit processes"
+		continue
+	fi
 	# shellcheck disable=SC2086 # the command line is split on purpose
 	{ timeout -s KILL "$TIMEOUT" $cmd 2>&1; echo $? >"$rcfile"; } </dev/null | sed 's/^/# /'
 	rc=$(cat "$rcfile")

@@ -88,7 +88,14 @@ TEST_F(dev, version)
 	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_VERSION, &v));
 	EXPECT_EQ(RUST_GUP_ABI_VERSION, v.abi_version);
 	EXPECT_EQ(0, v.reserved);
-	EXPECT_EQ(RUST_GUP_FEATURE_MIRROR | RUST_GUP_FEATURE_DMA_MAP, v.features);
+	/*
+	 * FEATURE_COMPAT goes with CONFIG_COMPAT, which x86_64 has exactly
+	 * when it runs 32-bit processes (IA32 emulation, whose sysctl
+	 * abi.vsyscall32 then exists).
+	 */
+	EXPECT_EQ(RUST_GUP_FEATURE_MIRROR | RUST_GUP_FEATURE_DMA_MAP |
+		  (access("/proc/sys/abi/vsyscall32", F_OK) ? 0 : RUST_GUP_FEATURE_COMPAT),
+		  v.features);
 }
 
 /* Commands the module does not know, of our type and of others. */

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,13 @@
 #define BUF_PAGES 512		/* 2 MiB each */
 #define NR_FDS 4
 
+/* An argument pointer the process cannot use (see rust_gup_pin.c). */
+#ifdef __i386__
+#define BAD_POINTER	0xffffe000ul
+#else
+#define BAD_POINTER	0xffff888000001000ul
+#endif
+
 static long page;
 static size_t buf_size;
 static char *bufs[NR_BUFS];	/* fixed addresses; the chaos thread remaps in place */
@@ -50,10 +58,10 @@ static long max_calls = 100000;
 static time_t deadline;
 
 struct rng {
-	unsigned long s;
+	__u64 s;
 };
 
-static unsigned long next(struct rng *r)
+static __u64 next(struct rng *r)
 {
 	r->s ^= r->s << 13;
 	r->s ^= r->s >> 7;
@@ -61,27 +69,28 @@ static unsigned long next(struct rng *r)
 	return r->s;
 }
 
-static unsigned long pick(struct rng *r, unsigned long n)
+static __u64 pick(struct rng *r, __u64 n)
 {
 	return next(r) % n;
 }
 
 /* An address: usually inside a buffer, sometimes anything but. */
-static unsigned long fuzz_addr(struct rng *r)
+static __u64 fuzz_addr(struct rng *r)
 {
-	static const unsigned long odd[] = {
-		0, 4096, -4096ul, 0xffff888000000000ul, 0x00fffffffffff000ul, 0x7ffffffff000ul, 1,
+	static const __u64 odd[] = {
+		0, 4096, -4096ull, 0xffff888000000000ull, 0x00fffffffffff000ull, 0x7ffffffff000ull, 1,
+		0xffffd000ull, 1ull << 32,	/* past a 32-bit process's TASK_SIZE */
 	};
 
 	if (pick(r, 8) == 0)
 		return odd[pick(r, sizeof(odd) / sizeof(odd[0]))];
-	return (unsigned long)bufs[pick(r, NR_BUFS)] + pick(r, BUF_PAGES + 8) * page +
+	return (uintptr_t)bufs[pick(r, NR_BUFS)] + pick(r, BUF_PAGES + 8) * page +
 	       (pick(r, 16) == 0 ? pick(r, page) : 0);
 }
 
-static unsigned long fuzz_size(struct rng *r)
+static __u64 fuzz_size(struct rng *r)
 {
-	static const unsigned long odd[] = { 0, 1, 4095, 1ul << 34, 1ul << 40, -4096ul, -1ul };
+	static const __u64 odd[] = { 0, 1, 4095, 1ull << 34, 1ull << 40, -4096ull, -1ull };
 
 	if (pick(r, 8) == 0)
 		return odd[pick(r, sizeof(odd) / sizeof(odd[0]))];
@@ -110,7 +119,7 @@ static void *fuzz_arg(struct rng *r, void *good)
 {
 	switch (pick(r, 32)) {
 	case 0: return NULL;
-	case 1: return (void *)0xffff888000001000ul;
+	case 1: return (void *)BAD_POINTER;
 	case 2: return bufs[pick(r, NR_BUFS)];	/* may be PROT_NONE or unmapped */
 	default: return good;
 	}
@@ -171,7 +180,7 @@ static void one_call(struct rng *r)
 		};
 		break;
 	case 9:	/* READ copies whole pages: only ever into a buffer */
-		u.u64 = (unsigned long)bufs[pick(r, NR_BUFS)];
+		u.u64 = (uintptr_t)bufs[pick(r, NR_BUFS)];
 		break;
 	case 0x42:
 		u.bench = (struct rust_gup_bench) {
@@ -192,7 +201,7 @@ static void one_call(struct rng *r)
 	case 0x45:
 		u.query = (struct rust_gup_query) {
 			.id = fuzz_id(r), .nr = pick(r, 700), .first = pick(r, 8) ? pick(r, 600) : next(r),
-			.pages = pick(r, 8) ? (unsigned long)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
+			.pages = pick(r, 8) ? (uintptr_t)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
 		};
 		break;
 	case 0x46 ... 0x47:
@@ -216,7 +225,7 @@ static void one_call(struct rng *r)
 	case 0x48:
 		u.mirror_read = (struct rust_gup_mirror_read) {
 			.id = fuzz_id(r), .nr = pick(r, 700), .first = pick(r, 8) ? pick(r, 600) : next(r),
-			.entries = pick(r, 8) ? (unsigned long)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
+			.entries = pick(r, 8) ? (uintptr_t)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
 		};
 		break;
 	case 0x49: {
@@ -226,7 +235,7 @@ static void one_call(struct rng *r)
 			.id = fuzz_id(r), .flags = fuzz_flags(r, RUST_GUP_MIRROR_ACCESS_WRITE),
 			.addr = fuzz_addr(r) + (pick(r, 4) ? 0 : pick(r, page)),
 			.len = pick(r, 8) ? pick(r, 2 * page) : fuzz_size(r),
-			.buf = pick(r, 8) ? (unsigned long)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
+			.buf = pick(r, 8) ? (uintptr_t)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
 		};
 		if (pick(r, 2)) {
 			/* Mostly inside a mirror made lately. */
@@ -253,7 +262,7 @@ static void one_call(struct rng *r)
 	case 0x4c:
 		u.segs = (struct rust_gup_dma_segments) {
 			.id = fuzz_id(r), .nr = pick(r, 700), .first = pick(r, 8) ? pick(r, 600) : next(r),
-			.segments = pick(r, 8) ? (unsigned long)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
+			.segments = pick(r, 8) ? (uintptr_t)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
 		};
 		break;
 	}
@@ -283,7 +292,7 @@ static void one_call(struct rng *r)
 
 static void *fuzzer(void *arg)
 {
-	struct rng r = { .s = (unsigned long)arg * 0x9e3779b97f4a7c15ul | 1 };
+	struct rng r = { .s = (uintptr_t)arg * 0x9e3779b97f4a7c15ull | 1 };
 
 	while (!atomic_load(&stop)) {
 		if (atomic_load(&calls) >= max_calls || time(NULL) >= deadline)
@@ -305,7 +314,7 @@ static void remap(int i, int how)
 
 static void *chaos(void *arg)
 {
-	struct rng r = { .s = (unsigned long)arg | 1 };
+	struct rng r = { .s = (uintptr_t)arg | 1 };
 
 	while (!atomic_load(&stop)) {
 		int i = pick(&r, NR_BUFS);

@@ -171,7 +171,7 @@ TEST_F(pin, hole_yields_prefix)
 
 		for (unsigned int c = 0; c < 5; c++) {
 			struct gup_test gup = {
-				.addr = (unsigned long)self->buf, .size = self->size,
+				.addr = (uintptr_t)self->buf, .size = self->size,
 				.nr_pages_per_call = n,
 			};
 
@@ -259,12 +259,12 @@ TEST_F(pin, unknown_set_is_enoent)
 TEST_F(pin, longterm_test_is_per_file)
 {
 	struct pin_longterm_test args = {
-		.addr = (unsigned long)self->buf, .size = self->size,
+		.addr = (uintptr_t)self->buf, .size = self->size,
 		.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
 	};
 	struct rust_gup_page_info info[NR_PAGES];
 	char *copy = malloc(self->size);
-	__u64 dest = (unsigned long)copy;
+	__u64 dest = (uintptr_t)copy;
 	int fd2 = open(RUST_GUP_DEVICE, O_RDWR);
 
 	ASSERT_NE(NULL, copy);
@@ -316,7 +316,25 @@ struct bad_case {
 	int expect;
 };
 
-enum { ADDR_BUF, ADDR_WRAP, ADDR_KERNEL, ADDR_UNMAPPED, ADDR_PROT_NONE, ADDR_TOP };
+enum { ADDR_BUF, ADDR_WRAP, ADDR_KERNEL, ADDR_UNMAPPED, ADDR_PROT_NONE, ADDR_TOP, ADDR_4G };
+
+/*
+ * The table runs from a 64-bit and from a 32-bit build (rust_gup_pin32).
+ * TOP_PAGE is a page whose successor lies past the caller's TASK_SIZE,
+ * which is 0xffffe000 in a 32-bit process; 4 GiB lies past it too (EINVAL
+ * there, while a 64-bit process just has nothing mapped at 4 GiB).
+ * BAD_POINTER is an argument pointer the process cannot use: kernel
+ * memory, or for a 32-bit process the page at its TASK_SIZE.
+ */
+#ifdef __i386__
+#define TOP_PAGE	0xffffd000ull
+#define BAD_POINTER	0xffffe000ul
+#define AT_4G		EINVAL
+#else
+#define TOP_PAGE	0x00fffffffffff000ull	/* last page below 2^56 */
+#define BAD_POINTER	0xffff888000001000ul
+#define AT_4G		EFAULT
+#endif
 
 #define W RUST_GUP_FOLL_WRITE
 static const struct bad_case bad_cases[] = {
@@ -328,6 +346,14 @@ static const struct bad_case bad_cases[] = {
 	{ "more than 2^22 pages", PIN_FAST_BENCHMARK, .size = (1l << 22) + 1, .nr_per_call = 1, .expect = EINVAL },
 	{ "1 TiB (page array past INT_MAX)", RUST_GUP_IOC_PIN, .size = 1l << 28, .op = RUST_GUP_OP_PIN_FAST, .expect = EINVAL },
 	{ "range reaching past TASK_SIZE", GUP_FAST_BENCHMARK, .special_addr = ADDR_TOP, .size = 2, .nr_per_call = 1, .expect = EINVAL },
+	{ "4 GiB", PIN_BASIC_TEST, .special_addr = ADDR_4G, .size = 1, .nr_per_call = 1, .expect = AT_4G },
+	{ "BENCH past TASK_SIZE", RUST_GUP_IOC_BENCH, .special_addr = ADDR_TOP, .size = 2, .op = RUST_GUP_OP_PIN_FAST, .expect = EINVAL },
+	{ "BENCH at 4 GiB", RUST_GUP_IOC_BENCH, .special_addr = ADDR_4G, .size = 1, .op = RUST_GUP_OP_GET_FAST, .expect = AT_4G },
+	{ "PIN past TASK_SIZE", RUST_GUP_IOC_PIN, .special_addr = ADDR_TOP, .size = 2, .op = RUST_GUP_OP_PIN_REMOTE, .expect = EINVAL },
+	{ "PIN at 4 GiB", RUST_GUP_IOC_PIN, .special_addr = ADDR_4G, .size = 1, .op = RUST_GUP_OP_PIN_UNLOCKED, .expect = AT_4G },
+	{ "LONGTERM_TEST_START past TASK_SIZE", PIN_LONGTERM_TEST_START, .special_addr = ADDR_TOP, .size = 2, .expect = EINVAL },
+	{ "MIRROR past TASK_SIZE", RUST_GUP_IOC_MIRROR, .special_addr = ADDR_TOP, .size = 2, .expect = EINVAL },
+	{ "MIRROR at 4 GiB", RUST_GUP_IOC_MIRROR, .special_addr = ADDR_4G, .size = 1, .expect = AT_4G },
 	{ "unmapped range", PIN_BASIC_TEST, .special_addr = ADDR_UNMAPPED, .size = 4, .nr_per_call = 1, .expect = EFAULT },
 	{ "PROT_NONE range", PIN_FAST_BENCHMARK, .special_addr = ADDR_PROT_NONE, .size = 4, .nr_per_call = 1, .expect = EFAULT },
 	{ "PROT_NONE range, GET", GUP_BASIC_TEST, .special_addr = ADDR_PROT_NONE, .size = 4, .nr_per_call = 1, .expect = EFAULT },
@@ -351,6 +377,10 @@ static const struct bad_case bad_cases[] = {
 	{ "read-only argument", PIN_FAST_BENCHMARK, ARG_READ_ONLY, .size = 4, .nr_per_call = 1, .expect = EFAULT },
 	{ "unknown command 10", _IOWR('g', 10, struct gup_test), .size = 4, .nr_per_call = 1, .expect = ENOTTY },
 	{ "gup_test number, wrong size", _IOWR('g', 2, __u64), .size = 4, .nr_per_call = 1, .expect = ENOTTY },
+#ifndef __i386__
+	{ "a 32-bit process's number", _IOC(_IOC_READ | _IOC_WRITE, 'g', 2, RUST_GUP_COMPAT_GUP_TEST_SIZE),
+	  .size = 4, .nr_per_call = 1, .expect = ENOTTY },
+#endif
 	{ "LONGTERM_TEST_START unaligned size", PIN_LONGTERM_TEST_START, .size_bytes = 4096 + 100, .expect = EINVAL },
 	{ "LONGTERM_TEST_START unknown flags", PIN_LONGTERM_TEST_START, .size = 4, .flags = 4, .expect = EINVAL },
 	{ "LONGTERM_TEST_START unmapped", PIN_LONGTERM_TEST_START, .special_addr = ADDR_UNMAPPED, .size = 4, .expect = EFAULT },
@@ -395,14 +425,15 @@ TEST_F(pin, bad_input_table)
 	printf("# %-40s %-8s %-8s %s\n", "case", "expected", "seen", "pins (acquired-released)");
 	for (unsigned int i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		const struct bad_case *c = &bad_cases[i];
-		unsigned long addr = (unsigned long)self->buf + c->addr_off;
-		unsigned long size = c->size_bytes ? c->size_bytes : c->size * page_size;
+		__u64 addr = (uintptr_t)self->buf + c->addr_off;
+		__u64 size = c->size_bytes ? c->size_bytes : c->size * (__u64)page_size;
 		union {
 			struct gup_test gup;
 			struct pin_longterm_test lt;
 			struct rust_gup_bench bench;
 			struct rust_gup_pin pin;
 			struct rust_gup_query query;
+			struct rust_gup_mirror mirror;
 			__u64 u64;
 		} u;
 		void *arg = &u;
@@ -410,11 +441,12 @@ TEST_F(pin, bad_input_table)
 		int ret, err;
 
 		switch (c->special_addr) {
-		case ADDR_WRAP: addr = -page_size; break;
-		case ADDR_KERNEL: addr = 0xffff888000000000ul; break;
-		case ADDR_TOP: addr = 0x00fffffffffff000ul; break;	/* last page below 2^56 */
-		case ADDR_UNMAPPED: addr = (unsigned long)unmapped; break;
-		case ADDR_PROT_NONE: addr = (unsigned long)prot_none; break;
+		case ADDR_WRAP: addr = -(__u64)page_size; break;
+		case ADDR_KERNEL: addr = 0xffff888000000000ull; break;
+		case ADDR_TOP: addr = TOP_PAGE; break;
+		case ADDR_4G: addr = 1ull << 32; break;
+		case ADDR_UNMAPPED: addr = (uintptr_t)unmapped; break;
+		case ADDR_PROT_NONE: addr = (uintptr_t)prot_none; break;
 		}
 		memset(&u, 0, sizeof(u));
 		switch (_IOC_NR(c->cmd)) {
@@ -422,11 +454,15 @@ TEST_F(pin, bad_input_table)
 			u.lt = (struct pin_longterm_test) { .addr = addr, .size = size, .flags = c->flags };
 			break;
 		case _IOC_NR(PIN_LONGTERM_TEST_READ):
-			u.u64 = (unsigned long)self->buf;
+			u.u64 = (uintptr_t)self->buf;
 			break;
 		case _IOC_NR(RUST_GUP_IOC_BENCH):
 			u.bench = (struct rust_gup_bench) { .addr = addr, .size = size, .op = c->op,
 				.flags = c->flags, .reserved = c->reserved };
+			break;
+		case _IOC_NR(RUST_GUP_IOC_MIRROR):
+			u.mirror = (struct rust_gup_mirror) { .addr = addr, .size = size,
+				.flags = c->flags };
 			break;
 		case _IOC_NR(RUST_GUP_IOC_PIN):
 			u.pin = (struct rust_gup_pin) { .addr = addr, .size = size, .op = c->op,
@@ -440,7 +476,7 @@ TEST_F(pin, bad_input_table)
 		if (c->arg == ARG_NULL) {
 			arg = NULL;
 		} else if (c->arg == ARG_BAD_POINTER) {
-			arg = (void *)0xffff888000001000ul;
+			arg = (void *)BAD_POINTER;
 		} else if (c->arg == ARG_READ_ONLY) {
 			memcpy(ro, &u, sizeof(u.gup));
 			ASSERT_EQ(0, mprotect(ro, page_size, PROT_READ));

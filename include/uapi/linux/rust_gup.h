@@ -15,10 +15,12 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
+#include "rust_gup_abi_assert.h"
+
 #define RUST_GUP_DEVICE			"/dev/rust_gup"
 
 /* Bumped for every change of this header; additions keep old numbers. */
-#define RUST_GUP_ABI_VERSION		3
+#define RUST_GUP_ABI_VERSION		4
 
 /*
  * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
@@ -83,6 +85,19 @@ struct pin_longterm_test {
 
 #endif	/* __GUP_TEST_H */
 
+/*
+ * 32-bit processes on a 64-bit kernel (compat_ioctl). i386 aligns __u64 to
+ * 4 bytes, so struct gup_test is 76 bytes there (80 on x86_64) and struct
+ * pin_longterm_test 20 (24). The fields sit at the same offsets; only the
+ * tail padding differs. The size is part of an ioctl number, so commands 1
+ * to 7 have other numbers in a 32-bit process. rust_gup answers both
+ * encodings, and reads and writes only the bytes the number's size names.
+ * (The kernel's gup_test, whose compat_ioctl is compat_ptr_ioctl, knows
+ * only the 64-bit numbers.)
+ */
+#define RUST_GUP_COMPAT_GUP_TEST_SIZE		76
+#define RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE	20
+
 /* The gup_flags bits gup_test passes through, with their 6.12 values. */
 #define RUST_GUP_FOLL_WRITE		0x001
 #define RUST_GUP_FOLL_GET		0x002
@@ -98,6 +113,7 @@ struct pin_longterm_test {
 /* Feature bits of struct rust_gup_version. */
 #define RUST_GUP_FEATURE_MIRROR		(1ull << 0)	/* the HMM mirror commands */
 #define RUST_GUP_FEATURE_DMA_MAP	(1ull << 1)	/* DMA_MAP and DMA_SEGMENTS */
+#define RUST_GUP_FEATURE_COMPAT		(1ull << 2)	/* 32-bit processes (compat_ioctl) */
 
 /**
  * struct rust_gup_version - what the loaded module implements
@@ -469,6 +485,32 @@ struct rust_gup_dma_segments {
 	__u64 segments;
 	__u64 nr_segments;
 };
+
+/*
+ * Every rust_gup structure is as large as its fields together: no padding,
+ * so no byte of kernel memory is left uninitialised on the way out, and
+ * one layout on every ABI, 32-bit processes' included (__u64 fields sit
+ * at multiples of 8 without it). The gup_test structures end in padding
+ * on x86_64, which 32-bit processes do not have (see above).
+ */
+#define __RUST_GUP_END(type, field) \
+	(__builtin_offsetof(struct type, field) + sizeof(((struct type *)0)->field))
+__RUST_GUP_ABI_ASSERT(__RUST_GUP_END(gup_test, which_pages) == RUST_GUP_COMPAT_GUP_TEST_SIZE);
+__RUST_GUP_ABI_ASSERT(__RUST_GUP_END(pin_longterm_test, flags) ==
+		      RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_version) == 16);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_stats) == 24);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_bench) == 56);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_pin) == 32);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_page_info) == 32);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_query) == 32);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror) == 48);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_entry) == 16);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_read) == 40);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_access) == 32);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_map) == 40);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_segment) == 16);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_segments) == 32);
 
 #define RUST_GUP_IOC_VERSION	_IOR('g', 0x40, struct rust_gup_version)
 #define RUST_GUP_IOC_STATS	_IOR('g', 0x41, struct rust_gup_stats)

@@ -10,6 +10,8 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
+#include "rust_gup_abi_assert.h"
+
 #define RUST_GUP_MR_DEVICE	"/dev/rust_gup_mr"
 
 /* The "device" may write to the region (IB_ACCESS_REMOTE_WRITE). */
@@ -44,6 +46,10 @@ struct rust_gup_mr_xfer {
 	__u64 len;
 	__u64 buf;
 };
+
+/* No padding: one layout for 64-bit and 32-bit processes. */
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mr_reg) == 24);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mr_xfer) == 32);
 
 #define RUST_GUP_MR_REG		_IOWR('g', 0x90, struct rust_gup_mr_reg)
 #define RUST_GUP_MR_DEREG	_IOW('g', 0x91, __u32)

@@ -9,6 +9,8 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
+#include "rust_gup_abi_assert.h"
+
 #define RUST_GUP_SAMPLE_DEVICE	"/dev/rust_gup_sample"
 
 /**
@@ -22,6 +24,9 @@ struct rust_gup_sample_copy {
 	__u64 dst;
 	__u64 len;
 };
+
+/* No padding: one layout for 64-bit and 32-bit processes. */
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_sample_copy) == 24);
 
 #define RUST_GUP_SAMPLE_COPY	_IOW('g', 0x80, struct rust_gup_sample_copy)
 
