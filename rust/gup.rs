@@ -533,7 +533,9 @@ take_pages!(
     pin_user_pages_remote
 );
 
-/// A page of a [`CpuAccessible`] pin, mapped for the CPU until dropped.
+/// A page of a [`CpuAccessible`] pin, mapped for the CPU for the duration
+/// of a [`PinnedPages::with_page_mapped`] call, which lends it by
+/// reference only.
 ///
 /// User space (and devices) may change the page at any time, so the
 /// contents are only ever copied with raw copies: no Rust reference to
@@ -542,13 +544,13 @@ take_pages!(
 /// # Invariants
 ///
 /// `addr` is the `kmap_local_page` mapping of a page pinned by the holder
-/// this guard borrows, `PAGE_SIZE` bytes long.
-struct MappedPage<'a> {
+/// that lent this value, `PAGE_SIZE` bytes long, for as long as the value
+/// is borrowed.
+struct MappedPage {
     addr: *mut u8,
-    _pin: PhantomData<&'a ()>,
 }
 
-impl MappedPage<'_> {
+impl MappedPage {
     /// The byte range `[offset, offset + len)` of the page, checked.
     fn at(&self, offset: usize, len: usize) -> Result<*mut u8> {
         match offset.checked_add(len) {
@@ -558,37 +560,44 @@ impl MappedPage<'_> {
     }
 }
 
-impl Drop for MappedPage<'_> {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant `addr` is a live local mapping;
-        // mappings are dropped in reverse order of creation, as
-        // `kunmap_local` requires, because guards are never stored.
-        unsafe { bindings::kunmap_local(self.addr.cast()) };
-    }
-}
-
 impl<K: CpuAccessible> PinnedPages<K> {
-    fn map(&self, index: usize) -> Result<MappedPage<'_>> {
+    /// Runs `f` with page `index` mapped for the CPU (`kmap_local_page`).
+    ///
+    /// The mapping lasts exactly as long as the call, as with upstream's
+    /// `Page::with_page_mapped`: `f` sees it by reference only, so it
+    /// cannot keep it, and mappings made inside `f` are gone before it
+    /// returns. Local mappings are therefore undone in reverse order, as
+    /// `kunmap_local` requires, by construction.
+    fn with_page_mapped<R>(
+        &self,
+        index: usize,
+        f: impl FnOnce(&MappedPage) -> Result<R>,
+    ) -> Result<R> {
         let page = *self.pages.0.get(index).ok_or(EINVAL)?;
         // SAFETY: by the type invariant the page is pinned, and `K` says it
         // is ordinary memory, which `kmap_local_page` can map.
         let addr = unsafe { bindings::kmap_local_page(page) };
-        // INVARIANT: `addr` maps a page of this holder.
-        Ok(MappedPage {
-            addr: addr.cast(),
-            _pin: PhantomData,
-        })
+        // INVARIANT: `addr` maps a page of this holder until the unmap
+        // below, after the last use of the borrow lent to `f`.
+        let ret = f(&MappedPage { addr: addr.cast() });
+        // SAFETY: `addr` was mapped above, and is the most recent local
+        // mapping still in place: any made inside `f` were scoped by calls
+        // like this one, which have returned.
+        unsafe { bindings::kunmap_local(addr) };
+        ret
     }
 
     /// Copies `buf.len()` bytes from page `index`, starting `offset` bytes
     /// into it, to `buf`.
     pub(crate) fn read(&self, index: usize, offset: usize, buf: &mut [u8]) -> Result {
-        let page = self.map(index)?;
-        let src = page.at(offset, buf.len())?;
-        // SAFETY: `src` is valid for `buf.len()` bytes of the mapped page
-        // (checked by `at`), and a pinned user page cannot overlap `buf`.
-        unsafe { core::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
-        Ok(())
+        self.with_page_mapped(index, |page| {
+            let src = page.at(offset, buf.len())?;
+            // SAFETY: `src` is valid for `buf.len()` bytes of the mapped
+            // page (checked by `at`), and a pinned user page cannot overlap
+            // `buf`.
+            unsafe { core::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
+            Ok(())
+        })
     }
 
     /// Copies `data` into page `index`, starting `offset` bytes into it, as
@@ -601,25 +610,29 @@ impl<K: CpuAccessible> PinnedPages<K> {
         if self.opts.access != Access::WriteDirty {
             return Err(EPERM);
         }
-        let page = self.map(index)?;
-        let dst = page.at(offset, data.len())?;
-        // SAFETY: `dst` is valid for `data.len()` bytes of the mapped page,
-        // which was pinned for writing (FOLL_WRITE broke any COW sharing).
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
-        Ok(())
+        self.with_page_mapped(index, |page| {
+            let dst = page.at(offset, data.len())?;
+            // SAFETY: `dst` is valid for `data.len()` bytes of the mapped
+            // page, which was pinned for writing (FOLL_WRITE broke any COW
+            // sharing).
+            unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+            Ok(())
+        })
     }
 
     /// Copies the whole of page `index` to user memory at `dest`; `EFAULT`
     /// if that is not writable.
     pub(crate) fn copy_page_to_user(&self, index: usize, dest: usize) -> Result {
-        let page = self.map(index)?;
-        // SAFETY: the source is the mapped page, `PAGE_SIZE` bytes;
-        // `copy_to_user` checks the user range and faults safely.
-        let left = unsafe { bindings::copy_to_user(dest as _, page.addr.cast(), PAGE_SIZE as _) };
-        if left != 0 {
-            return Err(EFAULT);
-        }
-        Ok(())
+        self.with_page_mapped(index, |page| {
+            // SAFETY: the source is the mapped page, `PAGE_SIZE` bytes;
+            // `copy_to_user` checks the user range and faults safely.
+            let left =
+                unsafe { bindings::copy_to_user(dest as _, page.addr.cast(), PAGE_SIZE as _) };
+            if left != 0 {
+                return Err(EFAULT);
+            }
+            Ok(())
+        })
     }
 }
 
