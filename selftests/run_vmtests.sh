@@ -179,9 +179,11 @@ while read -r category cmd; do
 		echo "ok $n $name # SKIP this kernel does not run 32-bit processes"
 		continue
 	fi
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	# shellcheck disable=SC2086 # the command line is split on purpose
 	{ timeout -s KILL "$TIMEOUT" $cmd 2>&1; echo $? >"$rcfile"; } </dev/null | sed 's/^/# /'
 	rc=$(cat "$rcfile")
+	echo "# took $(awk -v t0="$t0" '{ printf "%.1f", $1 - t0 }' /proc/uptime) s"
 
 	why=
 	[ "$rc" = 137 ] && why="timed out after ${TIMEOUT}s"
