@@ -624,10 +624,10 @@ impl<K: CpuAccessible> PinnedPages<K> {
     /// if that is not writable.
     pub(crate) fn copy_page_to_user(&self, index: usize, dest: usize) -> Result {
         self.with_page_mapped(index, |page| {
+            let (to, from) = (dest as _, page.addr.cast());
             // SAFETY: the source is the mapped page, `PAGE_SIZE` bytes;
             // `copy_to_user` checks the user range and faults safely.
-            let left =
-                unsafe { bindings::copy_to_user(dest as _, page.addr.cast(), PAGE_SIZE as _) };
+            let left = unsafe { bindings::copy_to_user(to, from, PAGE_SIZE as _) };
             if left != 0 {
                 return Err(EFAULT);
             }

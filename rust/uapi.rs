@@ -112,6 +112,7 @@ to_user! {
     rust_gup_dma_map { addr, size, op, flags, client, id, nr_segments, bus_segments }
     rust_gup_dma_segments { id, nr, first, segments, nr_segments }
     rust_gup_dma_segment { addr, len, flags }
+    // Never written back, but `read_prefix` views it as bytes.
     pin_longterm_test { addr, size, flags, __bindgen_padding_0 }
 }
 

@@ -90,7 +90,7 @@ if [ $debug = 1 ]; then
 	mkdir -p "$dsrc"
 	rsync -a --delete --exclude=/.git/ --filter=':- .gitignore' "$TOPDIR/" "$dsrc/"
 	make -C "$dsrc" --no-print-directory KDIR="$debug_kdir" WERROR=1 initramfs
-	step "test: booting the debug kernel (KASAN, kmemleak, lockdep, ...; about 8 minutes) ($(elapsed))"
+	step "test: booting the debug kernel (KASAN, kmemleak, lockdep, ...; about 30 minutes) ($(elapsed))"
 	boot debug --from "$dsrc" --flavour debug -- run_vmtests.sh -x migration
 	step "test: the debug kernel with movablecore=768M cma=64M for the migration tests ($(elapsed))"
 	boot debug-zones --from "$dsrc" --flavour debug --append movablecore=768M --append cma=64M \

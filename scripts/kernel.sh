@@ -88,7 +88,9 @@ bad=$(cat "${fragments[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=|^# CONFIG_[A-Z0-9_]+ 
 done)
 [ -z "$bad" ] || die "the kernel config did not take these options:"$'\n'"$bad"
 
-step "building the $flavour kernel with $(nproc) jobs (about 12 minutes on 2 cores; log: $base/build.log)"
+minutes=12
+[ "$flavour" = debug ] && minutes=17
+step "building the $flavour kernel with $(nproc) jobs (about $minutes minutes on 2 cores; log: $base/build.log)"
 start=$SECONDS
 if ! kmake -j"$(nproc)" bzImage modules >"$base/build.log" 2>&1; then
 	tail -40 "$base/build.log" >&2
