@@ -6,56 +6,27 @@
 
 #![forbid(unsafe_code)]
 
-use core::mem::{size_of, size_of_val};
-use kernel::{page::PAGE_SIZE, prelude::*, sync::Mutex, uaccess::UserSlice};
+use core::mem::size_of;
+use kernel::{
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{Arc, Mutex},
+    uaccess::UserSlice,
+};
 
-use crate::held::{self, FileSets, Holding};
+use crate::abi::pci_address;
 use crate::kernel_ext::{
-    dma::{may_map_for_dma, DmaMapped, PciFunction},
-    gup::{LongTerm, MaybeP2pdma, PageSet, ShortTerm, UserPageRange},
+    dma::{may_map_for_dma, DmaMapped, DmaRegistry},
+    gup::{PageSet, UserPageRange},
+    pci::PciFunction,
     uapi,
 };
-use crate::take::{Held, Request};
-
-/// Pins of any kind, DMA-mapped. Pages taken with FOLL_GET have no entry:
-/// DMA needs pins.
-pub(crate) enum Mapped {
-    ShortTerm(DmaMapped<ShortTerm>),
-    LongTerm(DmaMapped<LongTerm>),
-    MaybeP2pdma(DmaMapped<MaybeP2pdma>),
-}
-
-impl Mapped {
-    /// Maps `held` for `client`; `EINVAL` for page references (the ioctl
-    /// refuses get ops before anything is taken).
-    fn new(held: Held, client: PciFunction) -> Result<Self> {
-        Ok(match held {
-            Held::ShortTerm(pins) => Mapped::ShortTerm(DmaMapped::new(pins, client)?),
-            Held::LongTerm(pins) => Mapped::LongTerm(DmaMapped::new(pins, client)?),
-            Held::MaybeP2pdma(pins) => Mapped::MaybeP2pdma(DmaMapped::new(pins, client)?),
-            Held::Got(_) => return Err(EINVAL),
-        })
-    }
-
-    pub(crate) fn pages(&self) -> &dyn PageSet {
-        match self {
-            Mapped::ShortTerm(m) => m.pins(),
-            Mapped::LongTerm(m) => m.pins(),
-            Mapped::MaybeP2pdma(m) => m.pins(),
-        }
-    }
-
-    fn segments(&self) -> Result<&[uapi::rust_gup_dma_segment]> {
-        match self {
-            Mapped::ShortTerm(m) => m.segments(),
-            Mapped::LongTerm(m) => m.segments(),
-            Mapped::MaybeP2pdma(m) => m.segments(),
-        }
-    }
-}
+use crate::pin::charge_for_set;
+use crate::set::{self, FileSets, HeldSet, Set};
+use crate::take::{take_pinned, with_pinned, Request};
 
 /// `RUST_GUP_IOC_DMA_MAP`: pin a range and map it for a PCI function.
-pub(crate) fn dma_map(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
+pub(crate) fn dma_map(sets: &Mutex<FileSets>, dma: &Arc<DmaRegistry>, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_dma_map>()).reader_writer();
     let mut args: uapi::rust_gup_dma_map = reader.read()?;
@@ -63,51 +34,48 @@ pub(crate) fn dma_map(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
         return Err(EINVAL);
     }
     let request = Request::from_op(args.op, args.flags)?;
-    if !request.is_pin() {
-        return Err(EINVAL);
-    }
+    // DMA needs pins: pages taken with FOLL_GET must not be its target.
+    let pin = request.pin().ok_or(EINVAL)?;
     let range = UserPageRange::new(args.addr, args.size)?;
     if !may_map_for_dma() {
         return Err(EPERM);
     }
-    let client = PciFunction::get(args.client)?;
-    let set = held::take_set(sets, &request, range, |held| {
-        Ok(Holding::Mapped(Mapped::new(held, client)?))
-    })?;
-    let Holding::Mapped(mapped) = &set.holding else {
-        return Err(EINVAL);
-    };
-    let segments = mapped.segments()?;
-    let bus = segments
-        .iter()
-        .filter(|s| s.flags & uapi::RUST_GUP_DMA_BUS_ADDR != 0)
-        .count();
-    args.size = (mapped.pages().len() * PAGE_SIZE) as u64;
-    args.nr_segments = u32::try_from(segments.len())?;
+    let client = PciFunction::get(pci_address(args.client))?;
+    let charge = charge_for_set(sets, &request, range)?;
+    let pinned = take_pinned(&request, pin, range, request.account)?;
+    let (set, pages, segments, bus): (Arc<dyn HeldSet>, _, _, _) = with_pinned!(pinned, pins => {
+        // On failure the pins are released, then the charge.
+        let mapped = DmaMapped::new(pins, &client, dma)?;
+        let segments = mapped.segments()?;
+        let bus = segments.iter().filter(|s| s.bus_address).count();
+        let (pages, segments) = (mapped.pins().len(), segments.len());
+        (Set::new(mapped, charge)?, pages, segments, bus)
+    });
+    args.size = (pages * PAGE_SIZE) as u64;
+    args.nr_segments = u32::try_from(segments)?;
     args.bus_segments = u32::try_from(bus)?;
-    held::publish_set(sets, set, |id| {
+    set::publish(sets, set, |id| {
         args.id = id;
         writer.write(&args)
     })?;
     Ok(0)
 }
 
-/// `RUST_GUP_IOC_DMA_SEGMENTS`: read the DMA segments of a mapped set.
+/// `RUST_GUP_IOC_DMA_SEGMENTS`: read the DMA segments of a mapped set;
+/// `EINVAL` for a set that is not mapped.
 pub(crate) fn dma_segments(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_dma_segments>()).reader_writer();
     let mut args: uapi::rust_gup_dma_segments = reader.read()?;
     let set = sets.lock().get(args.id)?;
-    let Holding::Mapped(mapped) = &set.holding else {
-        return Err(EINVAL);
-    };
-    let segments = mapped.segments()?;
+    let segments = set.dma_segments().ok_or(EINVAL)??;
     let first = usize::try_from(args.first)?;
     let wanted = segments.get(first..).ok_or(EINVAL)?;
     let wanted = &wanted[..wanted.len().min(args.nr as usize)];
-    let mut out = UserSlice::new(usize::try_from(args.segments)?, size_of_val(wanted)).writer();
-    for segment in wanted {
-        out.write(segment)?;
+    let size = wanted.len() * size_of::<uapi::rust_gup_dma_segment>();
+    let mut out = UserSlice::new(usize::try_from(args.segments)?, size).writer();
+    for &segment in wanted {
+        out.write(&uapi::rust_gup_dma_segment::from(segment))?;
     }
     args.nr = wanted.len() as u32;
     args.nr_segments = segments.len() as u64;

@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The benchmark commands: the kernel's gup_test ones (`GUP_FAST_BENCHMARK`
-//! to `DUMP_USER_PAGES_TEST`) and rust_gup's `RUST_GUP_IOC_BENCH`.
+//! The kernel's gup_test commands, and rust_gup's `RUST_GUP_IOC_BENCH`.
 //!
-//! Both time a take of the whole range and its release, the way
-//! `mm/gup_test.c` does: the page array is allocated and the mmap lock
-//! taken outside the timed part, and the pages are released under the same
-//! lock.
+//! The benchmark commands (`GUP_FAST_BENCHMARK` to `DUMP_USER_PAGES_TEST`,
+//! and `RUST_GUP_IOC_BENCH`) time a take of the whole range and its
+//! release, the way `mm/gup_test.c` does: the page array is allocated and
+//! the mmap lock taken outside the timed part, and the pages are released
+//! under the same lock. The long-term test (`PIN_LONGTERM_TEST_*`) holds a
+//! range pinned long-term for the file.
 
 #![forbid(unsafe_code)]
 
 use core::mem::size_of;
-use kernel::{c_str, page::PAGE_SIZE, prelude::*, time::Ktime, uaccess::UserSlice};
+use kernel::{c_str, page::PAGE_SIZE, prelude::*, sync::Mutex, time::Ktime, uaccess::UserSlice};
 
-use crate::kernel_ext::{gup::UserPageRange, uapi};
-use crate::take::{take_range, Held, Path, Request, Target};
+use crate::kernel_ext::{
+    gup::{Access, GupOptions, PageSet, PinnedPages, UserPageRange},
+    uapi,
+};
+use crate::set::{FileSets, Set};
+use crate::take::{take_into, take_range, with_held, Held, Method, Path, Request, Target};
 
 /// What one timed take and release measured.
 struct Measured {
@@ -38,10 +43,10 @@ fn measure(
 ) -> Result<Measured> {
     let target = Target::new(request.method)?;
     let mut held = Held::new(request, range.nr_pages())?;
-    let path = Path::new(&target, request.method)?;
+    let path = Path::new(&target)?;
 
     let start = Ktime::ktime_get();
-    let calls = take_range(&mut held, &path, range, per_call)?.calls;
+    let calls = with_held!(&mut held, h => take_range(h, &path, range, per_call))?.calls;
     let get_ns = elapsed_ns(start);
 
     let pages = held.pages().len();
@@ -136,5 +141,62 @@ pub(crate) fn bench_ioctl(arg: usize) -> Result<isize> {
     bench.put_ns = m.put_ns;
     bench.calls = m.calls;
     writer.write(&bench)?;
+    Ok(0)
+}
+
+/// `PIN_LONGTERM_TEST_START`: pin a whole range long-term, or nothing. The
+/// caller's `struct pin_longterm_test` has `len` bytes (fewer in a 32-bit
+/// process).
+pub(crate) fn longterm_test_start(sets: &Mutex<FileSets>, arg: usize, len: usize) -> Result<isize> {
+    let args: uapi::pin_longterm_test = uapi::read_prefix(&mut UserSlice::new(arg, len).reader())?;
+    let all = uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE | uapi::PIN_LONGTERM_TEST_FLAG_USE_FAST;
+    if sets.lock().longterm_test.is_some()
+        || args.flags & !all != 0
+        || args.size % PAGE_SIZE as u64 != 0
+    {
+        return Err(EINVAL);
+    }
+    let range = UserPageRange::new(args.addr, args.size)?;
+    let access = if args.flags & uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE != 0 {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    let method = if args.flags & uapi::PIN_LONGTERM_TEST_FLAG_USE_FAST != 0 {
+        Method::Fast
+    } else {
+        Method::Locked
+    };
+    let mut pins = PinnedPages::new(GupOptions::new(access), range.nr_pages())?;
+    take_into(&mut pins, method, range, true)?;
+    let test = Set::new(pins, None)?;
+    let mut sets = sets.lock();
+    // Another thread may have started the test meanwhile.
+    if sets.longterm_test.is_some() {
+        return Err(EINVAL);
+    }
+    sets.longterm_test = Some(test);
+    Ok(0)
+}
+
+/// `PIN_LONGTERM_TEST_STOP`: release the long-term test's pins, if any.
+pub(crate) fn longterm_test_stop(sets: &Mutex<FileSets>) -> Result<isize> {
+    let test = sets.lock().longterm_test.take();
+    // Released here, outside the lock (or later, by a READ still using it).
+    drop(test);
+    Ok(0)
+}
+
+/// `PIN_LONGTERM_TEST_READ`: copy the pinned pages' contents to the user
+/// buffer whose address is the `__u64` at `arg`.
+pub(crate) fn longterm_test_read(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
+    let test = sets.lock().longterm_test.clone().ok_or(EINVAL)?;
+    let dest: u64 = UserSlice::new(arg, size_of::<u64>()).reader().read()?;
+    let mut dest = usize::try_from(dest)?;
+    let pins = &test.holding;
+    for index in 0..pins.len() {
+        pins.copy_page_to_user(index, dest)?;
+        dest = dest.checked_add(PAGE_SIZE).ok_or(EFAULT)?;
+    }
     Ok(0)
 }

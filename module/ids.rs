@@ -17,13 +17,13 @@ use kernel::{
 /// while GUP faults pages in or user memory is copied, either of which can
 /// block for as long as user space wants (userfaultfd). An object removed
 /// meanwhile lives until that reference goes.
-pub(crate) struct IdTable<T, const MAX: usize> {
+pub(crate) struct IdTable<T: ?Sized, const MAX: usize> {
     objects: RBTree<u32, Arc<T>>,
     nr: usize,
     last_id: u32,
 }
 
-impl<T, const MAX: usize> Default for IdTable<T, MAX> {
+impl<T: ?Sized, const MAX: usize> Default for IdTable<T, MAX> {
     fn default() -> Self {
         IdTable {
             objects: RBTree::new(),
@@ -33,7 +33,7 @@ impl<T, const MAX: usize> Default for IdTable<T, MAX> {
     }
 }
 
-impl<T, const MAX: usize> IdTable<T, MAX> {
+impl<T: ?Sized, const MAX: usize> IdTable<T, MAX> {
     /// `ENOSPC` when the table is full: checked before an object is made,
     /// and again when it is inserted.
     pub(crate) fn check_room(&self) -> Result {
@@ -80,7 +80,7 @@ impl<T, const MAX: usize> IdTable<T, MAX> {
 /// then calls `report` with the new id outside the lock (telling user
 /// space may fault for as long as it wants). If `report` fails, the object
 /// is taken out again and dropped, outside the lock.
-pub(crate) fn publish<S, T, const MAX: usize>(
+pub(crate) fn publish<S, T: ?Sized, const MAX: usize>(
     lock: &Mutex<S>,
     table: impl Fn(&mut S) -> &mut IdTable<T, MAX>,
     object: Arc<T>,

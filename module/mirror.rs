@@ -5,7 +5,7 @@
 
 #![forbid(unsafe_code)]
 
-use core::{mem::size_of, sync::atomic::AtomicU32};
+use core::mem::size_of;
 use kernel::{
     page::PAGE_SIZE,
     prelude::*,
@@ -14,7 +14,6 @@ use kernel::{
     uaccess::UserSlice,
 };
 
-use crate::device::Counted;
 use crate::ids::{self, IdTable};
 use crate::kernel_ext::{
     gup::UserPageRange,
@@ -22,15 +21,13 @@ use crate::kernel_ext::{
     mm::CurrentMm,
     uapi,
 };
+use crate::stats::{Counted, MIRRORS};
 
 /// How many mirrors one file may hold at once.
 const MAX_MIRRORS: usize = 64;
 
 /// Entries `RUST_GUP_IOC_MIRROR_READ` copies per pass.
 const READ_BATCH: usize = 64;
-
-/// Mirrors of all open files, for `RUST_GUP_IOC_STATS`.
-pub(crate) static MIRRORS: AtomicU32 = AtomicU32::new(0);
 
 /// A mirror held by a file. The count drops after the notifier is gone.
 #[pin_data]
@@ -93,7 +90,7 @@ pub(crate) fn create(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> 
     let held = Arc::pin_init(
         try_pin_init!(FileMirror {
             mirror <- mirror,
-            _counted: Counted::new(&MIRRORS),
+            _counted: Counted::new(&MIRRORS, 1),
         }),
         GFP_KERNEL,
     )?;

@@ -8,23 +8,27 @@
 
 #![deny(unsafe_code)]
 
-// The abstraction layer is the one place with `unsafe`; the crate uses only
-// part of it.
+// The abstraction layer is the one place with `unsafe`. It is a library
+// compiled into each crate, which uses part of it (and `uapi.rs` re-exports
+// the ABI of all three devices): what one crate leaves unused is not dead.
 #[allow(dead_code, unused_imports, unsafe_code)]
 #[path = "../rust/kernel_ext.rs"]
 mod kernel_ext;
 
+mod abi;
 mod device;
 mod dma;
 mod gup_test;
-mod held;
 mod ids;
 mod mirror;
+mod pin;
+mod set;
+mod stats;
 mod take;
 
-use kernel::{c_str, prelude::*};
+use kernel::{c_str, prelude::*, sync::Arc};
 use kernel_ext::{
-    dma::DmaWatch,
+    dma::DmaRegistry,
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
 };
 
@@ -36,11 +40,11 @@ module! {
     license: "GPL",
 }
 
+/// The device; its registration carries the DMA registry that the files
+/// map through, which goes (unregistering its bus notifier) when the last
+/// reference does: no file can be open by then, so no mapping exists.
 struct RustGupModule {
-    // Dropped in order: no file can be open, so no DMA mapping exists,
-    // when the watch goes.
     _device: Pin<KBox<MiscDeviceRegistration<device::RustGupFile>>>,
-    _dma_watch: DmaWatch,
 }
 
 impl kernel::Module for RustGupModule {
@@ -50,15 +54,12 @@ impl kernel::Module for RustGupModule {
             // Pinning user memory is a privileged operation: root only.
             mode: 0o600,
         };
-        let dma_watch = DmaWatch::new()?;
-        let device = KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?;
+        let dma = Arc::pin_init(DmaRegistry::new(), GFP_KERNEL)?;
+        let device = KBox::pin_init(MiscDeviceRegistration::register(options, dma), GFP_KERNEL)?;
         pr_info!(
             "/dev/rust_gup registered, ABI version {}\n",
             device::ABI_VERSION
         );
-        Ok(RustGupModule {
-            _device: device,
-            _dma_watch: dma_watch,
-        })
+        Ok(RustGupModule { _device: device })
     }
 }

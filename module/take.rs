@@ -5,14 +5,14 @@
 
 #![forbid(unsafe_code)]
 
-use kernel::prelude::*;
+use kernel::{prelude::*, types::ARef};
 
 use crate::kernel_ext::{
     gup::{
         Access, GotPages, GupOptions, LongTerm, MaybeP2pdma, PageSet, PinnedPages, ShortTerm,
         TakePages, Taken, UserPageRange,
     },
-    mm::{AddressSpace, CurrentMm, MmapReadGuard, RemoteMm},
+    mm::{AddressSpace, CurrentMm, MmWithUser, MmapReadGuard},
     uapi,
 };
 
@@ -26,12 +26,18 @@ pub(crate) enum Method {
     Remote,
 }
 
+/// The kind of pin a request makes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PinSelect {
+    ShortTerm,
+    LongTerm,
+    MaybeP2pdma,
+}
+
 /// The holder a request fills: a pin of some kind, or page references.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum HolderKind {
-    PinShortTerm,
-    PinLongTerm,
-    PinMaybeP2pdma,
+    Pin(PinSelect),
     Get,
 }
 
@@ -49,17 +55,21 @@ impl Request {
     /// The pin kind for the long-term and P2PDMA choices; `EINVAL` for
     /// both at once, which GUP would WARN on.
     fn pin_kind(longterm: bool, p2pdma: bool) -> Result<HolderKind> {
-        match (longterm, p2pdma) {
-            (true, true) => Err(EINVAL),
-            (true, false) => Ok(HolderKind::PinLongTerm),
-            (false, true) => Ok(HolderKind::PinMaybeP2pdma),
-            (false, false) => Ok(HolderKind::PinShortTerm),
-        }
+        Ok(HolderKind::Pin(match (longterm, p2pdma) {
+            (true, true) => return Err(EINVAL),
+            (true, false) => PinSelect::LongTerm,
+            (false, true) => PinSelect::MaybeP2pdma,
+            (false, false) => PinSelect::ShortTerm,
+        }))
     }
 
-    /// Whether the request pins (FOLL_PIN) rather than gets.
-    pub(crate) fn is_pin(&self) -> bool {
-        !matches!(self.kind, HolderKind::Get)
+    /// The kind of pin, for a request that pins (FOLL_PIN); `None` for one
+    /// that gets (FOLL_GET).
+    pub(crate) fn pin(&self) -> Option<PinSelect> {
+        match self.kind {
+            HolderKind::Pin(pin) => Some(pin),
+            HolderKind::Get => None,
+        }
     }
 
     /// A request of the kernel's gup_test ABI: the command picks the entry
@@ -155,52 +165,92 @@ impl Request {
     }
 }
 
-/// A holder of any kind, as a request makes it.
-pub(crate) enum Held {
+/// Pins of any kind, as a request makes them.
+pub(crate) enum Pinned {
     ShortTerm(PinnedPages<ShortTerm>),
     LongTerm(PinnedPages<LongTerm>),
     MaybeP2pdma(PinnedPages<MaybeP2pdma>),
+}
+
+/// Runs `$body` with `$p` bound to the pins of `$pinned`, whatever their
+/// kind: once per kind, each time with the pins' own type.
+macro_rules! with_pinned {
+    ($pinned:expr, $p:ident => $body:expr) => {
+        match $pinned {
+            $crate::take::Pinned::ShortTerm($p) => $body,
+            $crate::take::Pinned::LongTerm($p) => $body,
+            $crate::take::Pinned::MaybeP2pdma($p) => $body,
+        }
+    };
+}
+pub(crate) use with_pinned;
+
+/// A holder of any kind, as a request makes it.
+pub(crate) enum Held {
+    Pinned(Pinned),
     Got(GotPages),
+}
+
+/// Runs `$body` with `$h` bound to the holder in `$held`, whatever it is.
+macro_rules! with_held {
+    ($held:expr, $h:ident => $body:expr) => {
+        match $held {
+            $crate::take::Held::Pinned(pinned) => $crate::take::with_pinned!(pinned, $h => $body),
+            $crate::take::Held::Got($h) => $body,
+        }
+    };
+}
+pub(crate) use with_held;
+
+impl Pinned {
+    /// An empty holder for pins of kind `pin`, with room for `capacity`
+    /// pages. Short-term pins are held unscoped: the device keeps them
+    /// across calls for the tests (PIN, DMA_MAP), and the benchmark times
+    /// their release on its own.
+    fn new(pin: PinSelect, opts: GupOptions, capacity: usize) -> Result<Self> {
+        Ok(match pin {
+            PinSelect::ShortTerm => Pinned::ShortTerm(PinnedPages::new_unscoped(opts, capacity)?),
+            PinSelect::LongTerm => Pinned::LongTerm(PinnedPages::new(opts, capacity)?),
+            PinSelect::MaybeP2pdma => {
+                Pinned::MaybeP2pdma(PinnedPages::new_unscoped(opts, capacity)?)
+            }
+        })
+    }
 }
 
 impl Held {
     /// An empty holder for `request`, with room for `capacity` pages.
     pub(crate) fn new(request: &Request, capacity: usize) -> Result<Self> {
-        let opts = request.opts;
         Ok(match request.kind {
-            HolderKind::PinShortTerm => Held::ShortTerm(PinnedPages::new(opts, capacity)?),
-            HolderKind::PinLongTerm => Held::LongTerm(PinnedPages::new(opts, capacity)?),
-            HolderKind::PinMaybeP2pdma => Held::MaybeP2pdma(PinnedPages::new(opts, capacity)?),
-            HolderKind::Get => Held::Got(GotPages::new(opts, capacity)?),
+            HolderKind::Pin(pin) => Held::Pinned(Pinned::new(pin, request.opts, capacity)?),
+            HolderKind::Get => Held::Got(GotPages::new(request.opts, capacity)?),
         })
     }
 
     pub(crate) fn pages(&self) -> &dyn PageSet {
-        match self {
-            Held::ShortTerm(p) => p,
-            Held::LongTerm(p) => p,
-            Held::MaybeP2pdma(p) => p,
-            Held::Got(p) => p,
-        }
+        with_held!(self, h => h)
     }
 }
 
-/// The address spaces a request works on: the calling task's, and for
-/// the remote entry point a reference of its own to it.
-pub(crate) struct Target {
-    current: CurrentMm,
-    remote: Option<RemoteMm>,
+/// The address space a request works on, as its entry point needs it: the
+/// calling task's, or for the remote entry point a reference of its own to
+/// it.
+pub(crate) enum Target {
+    Fast(CurrentMm),
+    Locked(CurrentMm),
+    Unlocked(CurrentMm),
+    Remote(ARef<MmWithUser>),
 }
 
 impl Target {
     /// `EFAULT` in a kernel thread.
     pub(crate) fn new(method: Method) -> Result<Self> {
-        Ok(Target {
-            current: CurrentMm::get()?,
-            remote: match method {
-                Method::Remote => Some(RemoteMm::of_current()?),
-                _ => None,
-            },
+        let current = CurrentMm::get()?;
+        Ok(match method {
+            Method::Fast => Target::Fast(current),
+            Method::Locked => Target::Locked(current),
+            Method::Unlocked => Target::Unlocked(current),
+            Method::Remote => Target::Remote(ARef::from(&*current)),
         })
     }
 }
@@ -211,53 +261,80 @@ pub(crate) enum Path<'a> {
     Fast(&'a CurrentMm),
     Locked(MmapReadGuard<'a, CurrentMm>),
     Unlocked(&'a CurrentMm),
-    Remote(MmapReadGuard<'a, RemoteMm>),
+    Remote(MmapReadGuard<'a, MmWithUser>),
 }
 
 impl<'a> Path<'a> {
-    /// Takes the mmap lock if `method` needs it; `EINTR` if killed while
-    /// waiting for it.
-    pub(crate) fn new(target: &'a Target, method: Method) -> Result<Self> {
-        let mm = &target.current;
-        Ok(match (method, &target.remote) {
-            (Method::Fast, _) => Path::Fast(mm),
-            (Method::Locked, _) => Path::Locked(mm.read_lock_killable()?),
-            (Method::Unlocked, _) => Path::Unlocked(mm),
-            (Method::Remote, Some(remote)) => Path::Remote(remote.read_lock_killable()?),
-            (Method::Remote, None) => return Err(EINVAL),
+    /// Takes the mmap lock if the entry point needs it; `EINTR` if killed
+    /// while waiting for it.
+    pub(crate) fn new(target: &'a Target) -> Result<Self> {
+        Ok(match target {
+            Target::Fast(mm) => Path::Fast(mm),
+            Target::Locked(mm) => Path::Locked(mm.mmap_read_lock_killable()?),
+            Target::Unlocked(mm) => Path::Unlocked(mm),
+            Target::Remote(mm) => Path::Remote(mm.mmap_read_lock_killable()?),
         })
     }
 }
 
-/// Takes the part of `range` that `held` does not hold yet, at most
+/// Takes the part of `range` that `holder` does not hold yet, at most
 /// `per_call` pages per GUP call, gup_test's way: see [`TakePages`]. The
-/// holder and the entry point are chosen here, once; the loop over GUP
-/// calls runs in the holder, with the call inlined.
-pub(crate) fn take_range(
-    held: &mut Held,
+/// entry point is chosen here, once; the loop over GUP calls runs in the
+/// holder, with the call inlined.
+pub(crate) fn take_range<H: TakePages>(
+    holder: &mut H,
     path: &Path<'_>,
     range: UserPageRange,
     per_call: usize,
 ) -> Result<Taken> {
-    let rest = range.after(held.pages().len()).ok_or(EINVAL)?;
-    match held {
-        Held::ShortTerm(set) => take_with(set, path, rest, per_call),
-        Held::LongTerm(set) => take_with(set, path, rest, per_call),
-        Held::MaybeP2pdma(set) => take_with(set, path, rest, per_call),
-        Held::Got(set) => take_with(set, path, rest, per_call),
+    let rest = range.after(holder.len()).ok_or(EINVAL)?;
+    match path {
+        Path::Fast(mm) => holder.take_fast(mm, rest, per_call),
+        Path::Locked(lock) => holder.take_locked(lock, rest, per_call),
+        Path::Unlocked(mm) => holder.take_unlocked(mm, rest, per_call),
+        Path::Remote(lock) => holder.take_remote(lock, rest, per_call),
     }
 }
 
-fn take_with<S: TakePages>(
-    set: &mut S,
-    path: &Path<'_>,
+/// Takes `range` per `request` into `holder`: the whole range or nothing
+/// when `whole` (GUP is called again after a short batch, and the first
+/// error fails it), otherwise what the first pass gets, at least a page.
+pub(crate) fn take_into<H: TakePages>(
+    holder: &mut H,
+    method: Method,
     range: UserPageRange,
-    per_call: usize,
-) -> Result<Taken> {
-    match path {
-        Path::Fast(mm) => set.take_fast(mm, range, per_call),
-        Path::Locked(lock) => set.take_locked(lock, range, per_call),
-        Path::Unlocked(mm) => set.take_unlocked(mm, range, per_call),
-        Path::Remote(lock) => set.take_remote(lock, range, per_call),
+    whole: bool,
+) -> Result {
+    let target = Target::new(method)?;
+    let path = Path::new(&target)?;
+    loop {
+        let taken = take_range(holder, &path, range, range.nr_pages())?;
+        if !whole || holder.len() == range.nr_pages() {
+            return Ok(());
+        }
+        if let Some(e) = taken.error {
+            return Err(e);
+        }
     }
+}
+
+/// A new holder of `range` per `request`; see [`take_into`]. On failure
+/// what was taken is released.
+pub(crate) fn take_held(request: &Request, range: UserPageRange, whole: bool) -> Result<Held> {
+    let mut held = Held::new(request, range.nr_pages())?;
+    with_held!(&mut held, h => take_into(h, request.method, range, whole)?);
+    Ok(held)
+}
+
+/// The same for a request that pins, as `pin`, the kind
+/// [`Request::pin()`] gave.
+pub(crate) fn take_pinned(
+    request: &Request,
+    pin: PinSelect,
+    range: UserPageRange,
+    whole: bool,
+) -> Result<Pinned> {
+    let mut pinned = Pinned::new(pin, request.opts, range.nr_pages())?;
+    with_pinned!(&mut pinned, p => take_into(p, request.method, range, whole)?);
+    Ok(pinned)
 }

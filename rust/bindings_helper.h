@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Input of rust_gup's own bindgen pass (see Kbuild): the headers the 6.12
- * kernel crate has no bindings for, and the project's uapi header.
+ * kernel crate has no bindings for, the project's C helpers, and its uapi
+ * headers.
  *
  * bindgen cannot evaluate function-like macros such as _IOR(), so each
  * ioctl number is also given as a constant; the build strips the
@@ -10,11 +11,13 @@
 #include <linux/hmm.h>
 #include <linux/miscdevice.h>
 #include <linux/mmu_notifier.h>
+#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
 
 #include "../include/uapi/linux/rust_gup.h"
 #include "../include/uapi/linux/rust_gup_mr.h"
 #include "../include/uapi/linux/rust_gup_sample.h"
-#include "helpers.h"
+#include "helpers/helpers.h"
 
 const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_VERSION = RUST_GUP_IOC_VERSION;
 const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_STATS = RUST_GUP_IOC_STATS;

@@ -3,6 +3,7 @@
 //! DMA mapping of pinned user pages for a PCI function, done next to GUP.
 //!
 //! C headers: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h),
+//! [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h),
 //! [`include/linux/pci-p2pdma.h`](srctree/include/linux/pci-p2pdma.h).
 //!
 //! A driver that DMAs to pinned user memory needs DMA addresses, not
@@ -13,47 +14,47 @@
 //!
 //! - Only [`PinnedPages`] can be mapped: pages taken with FOLL_GET must not
 //!   be the target of DMA (pin_user_pages.rst, case 1).
-//! - [`DmaMapped`] owns the pins it maps and unmaps before it unpins, so no
-//!   device is left holding addresses of pages that are no longer pinned.
+//! - [`DmaMapped`] owns the pins it maps, and its fields go in the order
+//!   the rules need: the mapping is undone, then its scatterlist freed,
+//!   then the pages unpinned. No device is left holding addresses of pages
+//!   that are no longer pinned.
 //! - Whether the device may write is the pin's: a read-only pin is mapped
 //!   `DMA_TO_DEVICE`, a writable one `DMA_BIDIRECTIONAL`.
 //! - A P2PDMA page whose provider the client cannot reach is refused
 //!   before anything is mapped.
 //! - No page is in two mappings a device may write at once: the DMA API
-//!   does not support overlapping writable mappings (the C side keeps the
-//!   claimed ranges; `EBUSY`).
-//! - No mapping outlives the binding of its client's driver: an unbind
-//!   unmaps the client's mappings first and revokes them ([`DmaWatch`]);
-//!   their pins stay until their owner drops them.
+//!   does not support overlapping writable mappings (`EBUSY`; see
+//!   [`Claims`]).
+//! - No mapping outlives the binding of its client's driver: the
+//!   [`DmaRegistry`] every mapping is made through watches PCI driver
+//!   unbinds, and unmaps and revokes a client's mappings first; their pins
+//!   stay until their owner drops them.
+//!
+//! Upstream's `kernel::scatterlist` (6.18) types a table by the same
+//! stages (allocated, then DMA-mapped, dropped in reverse); the 6.12
+//! `kernel` crate has none, so the two stages here are [`SgTable`] and
+//! [`MappedTable`].
 
 use super::{
     bindings,
     gup::{Access, PinKind, PinnedPages},
-    uapi::rust_gup_dma_segment,
+    pci::{eremoteio, P2pdmaPage, PciFunction},
+    task::cond_resched,
 };
-use core::ptr::{self, NonNull};
-use kernel::{error::to_result, prelude::*};
-
-/// Watches PCI driver unbinds while it lives, so that [`DmaMapped`]
-/// mappings of the client being unbound are unmapped first. The module
-/// holds one for as long as it is loaded.
-pub(crate) struct DmaWatch(());
-
-impl DmaWatch {
-    pub(crate) fn new() -> Result<Self> {
-        // SAFETY: no requirements; registered once per value, and the value
-        // unregisters on drop.
-        to_result(unsafe { bindings::rust_gup_dma_watch() })?;
-        Ok(DmaWatch(()))
-    }
-}
-
-impl Drop for DmaWatch {
-    fn drop(&mut self) {
-        // SAFETY: registered by `new`.
-        unsafe { bindings::rust_gup_dma_unwatch() };
-    }
-}
+use core::ptr::{addr_of, addr_of_mut, NonNull};
+use kernel::{
+    alloc::flags::__GFP_NOWARN,
+    container_of,
+    error::to_result,
+    ffi::{c_int, c_ulong, c_void},
+    init::pin_init_from_closure,
+    new_mutex,
+    page::{PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::{Arc, Mutex},
+    types::Opaque,
+};
 
 /// Whether the calling task may make memory reachable by a device
 /// (`CAP_SYS_RAWIO`).
@@ -62,117 +63,612 @@ pub(crate) fn may_map_for_dma() -> bool {
     unsafe { bindings::capable(bindings::CAP_SYS_RAWIO as _) }
 }
 
-/// A PCI function, with a reference on it.
+/// One DMA segment of a mapping, as the client is to use it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DmaSegment {
+    pub(crate) addr: u64,
+    pub(crate) len: u32,
+    /// A PCI bus address (peer-to-peer below a common bridge), not one
+    /// the IOMMU or the host bridge translates.
+    pub(crate) bus_address: bool,
+}
+
+/// What a device accepts as one DMA segment: at most `max_seg` bytes (the
+/// device's segment size, and the most one mapping may cover, smaller
+/// under swiotlb), not crossing a `boundary + 1` aligned line.
+struct SegmentLimits {
+    max_seg: usize,
+    boundary: u64,
+}
+
+impl SegmentLimits {
+    /// The limits of the client's device; `EINVAL` for limits smaller than
+    /// a page, which no page-sized segment could meet.
+    fn of(client: &PciFunction) -> Result<Self> {
+        let dev = client.as_dev_ptr();
+        // SAFETY: the function is referenced, so its device is valid; the
+        // calls only read its DMA parameters.
+        let (seg, mapping, boundary) = unsafe {
+            (
+                bindings::rust_gup_dma_get_max_seg_size(dev) as usize,
+                bindings::dma_max_mapping_size(dev),
+                bindings::rust_gup_dma_get_seg_boundary(dev) as u64,
+            )
+        };
+        let max_seg = seg.min(mapping) & !(PAGE_SIZE - 1);
+        if max_seg < PAGE_SIZE || boundary < PAGE_SIZE as u64 - 1 {
+            return Err(EINVAL);
+        }
+        Ok(SegmentLimits { max_seg, boundary })
+    }
+
+    /// Calls `f(first page, length)` for each segment of `pages`: runs of
+    /// physically contiguous pages from the same pagemap (P2PDMA pages of
+    /// one provider, or ordinary memory), within the limits. Under
+    /// dma-direct a segment's DMA address range is its physical one, so a
+    /// segment that crossed the boundary would reach the device as such
+    /// (`DMA_API_DEBUG_SG` reports it). `sg_alloc_table_from_pages()`
+    /// knows the segment size but not the boundary, hence this.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds every page of `pages`.
+    unsafe fn for_each_segment(
+        &self,
+        pages: &[*mut bindings::page],
+        mut f: impl FnMut(*mut bindings::page, usize) -> Result,
+    ) -> Result {
+        let Some((&first, rest)) = pages.split_first() else {
+            return Ok(());
+        };
+        // SAFETY: the pages are held, by the function's safety requirement.
+        let pfn = |page| unsafe { bindings::rust_gup_page_to_pfn(page) as u64 };
+        let (mut head, mut prev, mut len) = (first, first, PAGE_SIZE);
+        let mut start = pfn(first) << PAGE_SHIFT;
+        for &page in rest {
+            let end = start + (len + PAGE_SIZE - 1) as u64;
+            // SAFETY: as above.
+            let same_pgmap =
+                unsafe { bindings::rust_gup_zone_device_pages_have_same_pgmap(prev, page) };
+            if pfn(page) == pfn(prev) + 1
+                && same_pgmap
+                && len <= self.max_seg - PAGE_SIZE
+                && (start | self.boundary) == (end | self.boundary)
+            {
+                len += PAGE_SIZE;
+            } else {
+                f(head, len)?;
+                (head, len, start) = (page, PAGE_SIZE, pfn(page) << PAGE_SHIFT);
+            }
+            prev = page;
+        }
+        f(head, len)
+    }
+}
+
+/// A scatterlist table (`sg_alloc_table`); freed on drop.
 ///
 /// # Invariants
 ///
-/// `pdev` is a `struct pci_dev` on which this value holds one reference.
-pub(crate) struct PciFunction {
-    pdev: NonNull<bindings::pci_dev>,
+/// `table` was set up by a successful `sg_alloc_table`, and its entries'
+/// pages are held by the owner of the value for as long as it lives.
+struct SgTable {
+    table: bindings::sg_table,
 }
 
-// SAFETY: a `pci_dev` reference may be put from any task.
-unsafe impl Send for PciFunction {}
-// SAFETY: shared references only pass the device to functions that are
-// safe to call from several threads at once.
-unsafe impl Sync for PciFunction {}
+// SAFETY: a table is plain memory; it may be freed from any task.
+unsafe impl Send for SgTable {}
 
-impl PciFunction {
-    /// The function `id` names (`RUST_GUP_PCI_ID()`); `ENODEV` if there is
-    /// none.
-    pub(crate) fn get(id: u32) -> Result<Self> {
-        // SAFETY: no requirements; a non-null result carries a reference.
-        let pdev = unsafe { bindings::rust_gup_pci_get(id) };
-        // INVARIANT: the reference `rust_gup_pci_get` took.
-        Ok(PciFunction {
-            pdev: NonNull::new(pdev).ok_or(ENODEV)?,
+impl SgTable {
+    /// A table of `pages` for `client`, in segments as the client's limits
+    /// allow: counted, then filled.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds every page of `pages` for as long as the table
+    /// lives.
+    unsafe fn new(client: &PciFunction, pages: &[*mut bindings::page]) -> Result<Self> {
+        let limits = SegmentLimits::of(client)?;
+        let mut nents: u32 = 0;
+        // SAFETY: the pages are held, by the function's safety requirement.
+        unsafe {
+            limits.for_each_segment(pages, |_, _| {
+                nents += 1;
+                Ok(())
+            })?
+        };
+        let mut table = bindings::sg_table::default();
+        // SAFETY: `table` is a zeroed table for the allocator to set up.
+        to_result(unsafe {
+            bindings::sg_alloc_table(
+                &mut table,
+                nents,
+                bindings::GFP_KERNEL | bindings::__GFP_NOWARN,
+            )
+        })?;
+        // INVARIANT: allocated above; the pages are the caller's to hold.
+        let sgt = SgTable { table };
+        let mut sg: *mut bindings::scatterlist = core::ptr::null_mut();
+        // SAFETY: the second pass makes the same `nents` segments as the
+        // first, so `sg` walks exactly the entries allocated; each is set
+        // to a held page and a length within the run.
+        unsafe {
+            limits.for_each_segment(pages, |page, len| {
+                sg = if sg.is_null() {
+                    sgt.table.sgl
+                } else {
+                    bindings::sg_next(sg)
+                };
+                bindings::rust_gup_sg_set_page(sg, page, len as u32, 0);
+                Ok(())
+            })?
+        };
+        Ok(sgt)
+    }
+
+    /// The first `n` entries, in order.
+    fn entries(&self, n: u32) -> impl Iterator<Item = NonNull<bindings::scatterlist>> + '_ {
+        let mut sg = self.table.sgl;
+        (0..n).map_while(move |i| {
+            if i > 0 {
+                // SAFETY: `sg` is an entry of the table, which has at least
+                // `n` entries (`orig_nents`, or `nents` once mapped).
+                sg = unsafe { bindings::sg_next(sg) };
+            }
+            NonNull::new(sg)
+        })
+    }
+
+    /// The physical extent of each entry, in pfns: (first, last).
+    fn pfn_ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.entries(self.table.orig_nents).map(|sg| {
+            // SAFETY: the entry was set to a held page (type invariant).
+            let (first, len) = unsafe {
+                (
+                    bindings::rust_gup_page_to_pfn(bindings::rust_gup_sg_page(sg.as_ptr())) as u64,
+                    (*sg.as_ptr()).length as u64,
+                )
+            };
+            (first, first + len / PAGE_SIZE as u64 - 1)
         })
     }
 }
 
-impl Drop for PciFunction {
+impl Drop for SgTable {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant this value holds a reference.
-        unsafe { bindings::rust_gup_pci_put(self.pdev.as_ptr()) };
+        // SAFETY: allocated by `sg_alloc_table` (type invariant), freed once.
+        unsafe { bindings::sg_free_table(&mut self.table) };
     }
 }
 
-/// Pins DMA-mapped for a PCI function; unmapped, then unpinned, on drop.
+/// The device lock of a PCI function, held: its driver cannot be bound or
+/// unbound meanwhile.
 ///
 /// # Invariants
 ///
-/// `mapping` is what `rust_gup_dma_map` made for `client` over the pages of
-/// `pins`, not freed yet (an unbind of the client's driver may have unmapped
-/// it: it is then revoked). `segments` describes its DMA segments.
-pub(crate) struct DmaMapped<K: PinKind> {
-    mapping: NonNull<bindings::rust_gup_dma_mapping>,
-    segments: KVVec<rust_gup_dma_segment>,
-    // Fields drop in order, after `drop` unmapped: the pins go before the
-    // reference on the client.
-    pins: PinnedPages<K>,
-    client: PciFunction,
+/// This value holds `device_lock()` of `client`'s device.
+struct DeviceGuard<'a> {
+    client: &'a PciFunction,
 }
 
-// SAFETY: the mapping is only read (under `&self`) and unmapped once, on
-// drop, which may happen in any task that may sleep; the pins and the
-// function reference are `Send`.
-unsafe impl<K: PinKind> Send for DmaMapped<K> {}
-// SAFETY: shared references only read the segments and the pins.
-unsafe impl<K: PinKind> Sync for DmaMapped<K> {}
+impl<'a> DeviceGuard<'a> {
+    /// `EINTR` when a fatal signal comes while waiting.
+    fn lock(client: &'a PciFunction) -> Result<Self> {
+        let dev = client.as_dev_ptr();
+        // SAFETY: the function is referenced, so its device lock is valid.
+        if unsafe { bindings::rust_gup_mutex_lock_killable(addr_of_mut!((*dev).mutex)) } != 0 {
+            return Err(EINTR);
+        }
+        // INVARIANT: locked above.
+        Ok(DeviceGuard { client })
+    }
 
-impl<K: PinKind> DmaMapped<K> {
-    /// Maps `pins` for DMA by `client`. On failure the pins are released:
-    /// `ENODEV` when no driver is bound to `client`, `EREMOTEIO` when it
-    /// cannot reach the provider of a P2PDMA page, `EBUSY` when the pins
-    /// are writable and a page is already mapped for a device to write
-    /// (the DMA API does not support overlapping writable mappings),
-    /// `EINTR` when killed while waiting for the client's device lock, and
-    /// the DMA layer's errors (`ENOMEM`, `EIO`).
-    pub(crate) fn new(pins: PinnedPages<K>, client: PciFunction) -> Result<Self> {
-        let pages = pins.page_ptrs();
-        let nr = u32::try_from(pages.len())?;
-        let bidirectional = pins.access() != Access::Read;
-        let mut mapping = ptr::null_mut();
-        // SAFETY: `client` holds a reference on the function and `pages`
-        // are `nr` pinned pages; the helper only reads the array. Both
-        // outlive the mapping: they move into the result, whose `drop`
-        // unmaps before either is released. On failure nothing is mapped.
+    /// Whether a driver is bound that has set the device up for DMA.
+    fn driver_bound(&self) -> bool {
+        let dev = self.client.as_dev_ptr();
+        // SAFETY: the device lock is held (type invariant), so the fields
+        // do not change under the read.
+        unsafe { !(*dev).driver.is_null() && !(*dev).dma_mask.is_null() }
+    }
+}
+
+impl Drop for DeviceGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the lock is held (type invariant).
+        unsafe { bindings::rust_gup_device_unlock(self.client.as_dev_ptr()) };
+    }
+}
+
+/// A table DMA-mapped for a client; unmapped on drop, and then (fields
+/// drop in order) freed, and the reference on the client put.
+///
+/// # Invariants
+///
+/// `table` is mapped with `dma_map_sgtable()` for `client` in direction
+/// `dir`, and `client`'s driver is bound.
+struct MappedTable {
+    table: SgTable,
+    client: PciFunction,
+    dir: bindings::dma_data_direction,
+}
+
+impl MappedTable {
+    /// Maps `table` for `client`, whose device lock `guard` holds with a
+    /// driver bound; the DMA layer's errors (the table goes with them).
+    fn new(mut table: SgTable, guard: &DeviceGuard<'_>, writable: bool) -> Result<Self> {
+        let dir = if writable {
+            bindings::dma_data_direction_DMA_BIDIRECTIONAL
+        } else {
+            bindings::dma_data_direction_DMA_TO_DEVICE
+        };
+        // SAFETY: the table's pages are held and its entries set; the
+        // device is referenced and its driver bound under the held lock.
         to_result(unsafe {
-            bindings::rust_gup_dma_map(
-                client.pdev.as_ptr(),
-                pages.as_ptr().cast_mut(),
-                nr,
-                bidirectional,
-                &mut mapping,
+            bindings::dma_map_sgtable(
+                guard.client.as_dev_ptr(),
+                &mut table.table,
+                dir,
+                bindings::DMA_ATTR_NO_WARN as c_ulong,
             )
         })?;
-        // INVARIANT: the helper succeeded, so `mapping` maps `pins` for
-        // `client`; `segments` is filled in below before the value is
-        // handed out, and dropping it early unmaps.
-        let mut mapped = DmaMapped {
-            mapping: NonNull::new(mapping).ok_or(EINVAL)?,
-            segments: KVVec::new(),
-            pins,
-            client,
-        };
-        // SAFETY: `mapping` is live.
-        let n = unsafe { bindings::rust_gup_dma_nr_segments(mapped.mapping.as_ptr()) } as usize;
-        mapped.segments.reserve(n, GFP_KERNEL | __GFP_NOWARN)?;
-        // SAFETY: the helper writes one descriptor per DMA segment of the
-        // mapped table, `n` of them, to `segments`, which has room for `n`;
-        // all `n` are then initialised.
+        // INVARIANT: mapped above, with the driver bound.
+        Ok(MappedTable {
+            table,
+            client: guard.client.clone(),
+            dir,
+        })
+    }
+
+    fn segments(&self) -> impl Iterator<Item = DmaSegment> + '_ {
+        self.table.entries(self.table.table.nents).map(|sg| {
+            let sg = sg.as_ptr();
+            // SAFETY: the entry is one of the mapped ones (type invariant).
+            unsafe {
+                DmaSegment {
+                    addr: bindings::rust_gup_sg_dma_address(sg),
+                    len: bindings::rust_gup_sg_dma_len(sg),
+                    bus_address: bindings::rust_gup_sg_dma_is_bus_address(sg),
+                }
+            }
+        })
+    }
+}
+
+impl Drop for MappedTable {
+    fn drop(&mut self) {
+        // SAFETY: mapped for `client` in `dir` (type invariant), unmapped
+        // once, here, before the table is freed.
         unsafe {
-            bindings::rust_gup_dma_segments(mapped.mapping.as_ptr(), mapped.segments.as_mut_ptr());
-            mapped.segments.set_len(n);
+            bindings::rust_gup_dma_unmap_sgtable(
+                self.client.as_dev_ptr(),
+                &mut self.table.table,
+                self.dir as c_int,
+                0,
+            )
+        };
+    }
+}
+
+/// The pfn ranges that live mappings let a device write, module-wide.
+///
+/// The DMA API does not support two such mappings of one cacheline at
+/// once: on a system without coherent DMA, one mapping's cache maintenance
+/// would destroy data the device wrote through the other, and
+/// `CONFIG_DMA_API_DEBUG` WARNs ("overlapping mappings aren't supported").
+/// A writable mapping that overlaps a claimed range, its own included (a
+/// page mapped at two addresses of the range), is refused. Read-only
+/// (`DMA_TO_DEVICE`) mappings may overlap anything.
+///
+/// The claimed ranges never overlap, so they are kept by first pfn, each
+/// with its last one.
+#[derive(Default)]
+struct Claims {
+    ranges: RBTree<u64, u64>,
+}
+
+impl Claims {
+    /// Whether `[first, last]` overlaps a claimed range: the one that
+    /// starts last at or before `last` is the only candidate.
+    fn overlaps(&mut self, first: u64, last: u64) -> bool {
+        let before = match self.ranges.cursor_lower_bound(&(last + 1)) {
+            Some(cursor) => cursor.peek_prev().map(|(_, &end)| end),
+            None => self.ranges.cursor_back().map(|c| *c.current().1),
+        };
+        before.is_some_and(|end| end >= first)
+    }
+
+    /// Claims the ranges of `table` with `nodes`, allocated for them (one
+    /// per entry), recording their first pfns in `claimed`, which has room
+    /// for them; `EBUSY`, with nothing claimed, when one overlaps.
+    fn claim(
+        &mut self,
+        table: &SgTable,
+        nodes: KVVec<RBTreeNodeReservation<u64, u64>>,
+        claimed: &mut KVVec<u64>,
+    ) -> Result {
+        for ((first, last), node) in table.pfn_ranges().zip(nodes) {
+            if self.overlaps(first, last) {
+                self.unclaim(claimed);
+                return Err(EBUSY);
+            }
+            self.ranges.insert(node.into_node(first, last));
+            // Allocates nothing: room for every entry was reserved.
+            claimed.push(first, GFP_KERNEL)?;
         }
-        Ok(mapped)
+        Ok(())
+    }
+
+    fn unclaim(&mut self, firsts: &[u64]) {
+        for (i, first) in firsts.iter().enumerate() {
+            self.ranges.remove(first);
+            if i % 1024 == 1023 {
+                cond_resched();
+            }
+        }
+    }
+}
+
+/// A live mapping, as the registry keeps it: undone (unmapped, freed,
+/// unclaimed) by whichever comes first, its owner or the unbind of its
+/// client's driver.
+struct Live {
+    table: MappedTable,
+    claimed: KVVec<u64>,
+}
+
+/// What [`DmaRegistry`]'s lock guards.
+#[derive(Default)]
+struct Registry {
+    claims: Claims,
+    live: RBTree<u64, Live>,
+    last_key: u64,
+}
+
+impl Registry {
+    /// Undoes `live`: unmapped under the registry's lock, so an unbind
+    /// that did not find it waits until it is gone.
+    fn undo(&mut self, live: Live) {
+        self.claims.unclaim(&live.claimed);
+        drop(live);
+    }
+}
+
+/// The registry of live DMA mappings and the PCI bus notifier that revokes
+/// them, as one pinned object: the notifier block is a field, registered
+/// when the registry is made and unregistered when it goes, so it cannot be
+/// registered twice. A module that maps makes one and keeps it for as long
+/// as mappings may exist; each mapping keeps a reference to it.
+///
+/// The lock nests inside the device lock of a client: mapping takes the
+/// client's device lock first, and the notifier is called under it.
+///
+/// The notifier revokes at `BUS_NOTIFY_UNBIND_DRIVER`, before the driver's
+/// `remove()`: right for mappings the client's driver does not own, whose
+/// addresses nothing programs into the device. A driver mapping for its own
+/// device would drop its mappings in `remove()` instead, after quiescing it
+/// (see `Documentation/rust_gup.rst`).
+///
+/// # Invariants
+///
+/// `nb` is registered on the PCI bus with [`bus_notify`] from the end of
+/// [`DmaRegistry::new`] until the drop.
+#[pin_data(PinnedDrop)]
+pub(crate) struct DmaRegistry {
+    #[pin]
+    inner: Mutex<Registry>,
+    // Last: registered when `inner` is ready for the callback.
+    #[pin]
+    nb: Opaque<bindings::notifier_block>,
+}
+
+// SAFETY: the notifier block is only touched by the notifier core, which
+// serialises registration and calls; everything else is behind the lock.
+unsafe impl Send for DmaRegistry {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for DmaRegistry {}
+
+/// The bus notifier: before a PCI driver is unbound from a device, every
+/// live mapping for that device is unmapped and revoked. Their pins stay
+/// held until their owners release them.
+///
+/// # Safety
+///
+/// Called by the notifier core only, on the `nb` of a [`DmaRegistry`], with
+/// `data` the `struct device` the event is about.
+unsafe extern "C" fn bus_notify(
+    nb: *mut bindings::notifier_block,
+    action: c_ulong,
+    data: *mut c_void,
+) -> c_int {
+    if action != bindings::bus_notifier_event_BUS_NOTIFY_UNBIND_DRIVER as c_ulong {
+        return bindings::NOTIFY_DONE as c_int;
+    }
+    // SAFETY: `nb` is the `nb` field of a registry (only `DmaRegistry::new`
+    // registers `bus_notify`), which is initialised, with its lock, while
+    // the block is registered: the drop unregisters it first, and
+    // unregistering waits for running calls.
+    let inner = unsafe {
+        let registry = container_of!(
+            nb.cast::<Opaque<bindings::notifier_block>>(),
+            DmaRegistry,
+            nb
+        );
+        &*addr_of!((*registry).inner)
+    };
+    let dev = data.cast::<bindings::device>();
+    let mut guard = inner.lock();
+    let registry = &mut *guard;
+    let mut cursor = registry.live.cursor_front();
+    while let Some(current) = cursor {
+        if current.current().1.table.client.as_dev_ptr() != dev {
+            cursor = current.move_next();
+            continue;
+        }
+        // The next one, or the previous (already seen) if this was last.
+        let (next, node) = current.remove_current();
+        let (_, live) = node.to_key_value();
+        registry.claims.unclaim(&live.claimed);
+        drop(live);
+        cursor = next;
+    }
+    bindings::NOTIFY_OK as c_int
+}
+
+impl DmaRegistry {
+    /// An empty registry, watching PCI driver unbinds.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        // SAFETY: on success the closure has initialised the slot (a
+        // notifier block, registered); on failure it is left unregistered
+        // and needs no cleanup.
+        let nb = unsafe {
+            pin_init_from_closure(move |slot: *mut Opaque<bindings::notifier_block>| {
+                let nb = Opaque::raw_get(slot);
+                // SAFETY: `slot` is valid for writes; all zeroes is an
+                // unlinked notifier block.
+                nb.write(core::mem::zeroed());
+                (*nb).notifier_call = Some(bus_notify);
+                // SAFETY: the block stays in place (pinned) until the drop
+                // unregisters it; `bus_notify` finds the registry around it.
+                to_result(bindings::bus_register_notifier(
+                    addr_of!(bindings::pci_bus_type),
+                    nb,
+                ))
+            })
+        };
+        // INVARIANT: `nb` is initialised (registered) last.
+        try_pin_init!(DmaRegistry {
+            inner <- new_mutex!(Registry::default(), "rust_gup_dma_registry"),
+            nb <- nb,
+        })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for DmaRegistry {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: registered (type invariant), unregistered once, here. The
+        // core waits for running calls. No mapping is left: each holds a
+        // reference to the registry.
+        unsafe {
+            bindings::bus_unregister_notifier(addr_of!(bindings::pci_bus_type), self.nb.get())
+        };
+    }
+}
+
+/// A live mapping's place in its registry; undone, if an unbind has not
+/// done it already, on drop.
+struct Registered {
+    registry: Arc<DmaRegistry>,
+    key: u64,
+}
+
+impl Registered {
+    fn revoked(&self) -> bool {
+        self.registry.inner.lock().live.get(&self.key).is_none()
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut registry = self.registry.inner.lock();
+        if let Some(live) = registry.live.remove(&self.key) {
+            registry.undo(live);
+        }
+    }
+}
+
+/// Pins DMA-mapped for a PCI function. On drop the mapping is undone, its
+/// table freed and the reference on the client put (unless the unbind of
+/// the client's driver did all that already), and then the pages are
+/// unpinned: fields drop in order.
+pub(crate) struct DmaMapped<K: PinKind> {
+    registered: Registered,
+    segments: KVVec<DmaSegment>,
+    pins: PinnedPages<K>,
+}
+
+impl<K: PinKind> DmaMapped<K> {
+    /// Maps `pins` for DMA by `client`, through `registry`. On failure the
+    /// pins are released: `ENODEV` when no driver is bound to `client`
+    /// (nobody would program it with the addresses, and unbinding must not
+    /// leave mappings behind), `EREMOTEIO` when it cannot reach the
+    /// provider of a P2PDMA page, `EBUSY` when the pins are writable and a
+    /// page is already mapped for a device to write, `EINTR` when killed
+    /// while waiting for the client's device lock, `EINVAL` when the
+    /// client's segment limits are below a page, and the DMA layer's
+    /// errors (`ENOMEM`, `EIO`).
+    ///
+    /// The client's device lock is held throughout, so its driver cannot
+    /// be unbound in between: the mapping is in the registry before an
+    /// unbind can look.
+    pub(crate) fn new(
+        pins: PinnedPages<K>,
+        client: &PciFunction,
+        registry: &Arc<DmaRegistry>,
+    ) -> Result<Self> {
+        let pages = pins.page_ptrs();
+        let writable = pins.access() != Access::Read;
+        let guard = DeviceGuard::lock(client)?;
+        if !guard.driver_bound() {
+            return Err(ENODEV);
+        }
+        check_reachable(client, pages)?;
+        // SAFETY: `pins` holds the pages; the table goes before them (it is
+        // dropped on the error paths below, or by `registered`, a field
+        // before `pins`).
+        let table = unsafe { SgTable::new(client, pages)? };
+
+        // Allocated before the registry's lock is taken.
+        let live_node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mut claimed = KVVec::new();
+        if writable {
+            // Claimed before the mapping is made, so that two writable
+            // mappings of one page never exist at once.
+            let n = table.table.orig_nents as usize;
+            let mut nodes = KVVec::with_capacity(n, GFP_KERNEL | __GFP_NOWARN)?;
+            for _ in 0..n {
+                nodes.push(RBTreeNodeReservation::new(GFP_KERNEL)?, GFP_KERNEL)?;
+            }
+            claimed.reserve(n, GFP_KERNEL | __GFP_NOWARN)?;
+            registry
+                .inner
+                .lock()
+                .claims
+                .claim(&table, nodes, &mut claimed)?;
+        }
+        let table = match MappedTable::new(table, &guard, writable) {
+            Ok(table) => table,
+            Err(e) => {
+                registry.inner.lock().claims.unclaim(&claimed);
+                return Err(e);
+            }
+        };
+        let mut segments = KVVec::with_capacity(table.table.table.nents as usize, GFP_KERNEL)?;
+        for segment in table.segments() {
+            segments.push(segment, GFP_KERNEL)?;
+        }
+
+        let live = Live { table, claimed };
+        let mut inner = registry.inner.lock();
+        inner.last_key += 1;
+        let key = inner.last_key;
+        inner.live.insert(live_node.into_node(key, live));
+        drop(inner);
+        drop(guard);
+        Ok(DmaMapped {
+            registered: Registered {
+                registry: registry.clone(),
+                key,
+            },
+            segments,
+            pins,
+        })
     }
 
     /// The DMA segments, as the client is to use them; `ENODEV` once the
     /// client's driver was unbound, which unmapped them.
-    pub(crate) fn segments(&self) -> Result<&[rust_gup_dma_segment]> {
-        // SAFETY: by the type invariant `mapping` is live.
-        if unsafe { bindings::rust_gup_dma_revoked(self.mapping.as_ptr()) } {
+    pub(crate) fn segments(&self) -> Result<&[DmaSegment]> {
+        if self.registered.revoked() {
             return Err(ENODEV);
         }
         Ok(&self.segments)
@@ -184,12 +680,27 @@ impl<K: PinKind> DmaMapped<K> {
     }
 }
 
-impl<K: PinKind> Drop for DmaMapped<K> {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant `mapping` is live; it is unmapped
-        // (unless an unbind of the client's driver did already) and freed
-        // once, here, while `pins` and `client` (dropped after this) still
-        // hold the pages and the device.
-        unsafe { bindings::rust_gup_dma_unmap(self.mapping.as_ptr()) };
+/// `EREMOTEIO` unless `client` can reach the provider of every P2PDMA page
+/// of `pages`, which the caller holds. Pages of one pagemap have one
+/// provider, so each run of them is checked once.
+fn check_reachable(client: &PciFunction, pages: &[*mut bindings::page]) -> Result {
+    let mut reachable: Option<P2pdmaPage<'_>> = None;
+    for &page in pages {
+        let Some(page) = NonNull::new(page) else {
+            continue;
+        };
+        // SAFETY: the caller holds the pages for the duration of the call.
+        let Some(page) = (unsafe { P2pdmaPage::new(page) }) else {
+            continue;
+        };
+        if reachable.as_ref().is_some_and(|r| r.same_pgmap(&page)) {
+            continue;
+        }
+        let provider = page.provider().ok_or(eremoteio())?;
+        if !client.reaches_p2pdma_of(&provider) {
+            return Err(eremoteio());
+        }
+        reachable = Some(page);
     }
+    Ok(())
 }

@@ -32,10 +32,10 @@
 
 use super::{
     bindings,
-    mm::{task_size, AddressSpace, CurrentMm, MmapReadGuard, RemoteMm},
-    uapi::rust_gup_page_info,
+    mm::{task_size, CurrentMm, MmWithUser, MmapReadGuard},
+    page::{with_page_mapped, MappedPage, PageInfo},
 };
-use core::marker::PhantomData;
+use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     alloc::Flags,
     page::{PAGE_SHIFT, PAGE_SIZE},
@@ -138,6 +138,12 @@ pub(crate) trait PinKind: private::Sealed {
 /// Pins whose pages are ordinary memory, which the CPU may access.
 pub(crate) trait CpuAccessible: PinKind {}
 
+/// Short-term pins, meant to last no longer than the operation that takes
+/// them: a holder of them is made with [`PinnedPages::scoped`], or, by an
+/// owner that keeps them past the call and says so, with
+/// [`PinnedPages::new_unscoped`].
+pub(crate) trait ShortLived: PinKind {}
+
 /// A short-term pin, as for direct I/O: released when the I/O completes.
 pub(crate) enum ShortTerm {}
 
@@ -168,6 +174,9 @@ impl PinKind for MaybeP2pdma {
 
 impl CpuAccessible for ShortTerm {}
 impl CpuAccessible for LongTerm {}
+
+impl ShortLived for ShortTerm {}
+impl ShortLived for MaybeP2pdma {}
 
 /// What the pages are taken for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,7 +263,7 @@ impl PageVec {
     /// most `nr_pages` valid page pointers to `pages` and returns how many
     /// it wrote, or a negative errno having written none that it holds.
     #[inline(always)]
-    unsafe fn take(
+    unsafe fn append(
         &mut self,
         range: UserPageRange,
         per_call: usize,
@@ -302,13 +311,10 @@ impl PageVec {
         Ok(Taken { calls, error })
     }
 
-    fn info(&self, index: usize) -> Option<rust_gup_page_info> {
-        let page = *self.0.get(index)?;
-        let mut info = rust_gup_page_info::default();
-        // SAFETY: by the type invariant the page is held, so it and its
-        // folio stay valid during the call.
-        unsafe { bindings::rust_gup_page_info(page, &mut info) };
-        Some(info)
+    fn info(&self, index: usize) -> Option<PageInfo> {
+        let page = NonNull::new(*self.0.get(index)?)?;
+        // SAFETY: by the type invariant the page is held.
+        Some(unsafe { PageInfo::of(page) })
     }
 
     fn dump(&self, index: usize, reason: &CStr) {
@@ -325,7 +331,7 @@ pub(crate) trait PageSet {
     /// How many pages the set holds.
     fn len(&self) -> usize;
     /// Describes page `index`; `None` past the end.
-    fn page_info(&self, index: usize) -> Option<rust_gup_page_info>;
+    fn page_info(&self, index: usize) -> Option<PageInfo>;
     /// Prints page `index` to the kernel log with `dump_page`.
     fn dump_page(&self, index: usize, reason: &CStr);
 }
@@ -336,7 +342,7 @@ impl<H: private::Holder> PageSet for H {
         self.page_vec().0.len()
     }
 
-    fn page_info(&self, index: usize) -> Option<rust_gup_page_info> {
+    fn page_info(&self, index: usize) -> Option<PageInfo> {
         self.page_vec().info(index)
     }
 
@@ -374,7 +380,7 @@ pub(crate) trait TakePages: PageSet {
     /// space `lock` holds the mmap lock of.
     fn take_remote(
         &mut self,
-        lock: &MmapReadGuard<'_, RemoteMm>,
+        lock: &MmapReadGuard<'_, MmWithUser>,
         range: UserPageRange,
         per_call: usize,
     ) -> Result<Taken>;
@@ -410,7 +416,7 @@ macro_rules! take_pages {
                 // INVARIANT: each page is held the holder's way, with
                 // `foll`.
                 unsafe {
-                    self.pages.take(range, per_call, |start, nr, pages| {
+                    self.pages.append(range, per_call, |start, nr, pages| {
                         bindings::$fast(start, fast_nr(nr), foll, pages) as isize
                     })
                 }
@@ -427,7 +433,7 @@ macro_rules! take_pages {
                 // SAFETY: as for `take_fast`; `_lock` holds the calling
                 // task's mmap lock, which the locked variant requires.
                 unsafe {
-                    self.pages.take(range, per_call, |start, nr, pages| {
+                    self.pages.append(range, per_call, |start, nr, pages| {
                         bindings::$locked(start, nr, foll, pages)
                     })
                 }
@@ -444,7 +450,7 @@ macro_rules! take_pages {
                 // SAFETY: as for `take_fast`; the unlocked variant takes the
                 // mmap lock itself.
                 unsafe {
-                    self.pages.take(range, per_call, |start, nr, pages| {
+                    self.pages.append(range, per_call, |start, nr, pages| {
                         bindings::$unlocked(start, nr, pages, foll)
                     })
                 }
@@ -453,18 +459,18 @@ macro_rules! take_pages {
             #[inline]
             fn take_remote(
                 &mut self,
-                lock: &MmapReadGuard<'_, RemoteMm>,
+                lock: &MmapReadGuard<'_, MmWithUser>,
                 range: UserPageRange,
                 per_call: usize,
             ) -> Result<Taken> {
                 let foll = self.foll();
-                let mm = lock.mm().as_ptr();
+                let mm = lock.mm().as_raw();
                 // SAFETY: as for `take_fast`; `lock` holds the mmap lock of
                 // `mm`, which the remote variant requires when `locked` is
-                // null, and `mm` is referenced by the `RemoteMm` the guard
-                // borrows.
+                // null, and `mm`'s address space is referenced by the
+                // `MmWithUser` the guard borrows.
                 unsafe {
-                    self.pages.take(range, per_call, |start, nr, pages| {
+                    self.pages.append(range, per_call, |start, nr, pages| {
                         bindings::$remote(mm, start, nr, foll, pages, core::ptr::null_mut())
                     })
                 }
@@ -495,12 +501,27 @@ unsafe impl<K: PinKind> Sync for PinnedPages<K> {}
 impl<K: PinKind> PinnedPages<K> {
     /// An empty holder with room for `capacity` pages, so that taking that
     /// many allocates nothing more.
-    pub(crate) fn new(opts: GupOptions, capacity: usize) -> Result<Self> {
+    fn empty(opts: GupOptions, capacity: usize) -> Result<Self> {
         Ok(PinnedPages {
             pages: PageVec::with_capacity(capacity)?,
             opts,
             _kind: PhantomData,
         })
+    }
+
+    /// Runs `f` with an empty holder (room for `capacity` pages), and
+    /// unpins what it took when `f` returns.
+    ///
+    /// `f` gets the holder by reference only, so the pins cannot outlive
+    /// the call: the way to pin for the duration of one operation, as
+    /// `pin_user_pages.rst` means short-term pins to be used.
+    pub(crate) fn scoped<R>(
+        opts: GupOptions,
+        capacity: usize,
+        f: impl FnOnce(&mut Self) -> Result<R>,
+    ) -> Result<R> {
+        let mut pins = Self::empty(opts, capacity)?;
+        f(&mut pins)
     }
 
     #[inline]
@@ -525,6 +546,32 @@ impl<K: PinKind> private::Holder for PinnedPages<K> {
     }
 }
 
+impl PinnedPages<LongTerm> {
+    /// An empty holder of long-term pins, which its owner keeps for as
+    /// long as it needs (a memory registration, a VFIO mapping): they are
+    /// made for that.
+    pub(crate) fn new(opts: GupOptions, capacity: usize) -> Result<Self> {
+        Self::empty(opts, capacity)
+    }
+}
+
+impl<K: ShortLived> PinnedPages<K> {
+    /// An empty holder of short-term pins whose owner keeps them past the
+    /// call that takes them, and says so by making it this way.
+    ///
+    /// `pin_user_pages.rst` keeps FOLL_PIN without FOLL_LONGTERM for pins
+    /// released when the operation completes. Holding such pins for long
+    /// keeps pages in ZONE_MOVABLE and CMA from migrating, and P2PDMA
+    /// pages from being unplugged. rust_gup's test device does it on
+    /// purpose, so that tests can inspect the pins between calls
+    /// (`RUST_GUP_IOC_PIN`, `_DMA_MAP`), and so does its benchmark, which
+    /// times the release on its own. A driver uses [`Self::scoped`], or
+    /// [`LongTerm`] pins for memory it keeps.
+    pub(crate) fn new_unscoped(opts: GupOptions, capacity: usize) -> Result<Self> {
+        Self::empty(opts, capacity)
+    }
+}
+
 take_pages!(
     impl[K: PinKind] PinnedPages<K>,
     pin_user_pages_fast,
@@ -533,71 +580,24 @@ take_pages!(
     pin_user_pages_remote
 );
 
-/// A page of a [`CpuAccessible`] pin, mapped for the CPU for the duration
-/// of a [`PinnedPages::with_page_mapped`] call, which lends it by
-/// reference only.
-///
-/// User space (and devices) may change the page at any time, so the
-/// contents are only ever copied with raw copies: no Rust reference to
-/// them is made.
-///
-/// # Invariants
-///
-/// `addr` is the `kmap_local_page` mapping of a page pinned by the holder
-/// that lent this value, `PAGE_SIZE` bytes long, for as long as the value
-/// is borrowed.
-struct MappedPage {
-    addr: *mut u8,
-}
-
-impl MappedPage {
-    /// The byte range `[offset, offset + len)` of the page, checked.
-    fn at(&self, offset: usize, len: usize) -> Result<*mut u8> {
-        match offset.checked_add(len) {
-            Some(end) if end <= PAGE_SIZE => Ok(self.addr.wrapping_add(offset)),
-            _ => Err(EINVAL),
-        }
-    }
-}
-
 impl<K: CpuAccessible> PinnedPages<K> {
-    /// Runs `f` with page `index` mapped for the CPU (`kmap_local_page`).
-    ///
-    /// The mapping lasts exactly as long as the call, as with upstream's
-    /// `Page::with_page_mapped`: `f` sees it by reference only, so it
-    /// cannot keep it, and mappings made inside `f` are gone before it
-    /// returns. Local mappings are therefore undone in reverse order, as
-    /// `kunmap_local` requires, by construction.
+    /// Runs `f` with page `index` mapped for the CPU; see
+    /// [`with_page_mapped`].
     fn with_page_mapped<R>(
         &self,
         index: usize,
         f: impl FnOnce(&MappedPage) -> Result<R>,
     ) -> Result<R> {
-        let page = *self.pages.0.get(index).ok_or(EINVAL)?;
-        // SAFETY: by the type invariant the page is pinned, and `K` says it
-        // is ordinary memory, which `kmap_local_page` can map.
-        let addr = unsafe { bindings::kmap_local_page(page) };
-        // INVARIANT: `addr` maps a page of this holder until the unmap
-        // below, after the last use of the borrow lent to `f`.
-        let ret = f(&MappedPage { addr: addr.cast() });
-        // SAFETY: `addr` was mapped above, and is the most recent local
-        // mapping still in place: any made inside `f` were scoped by calls
-        // like this one, which have returned.
-        unsafe { bindings::kunmap_local(addr) };
-        ret
+        let page = NonNull::new(*self.pages.0.get(index).ok_or(EINVAL)?).ok_or(EINVAL)?;
+        // SAFETY: by the type invariant the page is pinned while `self`
+        // lives, and `K` says it is ordinary memory.
+        unsafe { with_page_mapped(page, f) }
     }
 
     /// Copies `buf.len()` bytes from page `index`, starting `offset` bytes
     /// into it, to `buf`.
     pub(crate) fn read(&self, index: usize, offset: usize, buf: &mut [u8]) -> Result {
-        self.with_page_mapped(index, |page| {
-            let src = page.at(offset, buf.len())?;
-            // SAFETY: `src` is valid for `buf.len()` bytes of the mapped
-            // page (checked by `at`), and a pinned user page cannot overlap
-            // `buf`.
-            unsafe { core::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
-            Ok(())
-        })
+        self.with_page_mapped(index, |page| page.read(offset, buf))
     }
 
     /// Copies `data` into page `index`, starting `offset` bytes into it, as
@@ -610,29 +610,15 @@ impl<K: CpuAccessible> PinnedPages<K> {
         if self.opts.access != Access::WriteDirty {
             return Err(EPERM);
         }
-        self.with_page_mapped(index, |page| {
-            let dst = page.at(offset, data.len())?;
-            // SAFETY: `dst` is valid for `data.len()` bytes of the mapped
-            // page, which was pinned for writing (FOLL_WRITE broke any COW
-            // sharing).
-            unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
-            Ok(())
-        })
+        // SAFETY: the page was pinned for writing (FOLL_WRITE broke any COW
+        // sharing).
+        self.with_page_mapped(index, |page| unsafe { page.write(offset, data) })
     }
 
     /// Copies the whole of page `index` to user memory at `dest`; `EFAULT`
     /// if that is not writable.
     pub(crate) fn copy_page_to_user(&self, index: usize, dest: usize) -> Result {
-        self.with_page_mapped(index, |page| {
-            let (to, from) = (dest as _, page.addr.cast());
-            // SAFETY: the source is the mapped page, `PAGE_SIZE` bytes;
-            // `copy_to_user` checks the user range and faults safely.
-            let left = unsafe { bindings::copy_to_user(to, from, PAGE_SIZE as _) };
-            if left != 0 {
-                return Err(EFAULT);
-            }
-            Ok(())
-        })
+        self.with_page_mapped(index, |page| page.copy_to_user(dest))
     }
 }
 

@@ -36,7 +36,9 @@
 use super::{
     bindings,
     gup::UserPageRange,
-    mm::{AddressSpace, CurrentMm, RemoteMm},
+    mm::{AddressSpace, CurrentMm, Mm, MmWithUser},
+    page::{ordinary_page, set_page_dirty, with_page_mapped},
+    task::{cond_resched, fatal_signal_pending},
 };
 use core::ptr::addr_of;
 use kernel::{
@@ -50,7 +52,7 @@ use kernel::{
     prelude::*,
     sync::SpinLock,
     time::Ktime,
-    types::Opaque,
+    types::{ARef, Opaque},
 };
 
 /// The most pages one mirror may have (1 GiB of 4 KiB pages): an
@@ -225,7 +227,7 @@ impl Mirror {
             return Err(EINVAL);
         }
         let entries = KVVec::from_elem(0 as c_ulong, range.nr_pages(), GFP_KERNEL | __GFP_NOWARN)?;
-        let mm = mm.as_ptr();
+        let mm = mm.as_raw();
         // SAFETY: on success the closure has initialised the slot (the core
         // filled it in and registered it); on failure it is left
         // unregistered and needs no cleanup.
@@ -269,10 +271,11 @@ impl Mirror {
 
     /// The address space the notifier is registered on, with a reference
     /// of our own; `EFAULT` when its task has exited.
-    fn mm(&self) -> Result<RemoteMm> {
+    fn mm(&self) -> Result<ARef<MmWithUser>> {
         // SAFETY: registration stored the address space in the notifier
         // and grabbed it (`mmgrab`) until removal, which is after `self`.
-        unsafe { RemoteMm::get_not_zero((*self.notifier.get()).mm) }
+        let mm = unsafe { Mm::from_raw((*self.notifier.get()).mm) };
+        mm.mmget_not_zero().ok_or(EFAULT)
     }
 
     /// Fills the entries of `sub` (a part of the mirrored range) from the
@@ -299,8 +302,9 @@ impl Mirror {
             let chunk_start = sub.start() + done * PAGE_SIZE;
             let chunk_began = Ktime::ktime_get();
             loop {
-                // SAFETY: called from a system call, in process context.
-                if unsafe { bindings::rust_gup_resched_killed() } {
+                // Lets others run (the test kernel is not preemptible).
+                cond_resched();
+                if fatal_signal_pending() {
                     return Err(EINTR);
                 }
                 if (Ktime::ktime_get() - chunk_began).to_ms() > FAULT_TIMEOUT_MS {
@@ -319,7 +323,7 @@ impl Mirror {
                     dev_private_owner: core::ptr::null_mut(),
                 };
                 let ret = {
-                    let _lock = mm.read_lock_killable()?;
+                    let _lock = mm.mmap_read_lock_killable()?;
                     // SAFETY: the mmap lock of the notifier's address space
                     // is held; `range` covers `n` pages of a registered
                     // notifier's interval, and `hmm_pfns` has room for `n`
@@ -404,36 +408,29 @@ impl Mirror {
         self.with_entry(index, false, |pfn| {
             // SAFETY: the entry is valid and the table lock is held, so the
             // invalidation that must precede any unmapping of the page
-            // cannot complete: the page stays allocated and mapped. The
-            // helper bounds the copy to the page and `buf`'s length.
-            to_result(unsafe {
-                bindings::rust_gup_pfn_access(
-                    pfn as c_ulong,
-                    offset,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    false,
-                )
-            })
+            // cannot complete: the page stays allocated and mapped.
+            let page = unsafe { ordinary_page(pfn)? };
+            // SAFETY: as above; `ordinary_page` checked it is ordinary
+            // memory.
+            unsafe { with_page_mapped(page, |mapped| mapped.read(offset, buf)) }
         })
     }
 
     /// Device write: copies `data` to `offset` in page `index` through a
-    /// writable entry, and marks the page dirty. Errors as [`Self::read`].
+    /// writable entry, and marks the page dirty: the device changed it
+    /// behind the CPU page table's back. Errors as [`Self::read`].
     pub(crate) fn write(&self, index: usize, offset: usize, data: &[u8]) -> Result {
         self.with_entry(index, true, |pfn| {
+            // SAFETY: as in `read`.
+            let page = unsafe { ordinary_page(pfn)? };
             // SAFETY: as in `read`; the entry is writable, so the CPU page
             // table maps the page writable (an invalidation would have
-            // cleared it otherwise), and the helper only reads `data`.
-            to_result(unsafe {
-                bindings::rust_gup_pfn_access(
-                    pfn as c_ulong,
-                    offset,
-                    data.as_ptr().cast_mut().cast(),
-                    data.len(),
-                    true,
-                )
-            })
+            // cleared it otherwise): no COW sharing is left.
+            unsafe {
+                with_page_mapped(page, |mapped| mapped.write(offset, data))?;
+                set_page_dirty(page);
+            }
+            Ok(())
         })
     }
 }

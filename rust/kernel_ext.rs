@@ -6,14 +6,22 @@
 //! not wrap. Every `unsafe` block and every use of raw bindings in the
 //! project lives below this module; the code that uses it is safe Rust.
 //!
-//! Each module of the project compiles this layer into its own crate, so a
-//! module that uses only part of it leaves the rest unused.
+//! Each module of the project compiles this layer into its own crate: the
+//! core, and the optional parts its Kbuild flags name (see `Kbuild`).
 
 pub(crate) mod bindings;
-pub(crate) mod dma;
 pub(crate) mod file;
 pub(crate) mod gup;
-pub(crate) mod hmm;
 pub(crate) mod miscdevice;
 pub(crate) mod mm;
+pub(crate) mod page;
+pub(crate) mod pci;
+pub(crate) mod task;
 pub(crate) mod uapi;
+
+// The optional parts, for the crates whose Kbuild flags ask for them (and
+// link their C helpers).
+#[cfg(rust_gup_dma)]
+pub(crate) mod dma;
+#[cfg(rust_gup_hmm)]
+pub(crate) mod hmm;

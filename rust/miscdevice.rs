@@ -10,8 +10,12 @@
 //! [`MiscDeviceRegistration`] that registers it. Moving to the upstream
 //! abstraction on a newer kernel is a change of import paths. One
 //! difference: the file operations name the owning module, so a module
-//! cannot be unloaded while one of its device files is open. `compat_ioctl`
-//! is as upstream has it, with [`compat_ptr`] for the argument.
+//! cannot be unloaded while one of its device files is open. Another: a
+//! registration carries data of the driver's
+//! ([`MiscDevice::RegistrationData`]), which `open` reaches through the
+//! registration it is given; upstream's 6.13 to 6.18 registrations carry
+//! none. `compat_ioctl` is as upstream has it, with [`compat_ptr`] for the
+//! argument.
 
 use super::{bindings, file::File};
 use core::marker::PhantomData;
@@ -42,23 +46,33 @@ pub(crate) struct MiscDeviceOptions {
 /// `inner` is a `struct miscdevice` registered with `misc_register`, whose
 /// file operations are [`MiscDeviceVTable::<T>`].
 #[pin_data(PinnedDrop)]
-pub(crate) struct MiscDeviceRegistration<T> {
+pub(crate) struct MiscDeviceRegistration<T: MiscDevice> {
     #[pin]
     inner: Opaque<bindings::miscdevice>,
+    data: T::RegistrationData,
     _t: PhantomData<T>,
 }
 
-// SAFETY: `misc_deregister` may be called from any thread.
-unsafe impl<T> Send for MiscDeviceRegistration<T> {}
+// SAFETY: `misc_deregister` may be called from any thread; the data is
+// `Send`.
+unsafe impl<T: MiscDevice> Send for MiscDeviceRegistration<T> where T::RegistrationData: Send {}
 
-// SAFETY: a shared reference only gives access to the raw pointer; the misc
-// core serialises its own use of the structure.
-unsafe impl<T> Sync for MiscDeviceRegistration<T> {}
+// SAFETY: a shared reference only gives access to the raw pointer, which the
+// misc core serialises its own use of, and to the data, which is `Sync`.
+unsafe impl<T: MiscDevice> Sync for MiscDeviceRegistration<T> {}
 
 impl<T: MiscDevice> MiscDeviceRegistration<T> {
-    /// Registers a misc device with a dynamic minor number.
-    pub(crate) fn register(opts: MiscDeviceOptions) -> impl PinInit<Self, Error> {
+    /// Registers a misc device with a dynamic minor number, carrying
+    /// `data`.
+    pub(crate) fn register(
+        opts: MiscDeviceOptions,
+        data: T::RegistrationData,
+    ) -> impl PinInit<Self, Error> {
         let init = move |slot: *mut Self| {
+            // SAFETY: the initializer may write to every field of `slot`;
+            // the data is in place before the device is registered, so an
+            // `open` finds it.
+            unsafe { core::ptr::addr_of_mut!((*slot).data).write(data) };
             // SAFETY: the initializer may write to every field of `slot`.
             let inner = unsafe { core::ptr::addr_of_mut!((*slot).inner) };
             let misc = inner.cast::<bindings::miscdevice>();
@@ -75,7 +89,12 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             // the list linkage `misc_register` writes into it stays valid,
             // and the drop handler deregisters before the memory goes away.
             // INVARIANT: on success `inner` is registered with our fops.
-            to_result(unsafe { bindings::misc_register(misc) })
+            let ret = to_result(unsafe { bindings::misc_register(misc) });
+            if ret.is_err() {
+                // SAFETY: written above; nothing else refers to it.
+                unsafe { core::ptr::drop_in_place(core::ptr::addr_of_mut!((*slot).data)) };
+            }
+            ret
             // `_t` is a zero-sized marker: nothing to initialise.
         };
         // SAFETY: the closure initialises every non-zero-sized field, or
@@ -84,8 +103,15 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     }
 }
 
+impl<T: MiscDevice> MiscDeviceRegistration<T> {
+    /// The data the device was registered with.
+    pub(crate) fn data(&self) -> &T::RegistrationData {
+        &self.data
+    }
+}
+
 #[pinned_drop]
-impl<T> PinnedDrop for MiscDeviceRegistration<T> {
+impl<T: MiscDevice> PinnedDrop for MiscDeviceRegistration<T> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: by the type invariant the device is registered.
         unsafe { bindings::misc_deregister(self.inner.get()) };
@@ -101,6 +127,10 @@ impl<T> PinnedDrop for MiscDeviceRegistration<T> {
 pub(crate) trait MiscDevice: Sized {
     /// The pointer type that owns the per-open state.
     type Ptr: ForeignOwnable + Send + Sync;
+
+    /// What the registration carries for `open`, for as long as the
+    /// device is registered; `()` for nothing.
+    type RegistrationData: Sync;
 
     /// Called when the device is opened; the result is the file's state.
     fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr>;

@@ -1,12 +1,144 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The calling task's address space, and its mmap lock.
+//! Address spaces: the calling task's, others held by reference, their
+//! mmap lock, and the pages charged to them.
 //!
-//! C header: [`include/linux/mmap_lock.h`](srctree/include/linux/mmap_lock.h)
+//! C headers: [`include/linux/mm_types.h`](srctree/include/linux/mm_types.h),
+//! [`include/linux/mmap_lock.h`](srctree/include/linux/mmap_lock.h),
+//! [`include/linux/sched/mm.h`](srctree/include/linux/sched/mm.h).
+//!
+//! The 6.12 `kernel` crate has no `mm` module. The names here are those of
+//! upstream's `kernel::mm` (6.14 and later), so that a port to a newer
+//! kernel is a change of import paths for most of it:
+//!
+//! - [`Mm`] is upstream's `Mm`: a `struct mm_struct` kept allocated by an
+//!   `mmgrab()` reference (`ARef<Mm>`), whose address space may be gone.
+//! - [`MmWithUser`] is upstream's `MmWithUser`: one whose address space is
+//!   kept by an `mmget()` reference (`ARef<MmWithUser>`), and
+//!   [`Mm::mmget_not_zero`] is upstream's, returning
+//!   `Option<ARef<MmWithUser>>`.
+//! - [`MmapReadGuard`] is upstream's, with one difference: it names, as a
+//!   type parameter, whose lock it holds ([`CurrentMm`]'s or another
+//!   [`MmWithUser`]'s), because GUP's locked and remote entry points need
+//!   the lock of different address spaces. Upstream's guard has no
+//!   parameter, and is taken with `mmap_read_lock()`, which cannot be
+//!   interrupted; here it is taken with `mmap_read_lock_killable()`.
+//! - [`CurrentMm`] has no upstream counterpart: it is `current->mm` for the
+//!   duration of a system call, which GUP's fast and unlocked entry points
+//!   use implicitly. It is an [`MmWithUser`] (the running task is a user).
+//! - [`PinnedVmCharge`] has none either: it is the `pinned_vm` accounting
+//!   of RDMA memory registration.
 
 use super::bindings;
-use core::{marker::PhantomData, ptr::NonNull};
-use kernel::prelude::*;
+use core::{
+    marker::PhantomData,
+    ops::Deref,
+    ptr::{addr_of_mut, NonNull},
+};
+use kernel::{
+    page::PAGE_SHIFT,
+    prelude::*,
+    types::{ARef, AlwaysRefCounted, Opaque},
+};
+
+/// A `struct mm_struct`, which stays allocated while it is referenced
+/// (`mmgrab()`); its address space may be gone (`mm_users` zero).
+///
+/// # Invariants
+///
+/// Values of this type are always referenced with `mmgrab()`.
+#[repr(transparent)]
+pub(crate) struct Mm {
+    mm: Opaque<bindings::mm_struct>,
+}
+
+// SAFETY: `mmgrab()` references may be dropped from any task.
+unsafe impl Send for Mm {}
+// SAFETY: the functions that shared references reach are safe to call from
+// several tasks at once.
+unsafe impl Sync for Mm {}
+
+// SAFETY: `mmgrab()` and `mmdrop()` keep the structure allocated while any
+// reference exists.
+unsafe impl AlwaysRefCounted for Mm {
+    fn inc_ref(&self) {
+        // SAFETY: the structure is allocated while `self` exists.
+        unsafe { bindings::rust_gup_mmgrab(self.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller gives up a reference it holds.
+        unsafe { bindings::rust_gup_mmdrop(obj.cast().as_ptr()) };
+    }
+}
+
+impl Mm {
+    /// # Safety
+    ///
+    /// `ptr` points to a `struct mm_struct` that stays allocated for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::mm_struct) -> &'a Mm {
+        // SAFETY: `Mm` is a transparent wrapper of the structure, which is
+        // allocated for `'a` by the function's safety requirement.
+        unsafe { &*ptr.cast() }
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::mm_struct {
+        self.mm.get()
+    }
+
+    /// A reference of our own on the address space (`mmget_not_zero()`);
+    /// `None` when its last user is gone (its tasks exited).
+    pub(crate) fn mmget_not_zero(&self) -> Option<ARef<MmWithUser>> {
+        // SAFETY: the structure is allocated while `self` exists;
+        // `mmget_not_zero()` takes a user reference only if one still
+        // exists.
+        if !unsafe { bindings::rust_gup_mmget_not_zero(self.as_raw()) } {
+            return None;
+        }
+        // SAFETY: the reference taken above is handed to the `ARef`.
+        Some(unsafe { ARef::from_raw(NonNull::from(self).cast()) })
+    }
+}
+
+/// A `struct mm_struct` whose address space exists while it is referenced
+/// (`mmget()`).
+///
+/// # Invariants
+///
+/// Values of this type are always referenced with `mmget()`, or are the
+/// address space of a task that is running (see [`CurrentMm`]).
+#[repr(transparent)]
+pub(crate) struct MmWithUser {
+    mm: Mm,
+}
+
+// SAFETY: `mmput()` may be called from any task that may sleep, which is
+// where references are dropped.
+unsafe impl Send for MmWithUser {}
+// SAFETY: as for `Mm`.
+unsafe impl Sync for MmWithUser {}
+
+// SAFETY: `mmget()` and `mmput()` keep the address space while any
+// reference exists.
+unsafe impl AlwaysRefCounted for MmWithUser {
+    fn inc_ref(&self) {
+        // SAFETY: the address space has a user while `self` exists.
+        unsafe { bindings::rust_gup_mmget(self.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller gives up a reference it holds.
+        unsafe { bindings::mmput(obj.cast().as_ptr()) };
+    }
+}
+
+impl Deref for MmWithUser {
+    type Target = Mm;
+
+    fn deref(&self) -> &Mm {
+        &self.mm
+    }
+}
 
 /// The address space of the task that is running this code, for the
 /// duration of a system call.
@@ -19,9 +151,10 @@ use kernel::prelude::*;
 ///
 /// `mm` is `current->mm` of the task that made this value, and is not
 /// null. The type is neither `Send` nor `Sync`, so it stays with that task,
-/// whose address space cannot change under a running system call.
+/// whose address space cannot change under a running system call, and which
+/// is one of its users.
 pub(crate) struct CurrentMm {
-    mm: NonNull<bindings::mm_struct>,
+    mm: NonNull<MmWithUser>,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -33,68 +166,19 @@ impl CurrentMm {
         let mm = unsafe { bindings::rust_gup_current_mm() };
         // INVARIANT: `mm` is the current task's, checked non-null.
         Ok(CurrentMm {
-            mm: NonNull::new(mm).ok_or(EFAULT)?,
+            mm: NonNull::new(mm.cast()).ok_or(EFAULT)?,
             _not_send: PhantomData,
         })
     }
 }
 
-/// An address space held with a reference of its own (`mmget`), as the
-/// `*_remote` GUP entry points use it: it stays usable even if the task
-/// that owned it exits. Dropping it puts the reference (`mmput`).
-///
-/// # Invariants
-///
-/// `mm` is a live address space on which this value holds one `mm_users`
-/// reference.
-pub(crate) struct RemoteMm {
-    mm: NonNull<bindings::mm_struct>,
-}
+impl Deref for CurrentMm {
+    type Target = MmWithUser;
 
-// SAFETY: an `mm_users` reference may be dropped from any task.
-unsafe impl Send for RemoteMm {}
-// SAFETY: shared references only lock the mmap lock, which is safe from
-// any task.
-unsafe impl Sync for RemoteMm {}
-
-impl RemoteMm {
-    /// The calling task's own address space, through a reference of its own
-    /// (`get_task_mm(current)`); `EFAULT` in a kernel thread.
-    pub(crate) fn of_current() -> Result<Self> {
-        // SAFETY: `get_task_mm` may be called on the current task; it
-        // returns a referenced address space or null.
-        let mm = unsafe { bindings::rust_gup_get_current_mm() };
-        // INVARIANT: the reference taken above is ours.
-        Ok(RemoteMm {
-            mm: NonNull::new(mm).ok_or(EFAULT)?,
-        })
-    }
-}
-
-impl RemoteMm {
-    /// A reference of our own on `mm` (`mmget_not_zero`); `EFAULT` when
-    /// its last user is gone (the task exited).
-    ///
-    /// # Safety
-    ///
-    /// `mm` must point to a `struct mm_struct` that stays allocated for the
-    /// duration of the call (e.g. one the caller has grabbed).
-    pub(crate) unsafe fn get_not_zero(mm: *mut bindings::mm_struct) -> Result<Self> {
-        let mm = NonNull::new(mm).ok_or(EFAULT)?;
-        // SAFETY: `mm` is allocated, by the function's safety requirement;
-        // `mmget_not_zero` takes a user reference only if one still exists.
-        if !unsafe { bindings::rust_gup_mmget_not_zero(mm.as_ptr()) } {
-            return Err(EFAULT);
-        }
-        // INVARIANT: the reference taken above is ours.
-        Ok(RemoteMm { mm })
-    }
-}
-
-impl Drop for RemoteMm {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant this value holds one reference.
-        unsafe { bindings::mmput(self.mm.as_ptr()) };
+    fn deref(&self) -> &MmWithUser {
+        // SAFETY: the running task is a user of its address space, for as
+        // long as this value (which stays with the task) exists.
+        unsafe { self.mm.as_ref() }
     }
 }
 
@@ -102,18 +186,18 @@ mod private {
     pub(crate) trait Sealed {}
 }
 
-/// An address space whose mmap lock can be taken: [`CurrentMm`] or
-/// [`RemoteMm`]. The guard's type says which, because the locked and the
+/// An address space whose mmap lock can be taken: [`CurrentMm`] or another
+/// [`MmWithUser`]. The guard's type says which, because the locked and the
 /// remote GUP entry points need the lock of different address spaces.
 pub(crate) trait AddressSpace: private::Sealed + Sized {
-    /// The `struct mm_struct`; valid while `self` lives.
-    fn as_ptr(&self) -> *mut bindings::mm_struct;
+    /// The address space.
+    fn mm(&self) -> &MmWithUser;
 
     /// Takes the mmap lock for reading; `EINTR` if a fatal signal arrives
     /// while waiting.
-    fn read_lock_killable(&self) -> Result<MmapReadGuard<'_, Self>> {
-        // SAFETY: `as_ptr` is a live address space while `self` lives.
-        match unsafe { bindings::rust_gup_mmap_read_lock_killable(self.as_ptr()) } {
+    fn mmap_read_lock_killable(&self) -> Result<MmapReadGuard<'_, Self>> {
+        // SAFETY: the address space exists while `self` lives.
+        match unsafe { bindings::rust_gup_mmap_read_lock_killable(self.mm().as_raw()) } {
             // INVARIANT: the lock is held, by the guard made here.
             0 => Ok(MmapReadGuard {
                 mm: self,
@@ -125,17 +209,17 @@ pub(crate) trait AddressSpace: private::Sealed + Sized {
 }
 
 impl private::Sealed for CurrentMm {}
-impl private::Sealed for RemoteMm {}
+impl private::Sealed for MmWithUser {}
 
 impl AddressSpace for CurrentMm {
-    fn as_ptr(&self) -> *mut bindings::mm_struct {
-        self.mm.as_ptr()
+    fn mm(&self) -> &MmWithUser {
+        self
     }
 }
 
-impl AddressSpace for RemoteMm {
-    fn as_ptr(&self) -> *mut bindings::mm_struct {
-        self.mm.as_ptr()
+impl AddressSpace for MmWithUser {
+    fn mm(&self) -> &MmWithUser {
+        self
     }
 }
 
@@ -154,56 +238,72 @@ pub(crate) struct MmapReadGuard<'a, M: AddressSpace> {
 }
 
 impl<M: AddressSpace> MmapReadGuard<'_, M> {
-    pub(crate) fn mm(&self) -> &M {
-        self.mm
+    /// The address space whose lock is held.
+    pub(crate) fn mm(&self) -> &MmWithUser {
+        self.mm.mm()
     }
 }
 
 impl<M: AddressSpace> Drop for MmapReadGuard<'_, M> {
     fn drop(&mut self) {
         // SAFETY: by the type invariant this guard holds the read lock.
-        unsafe { bindings::rust_gup_mmap_read_unlock(self.mm.as_ptr()) };
+        unsafe { bindings::rust_gup_mmap_read_unlock(self.mm.mm().as_raw()) };
     }
 }
 
 /// Pages charged to an address space's `pinned_vm`, the way RDMA memory
 /// registration (`ib_umem_get()`) accounts long-term pins: checked against
 /// `RLIMIT_MEMLOCK` unless the caller has `CAP_IPC_LOCK`. Dropping it gives
-/// the charge back.
+/// the charge back, even after the address space's tasks have exited: the
+/// structure is referenced.
 ///
 /// # Invariants
 ///
-/// `pages` pages are charged to `mm->pinned_vm`, and `mm` is grabbed
-/// (`mmgrab`), by this value.
+/// `pages` pages are charged to `mm`'s `pinned_vm` by this value.
 pub(crate) struct PinnedVmCharge {
-    mm: NonNull<bindings::mm_struct>,
+    mm: ARef<Mm>,
     pages: usize,
 }
 
-// SAFETY: the charge and the grab may be given back from any task.
-unsafe impl Send for PinnedVmCharge {}
-// SAFETY: a shared reference gives no access to anything.
-unsafe impl Sync for PinnedVmCharge {}
-
 impl PinnedVmCharge {
+    /// The `pinned_vm` counter of `mm`.
+    fn pinned_vm(mm: &Mm) -> *mut bindings::atomic64_t {
+        // SAFETY: `mm` is allocated while referenced; this only computes
+        // the address of a field.
+        unsafe { addr_of_mut!((*mm.as_raw()).__bindgen_anon_1.pinned_vm) }
+    }
+
     /// Charges `pages` to the calling task's address space; `ENOMEM` past
     /// its `RLIMIT_MEMLOCK` without `CAP_IPC_LOCK`, with nothing charged.
     pub(crate) fn charge(mm: &CurrentMm, pages: usize) -> Result<Self> {
-        // SAFETY: `mm` is a live address space (the calling task's).
-        let ret = unsafe { bindings::rust_gup_pinned_vm_charge(mm.as_ptr(), pages as _) };
-        if ret != 0 {
-            return Err(Error::from_errno(ret));
+        let delta = i64::try_from(pages).map_err(|_| ENOMEM)?;
+        // SAFETY: `rlimit` reads the current task's limits.
+        let limit = unsafe { bindings::rust_gup_rlimit(bindings::RLIMIT_MEMLOCK) } >> PAGE_SHIFT;
+        let pinned_vm = Self::pinned_vm(mm);
+        // SAFETY: the counter is an atomic of a live address space, only
+        // changed atomically.
+        let pinned = unsafe { bindings::rust_gup_atomic64_add_return(delta, pinned_vm) };
+        // Asked only past the limit, as `capable()` records its use.
+        // SAFETY: `capable` may be called from any task context.
+        let exempt = || unsafe { bindings::capable(bindings::CAP_IPC_LOCK as _) };
+        if pinned as u64 > limit as u64 && !exempt() {
+            // SAFETY: gives back what was added above.
+            unsafe { bindings::rust_gup_atomic64_sub(delta, pinned_vm) };
+            return Err(ENOMEM);
         }
-        // INVARIANT: the helper charged the pages and grabbed the mm.
-        Ok(PinnedVmCharge { mm: mm.mm, pages })
+        // INVARIANT: charged above, to the structure now referenced.
+        Ok(PinnedVmCharge {
+            mm: ARef::from(&***mm),
+            pages,
+        })
     }
 }
 
 impl Drop for PinnedVmCharge {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant this value holds the charge and the
-        // grab that the helper gives back.
-        unsafe { bindings::rust_gup_pinned_vm_uncharge(self.mm.as_ptr(), self.pages as _) };
+        // SAFETY: by the type invariant the pages are charged to `mm`, which
+        // is referenced until after this (the field drops later).
+        unsafe { bindings::rust_gup_atomic64_sub(self.pages as i64, Self::pinned_vm(&self.mm)) };
     }
 }
 

@@ -49,6 +49,11 @@ pub(crate) use bindings::{
 pub(crate) use bindings::{
     RUST_GUP_COMPAT_GUP_TEST_SIZE, RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE, RUST_GUP_FEATURE_COMPAT,
 };
+pub(crate) use bindings::{
+    RUST_GUP_PAGE_ANON, RUST_GUP_PAGE_DIRTY, RUST_GUP_PAGE_DMA_PINNED, RUST_GUP_PAGE_HUGETLB,
+    RUST_GUP_PAGE_P2PDMA, RUST_GUP_PAGE_PROVIDER, RUST_GUP_ZONE_DEVICE, RUST_GUP_ZONE_DMA,
+    RUST_GUP_ZONE_DMA32, RUST_GUP_ZONE_MOVABLE, RUST_GUP_ZONE_NORMAL, RUST_GUP_ZONE_OTHER,
+};
 
 /// The size of the field that `f` projects to; used in const context.
 const fn field_size<S, F>(_f: fn(&S) -> &F) -> usize {
@@ -197,6 +202,3 @@ static_assert!(RUST_GUP_FOLL_GET == bindings::FOLL_GET);
 static_assert!(RUST_GUP_FOLL_FORCE == bindings::FOLL_FORCE);
 static_assert!(RUST_GUP_FOLL_LONGTERM == bindings::FOLL_LONGTERM);
 static_assert!(RUST_GUP_FOLL_PCI_P2PDMA == bindings::FOLL_PCI_P2PDMA);
-
-// The mirror's limit in the uapi header is the layer's.
-static_assert!(RUST_GUP_MIRROR_MAX_PAGES as usize == super::hmm::MAX_MIRROR_PAGES);

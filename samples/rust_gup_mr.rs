@@ -17,8 +17,9 @@
 
 #![deny(unsafe_code)]
 
-// The abstraction layer is the one place with `unsafe`; the crate uses only
-// part of it.
+// The abstraction layer is the one place with `unsafe`. It is a library
+// compiled into each crate, which uses part of it (and `uapi.rs` re-exports
+// the ABI of all three devices): what one crate leaves unused is not dead.
 #[allow(dead_code, unused_imports, unsafe_code)]
 #[path = "../rust/kernel_ext.rs"]
 mod kernel_ext;
@@ -59,7 +60,7 @@ impl kernel::Module for MrModule {
             mode: 0o600,
         };
         Ok(MrModule {
-            _device: KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?,
+            _device: KBox::pin_init(MiscDeviceRegistration::register(options, ()), GFP_KERNEL)?,
         })
     }
 }
@@ -82,6 +83,7 @@ struct MrFile {
 #[vtable]
 impl MiscDevice for MrFile {
     type Ptr = Pin<KBox<Self>>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         KBox::pin_init(

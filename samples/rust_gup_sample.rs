@@ -13,8 +13,9 @@
 
 #![deny(unsafe_code)]
 
-// The abstraction layer is the one place with `unsafe`; the crate uses only
-// part of it.
+// The abstraction layer is the one place with `unsafe`. It is a library
+// compiled into each crate, which uses part of it (and `uapi.rs` re-exports
+// the ABI of all three devices): what one crate leaves unused is not dead.
 #[allow(dead_code, unused_imports, unsafe_code)]
 #[path = "../rust/kernel_ext.rs"]
 mod kernel_ext;
@@ -48,7 +49,7 @@ impl kernel::Module for SampleModule {
             mode: 0o600,
         };
         Ok(SampleModule {
-            _device: KBox::pin_init(MiscDeviceRegistration::register(options), GFP_KERNEL)?,
+            _device: KBox::pin_init(MiscDeviceRegistration::register(options, ()), GFP_KERNEL)?,
         })
     }
 }
@@ -59,6 +60,7 @@ struct SampleFile;
 #[vtable]
 impl MiscDevice for SampleFile {
     type Ptr = KBox<Self>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
         Ok(KBox::new(SampleFile, GFP_KERNEL)?)
@@ -72,15 +74,14 @@ impl MiscDevice for SampleFile {
     }
 }
 
-/// Pins all of `range` for `access`; a driver that needs the whole buffer
+/// Pins all of `range` into `pins`; a driver that needs the whole buffer
 /// treats a prefix as a failure (and the holder releases the prefix).
-fn pin_all(mm: &CurrentMm, range: UserPageRange, access: Access) -> Result<PinnedPages<ShortTerm>> {
-    let mut pins = PinnedPages::new(GupOptions::new(access), range.nr_pages())?;
+fn pin_all(mm: &CurrentMm, pins: &mut PinnedPages<ShortTerm>, range: UserPageRange) -> Result {
     pins.take_fast(mm, range, range.nr_pages())?;
     if pins.len() != range.nr_pages() {
         return Err(EFAULT);
     }
-    Ok(pins)
+    Ok(())
 }
 
 fn copy(arg: usize) -> Result<isize> {
@@ -95,15 +96,20 @@ fn copy(arg: usize) -> Result<isize> {
     let dst = UserPageRange::new(req.dst, req.len)?;
 
     let mm = CurrentMm::get()?;
-    let from = pin_all(&mm, src, Access::Read)?;
-    let to = pin_all(&mm, dst, Access::WriteDirty)?;
-
+    let n = src.nr_pages();
     let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
-    for index in 0..src.nr_pages() {
-        from.read(index, 0, &mut page)?;
-        to.write(index, 0, &page)?;
-    }
+    // Short-term pins, scoped to this call: when each closure returns, its
+    // pins are released, `to`'s with its pages marked dirty.
+    PinnedPages::scoped(GupOptions::new(Access::Read), n, |from| {
+        pin_all(&mm, from, src)?;
+        PinnedPages::scoped(GupOptions::new(Access::WriteDirty), n, |to| {
+            pin_all(&mm, to, dst)?;
+            for index in 0..n {
+                from.read(index, 0, &mut page)?;
+                to.write(index, 0, &page)?;
+            }
+            Ok(())
+        })
+    })?;
     Ok(0)
-    // `to` and `from` go out of scope here: `to` is unpinned with its pages
-    // marked dirty, `from` is unpinned as it is.
 }

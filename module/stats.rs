@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Module-wide counts, for `RUST_GUP_IOC_STATS`. Each counted object holds
+//! a [`Counted`], so a count falls back only when the object is really
+//! dropped: a test that sees the counts return to their baseline knows
+//! nothing leaked.
+
+#![forbid(unsafe_code)]
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::kernel_ext::uapi;
+
+/// Files open on the device.
+pub(crate) static OPEN_FILES: AtomicU64 = AtomicU64::new(0);
+/// HMM mirrors of all open files.
+pub(crate) static MIRRORS: AtomicU64 = AtomicU64::new(0);
+/// Page sets held by all open files, and their pages.
+pub(crate) static HELD_SETS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static HELD_PAGES: AtomicU64 = AtomicU64::new(0);
+
+/// Adds `n` to a module-wide count for as long as it lives.
+pub(crate) struct Counted {
+    counter: &'static AtomicU64,
+    n: u64,
+}
+
+impl Counted {
+    pub(crate) fn new(counter: &'static AtomicU64, n: u64) -> Self {
+        counter.fetch_add(n, Ordering::Relaxed);
+        Counted { counter, n }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.n, Ordering::Relaxed);
+    }
+}
+
+/// The counts as `RUST_GUP_IOC_STATS` reports them.
+pub(crate) fn stats() -> uapi::rust_gup_stats {
+    let count32 = |c: &AtomicU64| u32::try_from(c.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+    uapi::rust_gup_stats {
+        open_files: count32(&OPEN_FILES),
+        mirrors: count32(&MIRRORS),
+        held_sets: HELD_SETS.load(Ordering::Relaxed),
+        held_pages: HELD_PAGES.load(Ordering::Relaxed),
+    }
+}

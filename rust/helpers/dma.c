@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+/* DMA mapping of scatterlists, and the device lock around it. */
+#include <linux/device.h>
+#include <linux/dma-mapping.h>
+#include <linux/mutex.h>
+#include <linux/scatterlist.h>
+
+#include "helpers.h"
+
+int rust_gup_mutex_lock_killable(struct mutex *lock)
+{
+	return mutex_lock_killable(lock);
+}
+
+void rust_gup_device_unlock(struct device *dev)
+{
+	device_unlock(dev);
+}
+
+unsigned int rust_gup_dma_get_max_seg_size(struct device *dev)
+{
+	return dma_get_max_seg_size(dev);
+}
+
+unsigned long rust_gup_dma_get_seg_boundary(struct device *dev)
+{
+	return dma_get_seg_boundary(dev);
+}
+
+void rust_gup_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+				int dir, unsigned long attrs)
+{
+	dma_unmap_sgtable(dev, sgt, dir, attrs);
+}
+
+void rust_gup_sg_set_page(struct scatterlist *sg, struct page *page,
+			  unsigned int len, unsigned int offset)
+{
+	sg_set_page(sg, page, len, offset);
+}
+
+struct page *rust_gup_sg_page(struct scatterlist *sg)
+{
+	return sg_page(sg);
+}
+
+u64 rust_gup_sg_dma_address(struct scatterlist *sg)
+{
+	return sg_dma_address(sg);
+}
+
+unsigned int rust_gup_sg_dma_len(struct scatterlist *sg)
+{
+	return sg_dma_len(sg);
+}
+
+bool rust_gup_sg_dma_is_bus_address(struct scatterlist *sg)
+{
+	return sg_dma_is_bus_address(sg);
+}

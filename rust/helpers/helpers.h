@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rust_gup's C helpers: what Rust cannot call because it is a static
+ * inline function or a macro in 6.12. Each helper wraps one of them and
+ * is named after it; the one that does more says why in its comment. The
+ * Rust declarations come from the project's bindgen pass, and each module
+ * links the files of the topics it uses (see Kbuild).
+ */
+#ifndef RUST_GUP_HELPERS_H
+#define RUST_GUP_HELPERS_H
+
+#include <linux/types.h>
+
+struct device;
+struct folio;
+struct mm_struct;
+struct mmu_interval_notifier;
+struct mutex;
+struct page;
+struct pci_bus;
+struct pci_dev;
+struct scatterlist;
+struct sg_table;
+struct task_struct;
+
+/* mm.c */
+struct mm_struct *rust_gup_current_mm(void);
+int rust_gup_mmap_read_lock_killable(struct mm_struct *mm);
+void rust_gup_mmap_read_unlock(struct mm_struct *mm);
+void rust_gup_mmget(struct mm_struct *mm);
+bool rust_gup_mmget_not_zero(struct mm_struct *mm);
+void rust_gup_mmgrab(struct mm_struct *mm);
+void rust_gup_mmdrop(struct mm_struct *mm);
+s64 rust_gup_atomic64_add_return(s64 i, atomic64_t *v);
+void rust_gup_atomic64_sub(s64 i, atomic64_t *v);
+unsigned long rust_gup_rlimit(unsigned int limit);
+unsigned long rust_gup_task_size(void);
+#ifdef CONFIG_COMPAT
+void __user *rust_gup_compat_ptr(u32 uptr);
+#endif
+void rust_gup_cond_resched(void);
+bool rust_gup_fatal_signal_pending(struct task_struct *p);
+
+/* gup.c */
+void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty);
+unsigned long rust_gup_page_to_pfn(const struct page *page);
+struct page *rust_gup_pfn_to_page(unsigned long pfn);
+bool rust_gup_pfn_valid(unsigned long pfn);
+int rust_gup_page_zonenum(const struct page *page);
+bool rust_gup_is_zone_device_page(const struct page *page);
+bool rust_gup_zone_device_pages_have_same_pgmap(const struct page *a,
+						const struct page *b);
+struct folio *rust_gup_page_folio(struct page *page);
+bool rust_gup_folio_maybe_dma_pinned(struct folio *folio);
+bool rust_gup_folio_test_hugetlb(const struct folio *folio);
+bool rust_gup_folio_test_anon(const struct folio *folio);
+bool rust_gup_folio_test_dirty(const struct folio *folio);
+bool rust_gup_folio_test_large(const struct folio *folio);
+unsigned int rust_gup_folio_order(const struct folio *folio);
+int rust_gup_folio_ref_count(const struct folio *folio);
+int rust_gup_atomic_read(const atomic_t *v);
+
+/* hmm.c */
+bool rust_gup_mmu_interval_read_retry(struct mmu_interval_notifier *sub,
+				      unsigned long seq);
+void rust_gup_mmu_interval_set_seq(struct mmu_interval_notifier *sub,
+				   unsigned long cur_seq);
+
+/* pci.c */
+int rust_gup_pci_domain_nr(struct pci_bus *bus);
+u16 rust_gup_pci_dev_id(struct pci_dev *dev);
+bool rust_gup_is_pci_p2pdma_page(const struct page *page);
+
+/* dma.c */
+int rust_gup_mutex_lock_killable(struct mutex *lock);
+void rust_gup_device_unlock(struct device *dev);
+unsigned int rust_gup_dma_get_max_seg_size(struct device *dev);
+unsigned long rust_gup_dma_get_seg_boundary(struct device *dev);
+void rust_gup_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+				int dir, unsigned long attrs);
+void rust_gup_sg_set_page(struct scatterlist *sg, struct page *page,
+			  unsigned int len, unsigned int offset);
+struct page *rust_gup_sg_page(struct scatterlist *sg);
+u64 rust_gup_sg_dma_address(struct scatterlist *sg);
+unsigned int rust_gup_sg_dma_len(struct scatterlist *sg);
+bool rust_gup_sg_dma_is_bus_address(struct scatterlist *sg);
+
+#endif /* RUST_GUP_HELPERS_H */

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Address spaces, their accounting, and the calling task. */
+#include <linux/compat.h>
+#include <linux/mmap_lock.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+
+#include "helpers.h"
+
+struct mm_struct *rust_gup_current_mm(void)
+{
+	return current->mm;
+}
+
+int rust_gup_mmap_read_lock_killable(struct mm_struct *mm)
+{
+	return mmap_read_lock_killable(mm);
+}
+
+void rust_gup_mmap_read_unlock(struct mm_struct *mm)
+{
+	mmap_read_unlock(mm);
+}
+
+void rust_gup_mmget(struct mm_struct *mm)
+{
+	mmget(mm);
+}
+
+bool rust_gup_mmget_not_zero(struct mm_struct *mm)
+{
+	return mmget_not_zero(mm);
+}
+
+void rust_gup_mmgrab(struct mm_struct *mm)
+{
+	mmgrab(mm);
+}
+
+void rust_gup_mmdrop(struct mm_struct *mm)
+{
+	mmdrop(mm);
+}
+
+s64 rust_gup_atomic64_add_return(s64 i, atomic64_t *v)
+{
+	return atomic64_add_return(i, v);
+}
+
+void rust_gup_atomic64_sub(s64 i, atomic64_t *v)
+{
+	atomic64_sub(i, v);
+}
+
+unsigned long rust_gup_rlimit(unsigned int limit)
+{
+	return rlimit(limit);
+}
+
+unsigned long rust_gup_task_size(void)
+{
+	return TASK_SIZE;
+}
+
+#ifdef CONFIG_COMPAT
+void __user *rust_gup_compat_ptr(u32 uptr)
+{
+	return compat_ptr(uptr);
+}
+#endif
+
+void rust_gup_cond_resched(void)
+{
+	cond_resched();
+}
+
+bool rust_gup_fatal_signal_pending(struct task_struct *p)
+{
+	return fatal_signal_pending(p);
+}

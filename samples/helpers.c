@@ -1,3 +1,0 @@
-// SPDX-License-Identifier: GPL-2.0
-/* rust_gup's C helpers, built once more for the sample module. */
-#include "../rust/helpers.c"

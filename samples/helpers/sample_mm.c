@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0
+/* rust/helpers/mm.c, built once more for the rust_gup_sample module. */
+#include "../../rust/helpers/mm.c"
