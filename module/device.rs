@@ -21,6 +21,7 @@ use crate::kernel_ext::{
     dma::DmaRegistry,
     file::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
+    mm::{CurrentMm, MmOwner},
     uapi,
 };
 use crate::mirror::{self, FileMirrors};
@@ -37,6 +38,10 @@ pub(crate) const ABI_VERSION: u32 = uapi::RUST_GUP_ABI_VERSION;
 #[pin_data]
 pub(crate) struct RustGupFile {
     _open: Counted,
+    /// Who opened the file: the remote entry points work on its address
+    /// space, whoever calls (the opener, a child that inherited the file,
+    /// or a process that received it).
+    owner: MmOwner,
     dma: Arc<DmaRegistry>,
     #[pin]
     sets: Mutex<FileSets>,
@@ -50,9 +55,11 @@ impl MiscDevice for RustGupFile {
     type RegistrationData = Arc<DmaRegistry>;
 
     fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr> {
+        let owner = MmOwner::of_current(&CurrentMm::get()?);
         KBox::pin_init(
             try_pin_init!(RustGupFile {
                 _open: Counted::new(&OPEN_FILES, 1),
+                owner,
                 dma: misc.data().clone(),
                 sets <- new_mutex!(FileSets::default()),
                 mirrors <- new_mutex!(FileMirrors::default()),
@@ -89,14 +96,16 @@ impl RustGupFile {
             | uapi::PIN_LONGTERM_BENCHMARK
             | uapi::GUP_BASIC_TEST
             | uapi::PIN_BASIC_TEST
-            | uapi::DUMP_USER_PAGES_TEST => return gup_test::gup_test_ioctl(cmd, arg, len),
+            | uapi::DUMP_USER_PAGES_TEST => {
+                return gup_test::gup_test_ioctl(&self.owner, cmd, arg, len)
+            }
             uapi::PIN_LONGTERM_TEST_START => {
-                return gup_test::longterm_test_start(&self.sets, arg, len)
+                return gup_test::longterm_test_start(&self.sets, &self.owner, arg, len)
             }
             uapi::PIN_LONGTERM_TEST_STOP => return gup_test::longterm_test_stop(&self.sets),
             uapi::PIN_LONGTERM_TEST_READ => return gup_test::longterm_test_read(&self.sets, arg),
-            uapi::RUST_GUP_IOC_BENCH => return gup_test::bench_ioctl(arg),
-            uapi::RUST_GUP_IOC_PIN => return pin::pin(&self.sets, arg),
+            uapi::RUST_GUP_IOC_BENCH => return gup_test::bench_ioctl(&self.owner, arg),
+            uapi::RUST_GUP_IOC_PIN => return pin::pin(&self.sets, &self.owner, arg),
             uapi::RUST_GUP_IOC_UNPIN => return pin::unpin(&self.sets, arg),
             uapi::RUST_GUP_IOC_QUERY => return pin::query(&self.sets, arg),
             uapi::RUST_GUP_IOC_MIRROR => return mirror::create(&self.mirrors, arg),
@@ -104,13 +113,16 @@ impl RustGupFile {
             uapi::RUST_GUP_IOC_MIRROR_READ => return mirror::read(&self.mirrors, arg),
             uapi::RUST_GUP_IOC_MIRROR_ACCESS => return mirror::access(&self.mirrors, arg),
             uapi::RUST_GUP_IOC_MIRROR_DROP => return mirror::drop_mirror(&self.mirrors, arg),
-            uapi::RUST_GUP_IOC_DMA_MAP => return dma::dma_map(&self.sets, &self.dma, arg),
+            uapi::RUST_GUP_IOC_DMA_MAP => {
+                return dma::dma_map(&self.sets, &self.owner, &self.dma, arg)
+            }
             uapi::RUST_GUP_IOC_DMA_SEGMENTS => return dma::dma_segments(&self.sets, arg),
             uapi::RUST_GUP_IOC_VERSION => {
                 let mut features = uapi::RUST_GUP_FEATURE_MIRROR | uapi::RUST_GUP_FEATURE_DMA_MAP;
                 if cfg!(CONFIG_COMPAT) {
                     features |= uapi::RUST_GUP_FEATURE_COMPAT;
                 }
+                features |= uapi::RUST_GUP_FEATURE_OWNER;
                 let version = uapi::rust_gup_version {
                     abi_version: ABI_VERSION,
                     features: features.into(),

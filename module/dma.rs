@@ -17,16 +17,22 @@ use kernel::{
 use crate::abi::pci_address;
 use crate::kernel_ext::{
     dma::{may_map_for_dma, DmaMapped, DmaRegistry},
-    gup::{PageSet, UserPageRange},
+    gup::PageSet,
+    mm::MmOwner,
     pci::PciFunction,
     uapi,
 };
 use crate::pin::charge_for_set;
 use crate::set::{self, FileSets, HeldSet, Set};
-use crate::take::{take_pinned, with_pinned, Request};
+use crate::take::{take_pinned, with_pinned, Request, Target};
 
 /// `RUST_GUP_IOC_DMA_MAP`: pin a range and map it for a PCI function.
-pub(crate) fn dma_map(sets: &Mutex<FileSets>, dma: &Arc<DmaRegistry>, arg: usize) -> Result<isize> {
+pub(crate) fn dma_map(
+    sets: &Mutex<FileSets>,
+    owner: &MmOwner,
+    dma: &Arc<DmaRegistry>,
+    arg: usize,
+) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_dma_map>()).reader_writer();
     let mut args: uapi::rust_gup_dma_map = reader.read()?;
@@ -36,13 +42,14 @@ pub(crate) fn dma_map(sets: &Mutex<FileSets>, dma: &Arc<DmaRegistry>, arg: usize
     let request = Request::from_op(args.op, args.flags)?;
     // DMA needs pins: pages taken with FOLL_GET must not be its target.
     let pin = request.pin().ok_or(EINVAL)?;
-    let range = UserPageRange::new(args.addr, args.size)?;
+    let target = Target::new(request.method, owner)?;
+    let range = target.range(args.addr, args.size)?;
     if !may_map_for_dma() {
         return Err(EPERM);
     }
     let client = PciFunction::get(pci_address(args.client))?;
-    let charge = charge_for_set(sets, &request, range)?;
-    let pinned = take_pinned(&request, pin, range, request.account)?;
+    let charge = charge_for_set(sets, &request, &target, range.nr_pages())?;
+    let pinned = take_pinned(&request, pin, &target, range, request.account)?;
     let (set, pages, segments, bus): (Arc<dyn HeldSet>, _, _, _) = with_pinned!(pinned, pins => {
         // On failure the pins are released, then the charge.
         let mapped = DmaMapped::new(pins, &client, dma)?;

@@ -16,6 +16,7 @@ use kernel::{c_str, page::PAGE_SIZE, prelude::*, sync::Mutex, time::Ktime, uacce
 
 use crate::kernel_ext::{
     gup::{Access, GupOptions, PageSet, PinnedPages, UserPageRange},
+    mm::MmOwner,
     uapi,
 };
 use crate::set::{FileSets, Set};
@@ -33,17 +34,17 @@ fn elapsed_ns(start: Ktime) -> u64 {
     (Ktime::ktime_get() - start).to_ns().max(0) as u64
 }
 
-/// Takes `range` per `request`, `per_call` pages per GUP call, then
-/// releases it; `inspect` sees the pages in between, untimed.
+/// Takes `range` of `target` per `request`, `per_call` pages per GUP call,
+/// then releases it; `inspect` sees the pages in between, untimed.
 fn measure(
     request: &Request,
+    target: &Target<'_>,
     range: UserPageRange,
     per_call: usize,
     inspect: impl FnOnce(&Held),
 ) -> Result<Measured> {
-    let target = Target::new(request.method)?;
     let mut held = Held::new(request, range.nr_pages())?;
-    let path = Path::new(&target)?;
+    let path = Path::new(target)?;
 
     let start = Ktime::ktime_get();
     let calls = with_held!(&mut held, h => take_range(h, &path, range, per_call))?.calls;
@@ -92,17 +93,18 @@ fn dump_pages(gup: &mut uapi::gup_test, held: &Held) {
 
 /// One of the gup_test commands, on a `struct gup_test` at `arg` of which
 /// the caller has `len` bytes (fewer in a 32-bit process).
-pub(crate) fn gup_test_ioctl(cmd: u32, arg: usize, len: usize) -> Result<isize> {
+pub(crate) fn gup_test_ioctl(owner: &MmOwner, cmd: u32, arg: usize, len: usize) -> Result<isize> {
     let (mut reader, mut writer) = UserSlice::new(arg, len).reader_writer();
     let mut gup: uapi::gup_test = uapi::read_prefix(&mut reader)?;
 
     let request = Request::from_gup_test(cmd, gup.gup_flags, gup.test_flags)?;
-    let range = UserPageRange::new(gup.addr, gup.size)?;
+    let target = Target::new(request.method, owner)?;
+    let range = target.range(gup.addr, gup.size)?;
     if gup.nr_pages_per_call == 0 {
         return Err(EINVAL);
     }
     let per_call = gup.nr_pages_per_call as usize;
-    let m = measure(&request, range, per_call, |held| {
+    let m = measure(&request, &target, range, per_call, |held| {
         if cmd == uapi::DUMP_USER_PAGES_TEST {
             dump_pages(&mut gup, held);
         }
@@ -116,7 +118,7 @@ pub(crate) fn gup_test_ioctl(cmd: u32, arg: usize, len: usize) -> Result<isize> 
 }
 
 /// `RUST_GUP_IOC_BENCH`: the same, with any entry point and nanoseconds.
-pub(crate) fn bench_ioctl(arg: usize) -> Result<isize> {
+pub(crate) fn bench_ioctl(owner: &MmOwner, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_bench>()).reader_writer();
     let mut bench: uapi::rust_gup_bench = reader.read()?;
@@ -129,12 +131,13 @@ pub(crate) fn bench_ioctl(arg: usize) -> Result<isize> {
     if request.account {
         return Err(EINVAL);
     }
-    let range = UserPageRange::new(bench.addr, bench.size)?;
+    let target = Target::new(request.method, owner)?;
+    let range = target.range(bench.addr, bench.size)?;
     let per_call = match bench.nr_pages_per_call {
         0 => range.nr_pages(),
         n => n as usize,
     };
-    let m = measure(&request, range, per_call, |_| {})?;
+    let m = measure(&request, &target, range, per_call, |_| {})?;
 
     bench.size = (m.pages * PAGE_SIZE) as u64;
     bench.get_ns = m.get_ns;
@@ -147,7 +150,12 @@ pub(crate) fn bench_ioctl(arg: usize) -> Result<isize> {
 /// `PIN_LONGTERM_TEST_START`: pin a whole range long-term, or nothing. The
 /// caller's `struct pin_longterm_test` has `len` bytes (fewer in a 32-bit
 /// process).
-pub(crate) fn longterm_test_start(sets: &Mutex<FileSets>, arg: usize, len: usize) -> Result<isize> {
+pub(crate) fn longterm_test_start(
+    sets: &Mutex<FileSets>,
+    owner: &MmOwner,
+    arg: usize,
+    len: usize,
+) -> Result<isize> {
     let args: uapi::pin_longterm_test = uapi::read_prefix(&mut UserSlice::new(arg, len).reader())?;
     let all = uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE | uapi::PIN_LONGTERM_TEST_FLAG_USE_FAST;
     if sets.lock().longterm_test.is_some()
@@ -168,7 +176,7 @@ pub(crate) fn longterm_test_start(sets: &Mutex<FileSets>, arg: usize, len: usize
         Method::Locked
     };
     let mut pins = PinnedPages::new(GupOptions::new(access), range.nr_pages())?;
-    take_into(&mut pins, method, range, true)?;
+    take_into(&mut pins, &Target::new(method, owner)?, range, true)?;
     let test = Set::new(pins, None)?;
     let mut sets = sets.lock();
     // Another thread may have started the test meanwhile.

@@ -9,36 +9,35 @@ use core::mem::size_of;
 use kernel::{page::PAGE_SIZE, prelude::*, sync::Mutex, uaccess::UserSlice};
 
 use crate::kernel_ext::{
-    gup::UserPageRange,
-    mm::{CurrentMm, PinnedVmCharge},
+    mm::{MmOwner, PinnedVmCharge},
     uapi,
 };
 use crate::set::{self, FileSets};
-use crate::take::{take_held, Request};
+use crate::take::{take_held, Request, Target};
 
 /// Makes room for a new set of `request`, before anything is taken:
 /// `ENOSPC` when the file holds as many sets as it may. A registration
-/// (`RUST_GUP_F_ACCOUNT`) is charged to the caller here, for the whole
-/// range, and then taken whole; on any failure the charge goes again.
+/// (`RUST_GUP_F_ACCOUNT`) is charged here, for `pages`, to the address
+/// space the pages are taken from (the caller's, or the owner's for the
+/// remote entry point), and then taken whole; on any failure the charge
+/// goes again.
 pub(crate) fn charge_for_set(
     sets: &Mutex<FileSets>,
     request: &Request,
-    range: UserPageRange,
+    target: &Target<'_>,
+    pages: usize,
 ) -> Result<Option<PinnedVmCharge>> {
     sets.lock().check_room()?;
     if !request.account {
         return Ok(None);
     }
-    Ok(Some(PinnedVmCharge::charge(
-        &CurrentMm::get()?,
-        range.nr_pages(),
-    )?))
+    Ok(Some(target.charge(pages)?))
 }
 
 /// `RUST_GUP_IOC_PIN`: take a range and hold it until `UNPIN` or release.
 /// A prefix is fine (the size says how much) except for a registration
 /// (`RUST_GUP_F_ACCOUNT`), which is all or nothing; nothing is an error.
-pub(crate) fn pin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
+pub(crate) fn pin(sets: &Mutex<FileSets>, owner: &MmOwner, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_pin>()).reader_writer();
     let mut pin: uapi::rust_gup_pin = reader.read()?;
@@ -46,9 +45,10 @@ pub(crate) fn pin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
         return Err(EINVAL);
     }
     let request = Request::from_op(pin.op, pin.flags)?;
-    let range = UserPageRange::new(pin.addr, pin.size)?;
-    let charge = charge_for_set(sets, &request, range)?;
-    let held = take_held(&request, range, request.account)?;
+    let target = Target::new(request.method, owner)?;
+    let range = target.range(pin.addr, pin.size)?;
+    let charge = charge_for_set(sets, &request, &target, range.nr_pages())?;
+    let held = take_held(&request, &target, range, request.account)?;
     let set = set::held_set(held, charge)?;
     pin.size = (set.pages().len() * PAGE_SIZE) as u64;
     set::publish(sets, set, |id| {

@@ -5,14 +5,14 @@
 
 #![forbid(unsafe_code)]
 
-use kernel::{prelude::*, types::ARef};
+use kernel::prelude::*;
 
 use crate::kernel_ext::{
     gup::{
         Access, GotPages, GupOptions, LongTerm, MaybeP2pdma, PageSet, PinnedPages, ShortTerm,
         TakePages, Taken, UserPageRange,
     },
-    mm::{AddressSpace, CurrentMm, MmWithUser, MmapReadGuard},
+    mm::{AddressSpace, CurrentMm, MmOwner, MmapReadGuard, OwnerMm, PinnedVmCharge},
     uapi,
 };
 
@@ -22,7 +22,8 @@ pub(crate) enum Method {
     Fast,
     Locked,
     Unlocked,
-    /// The `*_remote` entry point, on the caller's own address space.
+    /// The `*_remote` entry point, on the address space of the file's
+    /// owner, whoever calls.
     Remote,
 }
 
@@ -233,25 +234,48 @@ impl Held {
 }
 
 /// The address space a request works on, as its entry point needs it: the
-/// calling task's, or for the remote entry point a reference of its own to
-/// it.
-pub(crate) enum Target {
+/// calling task's, or for the remote entry point the owner's, referenced
+/// for the request.
+pub(crate) enum Target<'a> {
     Fast(CurrentMm),
     Locked(CurrentMm),
     Unlocked(CurrentMm),
-    Remote(ARef<MmWithUser>),
+    Remote { owner: &'a MmOwner, mm: OwnerMm },
 }
 
-impl Target {
-    /// `EFAULT` in a kernel thread.
-    pub(crate) fn new(method: Method) -> Result<Self> {
-        let current = CurrentMm::get()?;
+impl<'a> Target<'a> {
+    /// `EFAULT` in a kernel thread; for the remote entry point, `ESRCH`
+    /// when `owner`'s tasks have exited.
+    pub(crate) fn new(method: Method, owner: &'a MmOwner) -> Result<Self> {
         Ok(match method {
-            Method::Fast => Target::Fast(current),
-            Method::Locked => Target::Locked(current),
-            Method::Unlocked => Target::Unlocked(current),
-            Method::Remote => Target::Remote(ARef::from(&*current)),
+            Method::Fast => Target::Fast(CurrentMm::get()?),
+            Method::Locked => Target::Locked(CurrentMm::get()?),
+            Method::Unlocked => Target::Unlocked(CurrentMm::get()?),
+            Method::Remote => Target::Remote {
+                owner,
+                mm: owner.mmget()?,
+            },
         })
+    }
+
+    /// The pages of `[addr, addr + size)` in the target address space; see
+    /// [`UserPageRange::new`].
+    pub(crate) fn range(&self, addr: u64, size: u64) -> Result<UserPageRange> {
+        match self {
+            Target::Remote { mm, .. } => UserPageRange::new_in(mm.mm(), addr, size),
+            _ => UserPageRange::new(addr, size),
+        }
+    }
+
+    /// Charges `pages` to the target address space: the caller's, against
+    /// its own limit, or the owner's, against the owner's.
+    pub(crate) fn charge(&self, pages: usize) -> Result<PinnedVmCharge> {
+        match self {
+            Target::Fast(mm) | Target::Locked(mm) | Target::Unlocked(mm) => {
+                PinnedVmCharge::charge(mm, pages)
+            }
+            Target::Remote { owner, .. } => owner.charge(pages),
+        }
     }
 }
 
@@ -261,18 +285,18 @@ pub(crate) enum Path<'a> {
     Fast(&'a CurrentMm),
     Locked(MmapReadGuard<'a, CurrentMm>),
     Unlocked(&'a CurrentMm),
-    Remote(MmapReadGuard<'a, MmWithUser>),
+    Remote(MmapReadGuard<'a, OwnerMm>),
 }
 
 impl<'a> Path<'a> {
     /// Takes the mmap lock if the entry point needs it; `EINTR` if killed
     /// while waiting for it.
-    pub(crate) fn new(target: &'a Target) -> Result<Self> {
+    pub(crate) fn new(target: &'a Target<'_>) -> Result<Self> {
         Ok(match target {
             Target::Fast(mm) => Path::Fast(mm),
             Target::Locked(mm) => Path::Locked(mm.mmap_read_lock_killable()?),
             Target::Unlocked(mm) => Path::Unlocked(mm),
-            Target::Remote(mm) => Path::Remote(mm.mmap_read_lock_killable()?),
+            Target::Remote { mm, .. } => Path::Remote(mm.mmap_read_lock_killable()?),
         })
     }
 }
@@ -296,17 +320,16 @@ pub(crate) fn take_range<H: TakePages>(
     }
 }
 
-/// Takes `range` per `request` into `holder`: the whole range or nothing
+/// Takes `range` of `target` into `holder`: the whole range or nothing
 /// when `whole` (GUP is called again after a short batch, and the first
 /// error fails it), otherwise what the first pass gets, at least a page.
 pub(crate) fn take_into<H: TakePages>(
     holder: &mut H,
-    method: Method,
+    target: &Target<'_>,
     range: UserPageRange,
     whole: bool,
 ) -> Result {
-    let target = Target::new(method)?;
-    let path = Path::new(&target)?;
+    let path = Path::new(target)?;
     loop {
         let taken = take_range(holder, &path, range, range.nr_pages())?;
         if !whole || holder.len() == range.nr_pages() {
@@ -320,9 +343,14 @@ pub(crate) fn take_into<H: TakePages>(
 
 /// A new holder of `range` per `request`; see [`take_into`]. On failure
 /// what was taken is released.
-pub(crate) fn take_held(request: &Request, range: UserPageRange, whole: bool) -> Result<Held> {
+pub(crate) fn take_held(
+    request: &Request,
+    target: &Target<'_>,
+    range: UserPageRange,
+    whole: bool,
+) -> Result<Held> {
     let mut held = Held::new(request, range.nr_pages())?;
-    with_held!(&mut held, h => take_into(h, request.method, range, whole)?);
+    with_held!(&mut held, h => take_into(h, target, range, whole)?);
     Ok(held)
 }
 
@@ -331,10 +359,11 @@ pub(crate) fn take_held(request: &Request, range: UserPageRange, whole: bool) ->
 pub(crate) fn take_pinned(
     request: &Request,
     pin: PinSelect,
+    target: &Target<'_>,
     range: UserPageRange,
     whole: bool,
 ) -> Result<Pinned> {
     let mut pinned = Pinned::new(pin, request.opts, range.nr_pages())?;
-    with_pinned!(&mut pinned, p => take_into(p, request.method, range, whole)?);
+    with_pinned!(&mut pinned, p => take_into(p, target, range, whole)?);
     Ok(pinned)
 }

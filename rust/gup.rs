@@ -32,7 +32,7 @@
 
 use super::{
     bindings,
-    mm::{task_size, CurrentMm, MmWithUser, MmapReadGuard},
+    mm::{task_size, CurrentMm, Mm, MmapReadGuard, OwnerMm},
     page::{with_page_mapped, MappedPage, PageInfo},
 };
 use core::{marker::PhantomData, ptr::NonNull};
@@ -55,7 +55,9 @@ pub(crate) const MAX_PAGES: usize = 1 << 22;
 /// # Invariants
 ///
 /// `start` is page aligned, `1 <= nr_pages <= MAX_PAGES`, and
-/// `start + nr_pages * PAGE_SIZE <= TASK_SIZE` (so it does not overflow).
+/// `start + nr_pages * PAGE_SIZE` is at most the top of the user address
+/// space it was checked against (`TASK_SIZE` of the caller, or
+/// `mm->task_size` of another), so it does not overflow.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct UserPageRange {
     start: usize,
@@ -68,13 +70,24 @@ impl UserPageRange {
     ///
     /// `EINVAL` for an unaligned start, less than one page, more than
     /// [`MAX_PAGES`], a range that wraps around, or one that reaches past
-    /// the user address space.
+    /// the calling task's user address space.
     pub(crate) fn new(addr: u64, size: u64) -> Result<Self> {
+        Self::below(addr, size, task_size())
+    }
+
+    /// The same in the address space `mm`, which may be another task's
+    /// (whose `TASK_SIZE` may differ from the caller's, 32-bit against
+    /// 64-bit).
+    pub(crate) fn new_in(mm: &Mm, addr: u64, size: u64) -> Result<Self> {
+        Self::below(addr, size, mm.task_size())
+    }
+
+    fn below(addr: u64, size: u64, top: u64) -> Result<Self> {
         let end = addr.checked_add(size).ok_or(EINVAL)?;
         if addr % PAGE_SIZE as u64 != 0
             || size < PAGE_SIZE as u64
             || size / PAGE_SIZE as u64 > MAX_PAGES as u64
-            || end > task_size()
+            || end > top
         {
             return Err(EINVAL);
         }
@@ -377,10 +390,12 @@ pub(crate) trait TakePages: PageSet {
         per_call: usize,
     ) -> Result<Taken>;
     /// `pin_user_pages_remote` / `get_user_pages_remote` on the address
-    /// space `lock` holds the mmap lock of.
+    /// space of an owner, which `lock` holds the mmap lock of: the only
+    /// entry point that takes another task's pages, and it takes no
+    /// other.
     fn take_remote(
         &mut self,
-        lock: &MmapReadGuard<'_, MmWithUser>,
+        lock: &MmapReadGuard<'_, OwnerMm>,
         range: UserPageRange,
         per_call: usize,
     ) -> Result<Taken>;
@@ -459,7 +474,7 @@ macro_rules! take_pages {
             #[inline]
             fn take_remote(
                 &mut self,
-                lock: &MmapReadGuard<'_, MmWithUser>,
+                lock: &MmapReadGuard<'_, OwnerMm>,
                 range: UserPageRange,
                 per_call: usize,
             ) -> Result<Taken> {

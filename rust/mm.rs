@@ -28,6 +28,9 @@
 //!   use implicitly. It is an [`MmWithUser`] (the running task is a user).
 //! - [`PinnedVmCharge`] has none either: it is the `pinned_vm` accounting
 //!   of RDMA memory registration.
+//! - [`MmOwner`] and [`OwnerMm`] have none: they are the owner of an
+//!   address space as a long-term remote pinner records it (VFIO's
+//!   `vfio_dma`), and that address space taken for one operation.
 
 use super::bindings;
 use core::{
@@ -38,6 +41,7 @@ use core::{
 use kernel::{
     page::PAGE_SHIFT,
     prelude::*,
+    task::Task,
     types::{ARef, AlwaysRefCounted, Opaque},
 };
 
@@ -84,6 +88,14 @@ impl Mm {
 
     pub(crate) fn as_raw(&self) -> *mut bindings::mm_struct {
         self.mm.get()
+    }
+
+    /// The top of the user address space (`mm->task_size`): what the
+    /// owner's `TASK_SIZE` was when it set the address space up.
+    pub(crate) fn task_size(&self) -> u64 {
+        // SAFETY: the structure is allocated while `self` exists, and the
+        // field is set at exec and not changed after.
+        unsafe { (*self.as_raw()).__bindgen_anon_1.task_size as u64 }
     }
 
     /// A reference of our own on the address space (`mmget_not_zero()`);
@@ -210,6 +222,7 @@ pub(crate) trait AddressSpace: private::Sealed + Sized {
 
 impl private::Sealed for CurrentMm {}
 impl private::Sealed for MmWithUser {}
+impl private::Sealed for OwnerMm {}
 
 impl AddressSpace for CurrentMm {
     fn mm(&self) -> &MmWithUser {
@@ -221,6 +234,73 @@ impl AddressSpace for MmWithUser {
     fn mm(&self) -> &MmWithUser {
         self
     }
+}
+
+impl AddressSpace for OwnerMm {
+    fn mm(&self) -> &MmWithUser {
+        &self.mm
+    }
+}
+
+/// Who owns an address space that others may pin, as long-term remote
+/// pinners record it when the mapping is made (VFIO's `vfio_dma`: `mm`,
+/// `task` and `lock_cap`): the address space, kept allocated by a grab
+/// (not its pages, nor its users); the thread-group leader, whose
+/// `RLIMIT_MEMLOCK` bounds the pages charged to it; and whether it could
+/// lock memory (`CAP_IPC_LOCK`) at that point.
+pub(crate) struct MmOwner {
+    mm: ARef<Mm>,
+    leader: ARef<Task>,
+    ipc_lock: bool,
+}
+
+impl MmOwner {
+    /// The calling task, owner of `mm` (its own address space).
+    pub(crate) fn of_current(mm: &CurrentMm) -> Self {
+        // Not `Task::current().group_leader()`: the 6.12 kernel crate's
+        // layout of `task_struct` is wrong past `stats` (see the helper).
+        // SAFETY: the running task's group leader is a valid task while the
+        // task runs, long enough to take a reference of our own; `Task` is
+        // a transparent wrapper of `struct task_struct`.
+        let leader =
+            ARef::from(unsafe { &*bindings::rust_gup_current_group_leader().cast::<Task>() });
+        MmOwner {
+            mm: ARef::from(&***mm),
+            leader,
+            // SAFETY: `capable` may be called from any task context.
+            ipc_lock: unsafe { bindings::capable(bindings::CAP_IPC_LOCK as _) },
+        }
+    }
+
+    /// The owner's address space for one operation, referenced
+    /// (`mmget_not_zero()`); `ESRCH` once its tasks have exited.
+    pub(crate) fn mmget(&self) -> Result<OwnerMm> {
+        Ok(OwnerMm {
+            mm: self.mm.mmget_not_zero().ok_or(ESRCH)?,
+        })
+    }
+
+    /// Charges `pages` to the owner's address space, against the owner's
+    /// `RLIMIT_MEMLOCK` unless it had `CAP_IPC_LOCK` when it was recorded;
+    /// `ENOMEM` past it, with nothing charged. Whoever calls, the charge is
+    /// the owner's, and it can be given back after the owner has exited.
+    pub(crate) fn charge(&self, pages: usize) -> Result<PinnedVmCharge> {
+        let leader = core::ptr::from_ref::<Task>(&self.leader).cast::<bindings::task_struct>();
+        // SAFETY: `Task` is a transparent wrapper of `struct task_struct`,
+        // and the leader is referenced; `task_rlimit` reads its signal
+        // structure, which a referenced task keeps (it is freed with the
+        // task).
+        let limit = unsafe { bindings::rust_gup_task_rlimit(leader, bindings::RLIMIT_MEMLOCK) };
+        PinnedVmCharge::charge_to(&self.mm, pages, limit, || self.ipc_lock)
+    }
+}
+
+/// The address space of an [`MmOwner`], referenced for one operation: the
+/// only address space the remote GUP entry points take, so the caller's own
+/// cannot be passed for the owner's (or the owner's to the entry points
+/// that work on the caller's).
+pub(crate) struct OwnerMm {
+    mm: ARef<MmWithUser>,
 }
 
 /// The mmap lock of the address space `M`, held for reading.
@@ -276,24 +356,35 @@ impl PinnedVmCharge {
     /// Charges `pages` to the calling task's address space; `ENOMEM` past
     /// its `RLIMIT_MEMLOCK` without `CAP_IPC_LOCK`, with nothing charged.
     pub(crate) fn charge(mm: &CurrentMm, pages: usize) -> Result<Self> {
-        let delta = i64::try_from(pages).map_err(|_| ENOMEM)?;
         // SAFETY: `rlimit` reads the current task's limits.
-        let limit = unsafe { bindings::rust_gup_rlimit(bindings::RLIMIT_MEMLOCK) } >> PAGE_SHIFT;
-        let pinned_vm = Self::pinned_vm(mm);
-        // SAFETY: the counter is an atomic of a live address space, only
-        // changed atomically.
-        let pinned = unsafe { bindings::rust_gup_atomic64_add_return(delta, pinned_vm) };
+        let limit = unsafe { bindings::rust_gup_rlimit(bindings::RLIMIT_MEMLOCK) };
         // Asked only past the limit, as `capable()` records its use.
         // SAFETY: `capable` may be called from any task context.
         let exempt = || unsafe { bindings::capable(bindings::CAP_IPC_LOCK as _) };
-        if pinned as u64 > limit as u64 && !exempt() {
+        Self::charge_to(mm, pages, limit, exempt)
+    }
+
+    /// Charges `pages` to `mm`; `ENOMEM`, with nothing charged, when that
+    /// takes it past `limit` bytes and `exempt()` says no.
+    fn charge_to(
+        mm: &Mm,
+        pages: usize,
+        limit: usize,
+        exempt: impl FnOnce() -> bool,
+    ) -> Result<Self> {
+        let delta = i64::try_from(pages).map_err(|_| ENOMEM)?;
+        let pinned_vm = Self::pinned_vm(mm);
+        // SAFETY: the counter is an atomic of a referenced structure, only
+        // changed atomically.
+        let pinned = unsafe { bindings::rust_gup_atomic64_add_return(delta, pinned_vm) };
+        if pinned as u64 > (limit >> PAGE_SHIFT) as u64 && !exempt() {
             // SAFETY: gives back what was added above.
             unsafe { bindings::rust_gup_atomic64_sub(delta, pinned_vm) };
             return Err(ENOMEM);
         }
         // INVARIANT: charged above, to the structure now referenced.
         Ok(PinnedVmCharge {
-            mm: ARef::from(&***mm),
+            mm: ARef::from(mm),
             pages,
         })
     }

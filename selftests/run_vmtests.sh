@@ -25,6 +25,8 @@ Categories:
   device    /dev/rust_gup: node, open/release, version and stats ioctls
   abi       the gup_test ABI equals the test kernel's mm/gup_test.h
   pin       pin/get semantics through the query command, bad-input table
+  remote    the remote ops on the file's owner: a child, an SCM_RIGHTS
+            receiver, accounting to the owner, the owner's exit
   gup_test  the gup matrix on /dev/rust_gup, as run_vmtests.sh runs it:
             {THP, no THP, hugetlb} x {-u -U -a -b -L} x {-w -W}
             x {shared, private} x {-n 1, 512, 123}
@@ -68,6 +70,7 @@ all_tests() {
 	echo "device rust_gup_device"
 	echo "abi rust_gup_abi"
 	echo "pin rust_gup_pin"
+	echo "remote rust_gup_remote"
 	gup_matrix gup_test rust_gup_test
 	for cmd in -u -U -a -b -L; do
 		echo "compat rust_gup_test -D /sys/kernel/debug/gup_test $cmd -n 512 -r 2"

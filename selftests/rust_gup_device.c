@@ -93,7 +93,7 @@ TEST_F(dev, version)
 	 * when it runs 32-bit processes (IA32 emulation, whose sysctl
 	 * abi.vsyscall32 then exists).
 	 */
-	EXPECT_EQ(RUST_GUP_FEATURE_MIRROR | RUST_GUP_FEATURE_DMA_MAP |
+	EXPECT_EQ(RUST_GUP_FEATURE_MIRROR | RUST_GUP_FEATURE_DMA_MAP | RUST_GUP_FEATURE_OWNER |
 		  (access("/proc/sys/abi/vsyscall32", F_OK) ? 0 : RUST_GUP_FEATURE_COMPAT),
 		  v.features);
 }

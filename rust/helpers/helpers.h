@@ -34,10 +34,13 @@ void rust_gup_mmdrop(struct mm_struct *mm);
 s64 rust_gup_atomic64_add_return(s64 i, atomic64_t *v);
 void rust_gup_atomic64_sub(s64 i, atomic64_t *v);
 unsigned long rust_gup_rlimit(unsigned int limit);
+unsigned long rust_gup_task_rlimit(const struct task_struct *task,
+				   unsigned int limit);
 unsigned long rust_gup_task_size(void);
 #ifdef CONFIG_COMPAT
 void __user *rust_gup_compat_ptr(u32 uptr);
 #endif
+struct task_struct *rust_gup_current_group_leader(void);
 void rust_gup_cond_resched(void);
 bool rust_gup_fatal_signal_pending(struct task_struct *p);
 

@@ -58,6 +58,12 @@ unsigned long rust_gup_rlimit(unsigned int limit)
 	return rlimit(limit);
 }
 
+unsigned long rust_gup_task_rlimit(const struct task_struct *task,
+				   unsigned int limit)
+{
+	return task_rlimit(task, limit);
+}
+
 unsigned long rust_gup_task_size(void)
 {
 	return TASK_SIZE;
@@ -69,6 +75,19 @@ void __user *rust_gup_compat_ptr(u32 uptr)
 	return compat_ptr(uptr);
 }
 #endif
+
+/*
+ * current->group_leader. Not an inline, but a field the 6.12 kernel crate
+ * cannot read: with CONFIG_SCHEDSTATS=n, bindgen gives the empty
+ * ____cacheline_aligned struct sched_statistics no alignment, so every
+ * field of its task_struct after `stats` is 16 bytes early, and
+ * Task::group_leader() reads the wrong one (seen: 0x3f8 against C's
+ * 0x408).
+ */
+struct task_struct *rust_gup_current_group_leader(void)
+{
+	return current->group_leader;
+}
 
 void rust_gup_cond_resched(void)
 {

@@ -20,7 +20,7 @@
 #define RUST_GUP_DEVICE			"/dev/rust_gup"
 
 /* Bumped for every change of this header; additions keep old numbers. */
-#define RUST_GUP_ABI_VERSION		4
+#define RUST_GUP_ABI_VERSION		5
 
 /*
  * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
@@ -114,6 +114,7 @@ struct pin_longterm_test {
 #define RUST_GUP_FEATURE_MIRROR		(1ull << 0)	/* the HMM mirror commands */
 #define RUST_GUP_FEATURE_DMA_MAP	(1ull << 1)	/* DMA_MAP and DMA_SEGMENTS */
 #define RUST_GUP_FEATURE_COMPAT		(1ull << 2)	/* 32-bit processes (compat_ioctl) */
+#define RUST_GUP_FEATURE_OWNER		(1ull << 3)	/* remote ops on the file's owner */
 
 /**
  * struct rust_gup_version - what the loaded module implements
@@ -149,8 +150,14 @@ enum rust_gup_op {
 	RUST_GUP_OP_GET_FAST,		/* get_user_pages_fast() */
 	RUST_GUP_OP_GET_LOCKED,		/* get_user_pages() under mmap_read_lock */
 	RUST_GUP_OP_GET_UNLOCKED,	/* get_user_pages_unlocked() */
-	/* The *_remote() entry points, on the caller's own address space
-	 * taken with get_task_mm(), its mmap lock held. */
+	/*
+	 * The *_remote() entry points, on the address space of the file's
+	 * owner (the process that opened it), whoever calls: the opener, a
+	 * child that inherited the file, or a process that received it over
+	 * SCM_RIGHTS. Its mmap lock is held; the range is checked against the
+	 * owner's address space. -ESRCH once the owner has exited (pins taken
+	 * before stay until released).
+	 */
 	RUST_GUP_OP_PIN_REMOTE,		/* pin_user_pages_remote() */
 	RUST_GUP_OP_GET_REMOTE,		/* get_user_pages_remote() */
 };
@@ -162,11 +169,14 @@ enum rust_gup_op {
 #define RUST_GUP_F_LONGTERM	(1u << 3)	/* FOLL_LONGTERM */
 #define RUST_GUP_F_P2PDMA	(1u << 4)	/* accept PCI P2PDMA pages */
 /*
- * RUST_GUP_IOC_PIN only, with LONGTERM: a memory registration, as RDMA
- * does it. The pages are charged to the caller's pinned_vm (VmPin in
- * /proc/PID/status) before they are pinned, refused with -ENOMEM past
- * RLIMIT_MEMLOCK unless the caller has CAP_IPC_LOCK; the whole range is
- * pinned or nothing is. The charge goes when the set is released.
+ * RUST_GUP_IOC_PIN and _DMA_MAP, with LONGTERM: a memory registration, as
+ * RDMA does it. The pages are charged to the pinned_vm (VmPin in
+ * /proc/PID/status) of the address space they are taken from before they
+ * are pinned: the caller's, or for the remote ops the owner's. Refused
+ * with -ENOMEM past that task's RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK
+ * (the owner: had it when it opened the file). The whole range is pinned
+ * or nothing is. The charge goes when the set is released, also after the
+ * owner has exited.
  */
 #define RUST_GUP_F_ACCOUNT	(1u << 5)
 #define RUST_GUP_F_ALL		0x3f
