@@ -13,8 +13,8 @@
 //! cannot be unloaded while one of its device files is open. Another: a
 //! registration carries data of the driver's
 //! ([`MiscDevice::RegistrationData`]), which `open` reaches through the
-//! registration it is given; upstream's 6.13 to 6.18 registrations carry
-//! none. `compat_ioctl` is as upstream has it, with [`compat_ptr`] for the
+//! registration it is given; upstream's 6.13 registration carries none.
+//! `compat_ioctl` is as upstream has it, with [`compat_ptr`] for the
 //! argument.
 
 use super::{bindings, file::File};

@@ -8,7 +8,7 @@
 //! [`include/linux/sched/mm.h`](srctree/include/linux/sched/mm.h).
 //!
 //! The 6.12 `kernel` crate has no `mm` module. The names here are those of
-//! upstream's `kernel::mm` (6.14 and later), so that a port to a newer
+//! upstream's `kernel::mm` (6.15 and later), so that a port to a newer
 //! kernel is a change of import paths for most of it:
 //!
 //! - [`Mm`] is upstream's `Mm`: a `struct mm_struct` kept allocated by an

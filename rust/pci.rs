@@ -5,8 +5,8 @@
 //! C headers: [`include/linux/pci.h`](srctree/include/linux/pci.h),
 //! [`include/linux/pci-p2pdma.h`](srctree/include/linux/pci-p2pdma.h).
 //!
-//! The 6.12 `kernel` crate has no PCI support. Upstream's `kernel::pci`
-//! (6.14 and later) is built for drivers: a `pci::Device` is what a probe
+//! The 6.12 `kernel` crate has no PCI support. Upstream's newer
+//! `kernel::pci` is built for drivers: a `pci::Device` is what a probe
 //! callback receives. Here a function is looked up by address, or found
 //! behind a page, and only referenced.
 
@@ -117,8 +117,8 @@ impl PciFunction {
         };
         let [bus, devfn] = id.to_be_bytes();
         PciAddress {
-            // `pci_domain_nr()` is never negative on the architectures
-            // that build this (x86 without VMD numbering goes up from 0).
+            // `pci_domain_nr()` is not negative: domains are numbered
+            // from 0 (those behind Intel VMD from 0x10000).
             domain: domain as u32,
             bus,
             devfn,
