@@ -128,10 +128,9 @@ impl SegmentLimits {
         for &page in rest {
             let end = start + (len + PAGE_SIZE - 1) as u64;
             // SAFETY: as above.
-            let same_pgmap =
-                unsafe { bindings::rust_gup_zone_device_pages_have_same_pgmap(prev, page) };
+            let same = unsafe { bindings::rust_gup_zone_device_pages_have_same_pgmap(prev, page) };
             if pfn(page) == pfn(prev) + 1
-                && same_pgmap
+                && same
                 && len <= self.max_seg - PAGE_SIZE
                 && (start | self.boundary) == (end | self.boundary)
             {
@@ -398,6 +397,14 @@ impl Claims {
         Ok(())
     }
 
+    /// Undoes `live`, under the registry's lock (so an unbind that did
+    /// not find it waits until it is gone): its claims go, and its mapping
+    /// is undone on drop.
+    fn undo(&mut self, live: Live) {
+        self.unclaim(&live.claimed);
+        drop(live);
+    }
+
     fn unclaim(&mut self, firsts: &[u64]) {
         for (i, first) in firsts.iter().enumerate() {
             self.ranges.remove(first);
@@ -422,15 +429,6 @@ struct Registry {
     claims: Claims,
     live: RBTree<u64, Live>,
     last_key: u64,
-}
-
-impl Registry {
-    /// Undoes `live`: unmapped under the registry's lock, so an unbind
-    /// that did not find it waits until it is gone.
-    fn undo(&mut self, live: Live) {
-        self.claims.unclaim(&live.claimed);
-        drop(live);
-    }
 }
 
 /// The registry of live DMA mappings and the PCI bus notifier that revokes
@@ -506,9 +504,7 @@ unsafe extern "C" fn bus_notify(
         }
         // The next one, or the previous (already seen) if this was last.
         let (next, node) = current.remove_current();
-        let (_, live) = node.to_key_value();
-        registry.claims.unclaim(&live.claimed);
-        drop(live);
+        registry.claims.undo(node.to_key_value().1);
         cursor = next;
     }
     bindings::NOTIFY_OK as c_int
@@ -572,7 +568,7 @@ impl Drop for Registered {
     fn drop(&mut self) {
         let mut registry = self.registry.inner.lock();
         if let Some(live) = registry.live.remove(&self.key) {
-            registry.undo(live);
+            registry.claims.undo(live);
         }
     }
 }

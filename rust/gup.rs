@@ -312,11 +312,11 @@ impl PageVec {
             }
             addr = addr.wrapping_add(nr << PAGE_SHIFT);
         }
+        // INVARIANT: the new entries are pages GUP just took.
         // SAFETY: each call wrote as many valid page pointers as it
         // returned (at most the `nr` it was given), contiguously after the
         // old end, within the capacity reserved above, as the caller
         // guarantees.
-        // INVARIANT: the new entries are pages GUP just took.
         unsafe { self.0.set_len(len) };
         if len == have {
             return Err(error.unwrap_or(EFAULT));

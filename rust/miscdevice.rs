@@ -85,10 +85,10 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             m.name = opts.name.as_char_ptr();
             m.mode = opts.mode;
             m.fops = &MiscDeviceVTable::<T>::VTABLE;
+            // INVARIANT: on success `inner` is registered with our fops.
             // SAFETY: `misc` is fully set up. The registration is pinned, so
             // the list linkage `misc_register` writes into it stays valid,
             // and the drop handler deregisters before the memory goes away.
-            // INVARIANT: on success `inner` is registered with our fops.
             let ret = to_result(unsafe { bindings::misc_register(misc) });
             if ret.is_err() {
                 // SAFETY: written above; nothing else refers to it.

@@ -262,8 +262,8 @@ impl MmOwner {
         // SAFETY: the running task's group leader is a valid task while the
         // task runs, long enough to take a reference of our own; `Task` is
         // a transparent wrapper of `struct task_struct`.
-        let leader =
-            ARef::from(unsafe { &*bindings::rust_gup_current_group_leader().cast::<Task>() });
+        let leader = unsafe { &*bindings::rust_gup_current_group_leader().cast::<Task>() };
+        let leader = ARef::from(leader);
         MmOwner {
             mm: ARef::from(&***mm),
             leader,
@@ -356,8 +356,11 @@ impl PinnedVmCharge {
     /// Charges `pages` to the calling task's address space; `ENOMEM` past
     /// its `RLIMIT_MEMLOCK` without `CAP_IPC_LOCK`, with nothing charged.
     pub(crate) fn charge(mm: &CurrentMm, pages: usize) -> Result<Self> {
-        // SAFETY: `rlimit` reads the current task's limits.
-        let limit = unsafe { bindings::rust_gup_rlimit(bindings::RLIMIT_MEMLOCK) };
+        // SAFETY: `task_rlimit` reads the limits of the running task, which
+        // is valid while it runs.
+        let current = unsafe { bindings::get_current() };
+        // SAFETY: as above.
+        let limit = unsafe { bindings::rust_gup_task_rlimit(current, bindings::RLIMIT_MEMLOCK) };
         // Asked only past the limit, as `capable()` records its use.
         // SAFETY: `capable` may be called from any task context.
         let exempt = || unsafe { bindings::capable(bindings::CAP_IPC_LOCK as _) };

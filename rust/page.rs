@@ -219,8 +219,8 @@ pub(crate) unsafe fn ordinary_page(pfn: u64) -> Result<NonNull<bindings::page>> 
         return Err(eremoteio());
     }
     // SAFETY: the pfn has a `struct page`, checked above.
-    let page =
-        NonNull::new(unsafe { bindings::rust_gup_pfn_to_page(pfn) }).ok_or_else(eremoteio)?;
+    let page = unsafe { bindings::rust_gup_pfn_to_page(pfn) };
+    let page = NonNull::new(page).ok_or_else(eremoteio)?;
     // SAFETY: the page is valid, by the function's safety requirement.
     if unsafe { bindings::rust_gup_is_zone_device_page(page.as_ptr()) } {
         return Err(eremoteio());

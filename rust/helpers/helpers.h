@@ -33,7 +33,6 @@ void rust_gup_mmgrab(struct mm_struct *mm);
 void rust_gup_mmdrop(struct mm_struct *mm);
 s64 rust_gup_atomic64_add_return(s64 i, atomic64_t *v);
 void rust_gup_atomic64_sub(s64 i, atomic64_t *v);
-unsigned long rust_gup_rlimit(unsigned int limit);
 unsigned long rust_gup_task_rlimit(const struct task_struct *task,
 				   unsigned int limit);
 unsigned long rust_gup_task_size(void);

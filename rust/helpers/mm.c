@@ -53,11 +53,6 @@ void rust_gup_atomic64_sub(s64 i, atomic64_t *v)
 	atomic64_sub(i, v);
 }
 
-unsigned long rust_gup_rlimit(unsigned int limit)
-{
-	return rlimit(limit);
-}
-
 unsigned long rust_gup_task_rlimit(const struct task_struct *task,
 				   unsigned int limit)
 {
