@@ -22,7 +22,9 @@ use crate::kernel_ext::{
     file::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     mm::{CurrentMm, MmOwner},
+    task::Syscall,
     uapi,
+    worker::Workers,
 };
 use crate::mirror::{self, FileMirrors};
 use crate::pin;
@@ -31,10 +33,19 @@ use crate::stats::{self, Counted, OPEN_FILES};
 
 pub(crate) const ABI_VERSION: u32 = uapi::RUST_GUP_ABI_VERSION;
 
+/// What the files of the device share, carried by its registration: the
+/// DMA registry their mappings are made through, and the workers that take
+/// pages for `RUST_GUP_F_WORKER`. Both go at the module's unload, when no
+/// file is open: the registry after the last mapping, the workers after
+/// their last job.
+pub(crate) struct Shared {
+    pub(crate) dma: Arc<DmaRegistry>,
+    pub(crate) workers: Arc<Workers>,
+}
+
 /// The state of one open file of `/dev/rust_gup`: the page sets and the
-/// mirrors it holds, and the module's DMA registry, which its mappings are
-/// made through. Dropping it (when the file is released) releases them
-/// all.
+/// mirrors it holds, and what it shares with the other files. Dropping it
+/// (when the file is released) releases them all.
 #[pin_data]
 pub(crate) struct RustGupFile {
     _open: Counted,
@@ -43,6 +54,7 @@ pub(crate) struct RustGupFile {
     /// or a process that received it).
     owner: MmOwner,
     dma: Arc<DmaRegistry>,
+    workers: Arc<Workers>,
     #[pin]
     sets: Mutex<FileSets>,
     #[pin]
@@ -52,15 +64,16 @@ pub(crate) struct RustGupFile {
 #[vtable]
 impl MiscDevice for RustGupFile {
     type Ptr = Pin<KBox<Self>>;
-    type RegistrationData = Arc<DmaRegistry>;
+    type RegistrationData = Shared;
 
-    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr> {
-        let owner = MmOwner::of_current(&CurrentMm::get()?);
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>, cx: &Syscall) -> Result<Self::Ptr> {
+        let owner = MmOwner::of_current(&CurrentMm::get(cx)?);
         KBox::pin_init(
             try_pin_init!(RustGupFile {
                 _open: Counted::new(&OPEN_FILES, 1),
                 owner,
-                dma: misc.data().clone(),
+                dma: misc.data().dma.clone(),
+                workers: misc.data().workers.clone(),
                 sets <- new_mutex!(FileSets::default()),
                 mirrors <- new_mutex!(FileMirrors::default()),
             }),
@@ -68,8 +81,8 @@ impl MiscDevice for RustGupFile {
         )
     }
 
-    fn ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        this.dispatch(cmd, arg, _IOC_SIZE(cmd))
+    fn ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize, cx: &Syscall) -> Result<isize> {
+        this.dispatch(cmd, arg, _IOC_SIZE(cmd), cx)
     }
 
     /// A 32-bit process: every structure has the 64-bit layout but
@@ -77,19 +90,26 @@ impl MiscDevice for RustGupFile {
     /// numbers (see the uapi header). Those are answered too, with only the
     /// caller's bytes read and written.
     #[cfg(CONFIG_COMPAT)]
-    fn compat_ioctl(this: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn compat_ioctl(
+        this: Pin<&Self>,
+        _file: &File,
+        cmd: u32,
+        arg: usize,
+        cx: &Syscall,
+    ) -> Result<isize> {
         let native = uapi::COMPAT_COMMANDS
             .iter()
             .find(|(compat, _)| *compat == cmd)
             .map_or(cmd, |(_, native)| *native);
-        this.dispatch(native, compat_ptr(arg), _IOC_SIZE(cmd))
+        this.dispatch(native, compat_ptr(arg), _IOC_SIZE(cmd), cx)
     }
 }
 
 impl RustGupFile {
     /// Runs command `cmd` on the structure at `arg`, of which the caller
-    /// has `len` bytes: the size its own command number gives.
-    fn dispatch(&self, cmd: u32, arg: usize, len: usize) -> Result<isize> {
+    /// has `len` bytes: the size its own command number gives. `cx` is the
+    /// caller's system call.
+    fn dispatch(&self, cmd: u32, arg: usize, len: usize, cx: &Syscall) -> Result<isize> {
         match cmd {
             uapi::GUP_FAST_BENCHMARK
             | uapi::PIN_FAST_BENCHMARK
@@ -97,24 +117,27 @@ impl RustGupFile {
             | uapi::GUP_BASIC_TEST
             | uapi::PIN_BASIC_TEST
             | uapi::DUMP_USER_PAGES_TEST => {
-                return gup_test::gup_test_ioctl(&self.owner, cmd, arg, len)
+                return gup_test::gup_test_ioctl(&self.owner, cmd, arg, len, cx)
             }
             uapi::PIN_LONGTERM_TEST_START => {
-                return gup_test::longterm_test_start(&self.sets, &self.owner, arg, len)
+                return gup_test::longterm_test_start(&self.sets, &self.owner, arg, len, cx)
             }
             uapi::PIN_LONGTERM_TEST_STOP => return gup_test::longterm_test_stop(&self.sets),
             uapi::PIN_LONGTERM_TEST_READ => return gup_test::longterm_test_read(&self.sets, arg),
-            uapi::RUST_GUP_IOC_BENCH => return gup_test::bench_ioctl(&self.owner, arg),
-            uapi::RUST_GUP_IOC_PIN => return pin::pin(&self.sets, &self.owner, arg),
+            uapi::RUST_GUP_IOC_BENCH => return gup_test::bench_ioctl(&self.owner, arg, cx),
+            uapi::RUST_GUP_IOC_PIN => {
+                return pin::pin(&self.sets, &self.owner, &self.workers, arg, cx)
+            }
             uapi::RUST_GUP_IOC_UNPIN => return pin::unpin(&self.sets, arg),
             uapi::RUST_GUP_IOC_QUERY => return pin::query(&self.sets, arg),
-            uapi::RUST_GUP_IOC_MIRROR => return mirror::create(&self.mirrors, arg),
-            uapi::RUST_GUP_IOC_MIRROR_FAULT => return mirror::fault(&self.mirrors, arg),
+            uapi::RUST_GUP_IOC_ACCESS => return pin::access(&self.sets, arg),
+            uapi::RUST_GUP_IOC_MIRROR => return mirror::create(&self.mirrors, arg, cx),
+            uapi::RUST_GUP_IOC_MIRROR_FAULT => return mirror::fault(&self.mirrors, arg, cx),
             uapi::RUST_GUP_IOC_MIRROR_READ => return mirror::read(&self.mirrors, arg),
             uapi::RUST_GUP_IOC_MIRROR_ACCESS => return mirror::access(&self.mirrors, arg),
             uapi::RUST_GUP_IOC_MIRROR_DROP => return mirror::drop_mirror(&self.mirrors, arg),
             uapi::RUST_GUP_IOC_DMA_MAP => {
-                return dma::dma_map(&self.sets, &self.owner, &self.dma, arg)
+                return dma::dma_map(&self.sets, &self.owner, &self.dma, arg, cx)
             }
             uapi::RUST_GUP_IOC_DMA_SEGMENTS => return dma::dma_segments(&self.sets, arg),
             uapi::RUST_GUP_IOC_VERSION => {
@@ -122,7 +145,10 @@ impl RustGupFile {
                 if cfg!(CONFIG_COMPAT) {
                     features |= uapi::RUST_GUP_FEATURE_COMPAT;
                 }
-                features |= uapi::RUST_GUP_FEATURE_OWNER;
+                features |= uapi::RUST_GUP_FEATURE_OWNER
+                    | uapi::RUST_GUP_FEATURE_WORKER
+                    | uapi::RUST_GUP_FEATURE_PID
+                    | uapi::RUST_GUP_FEATURE_ACCESS;
                 let version = uapi::rust_gup_version {
                     abi_version: ABI_VERSION,
                     features: features.into(),
@@ -130,7 +156,10 @@ impl RustGupFile {
                 };
                 write_to_user(arg, &version)?;
             }
-            uapi::RUST_GUP_IOC_STATS => write_to_user(arg, &stats::stats())?,
+            uapi::RUST_GUP_IOC_STATS | uapi::RUST_GUP_IOC_STATS_V5 => {
+                let mut writer = UserSlice::new(arg, len).writer();
+                uapi::write_prefix(&mut writer, &stats::stats())?
+            }
             _ => return Err(ENOTTY),
         }
         Ok(0)

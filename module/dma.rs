@@ -20,9 +20,9 @@ use crate::kernel_ext::{
     gup::PageSet,
     mm::MmOwner,
     pci::PciFunction,
+    task::Syscall,
     uapi,
 };
-use crate::pin::charge_for_set;
 use crate::set::{self, FileSets, HeldSet, Set};
 use crate::take::{take_pinned, with_pinned, Request, Target};
 
@@ -32,6 +32,7 @@ pub(crate) fn dma_map(
     owner: &MmOwner,
     dma: &Arc<DmaRegistry>,
     arg: usize,
+    cx: &Syscall,
 ) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_dma_map>()).reader_writer();
@@ -42,13 +43,14 @@ pub(crate) fn dma_map(
     let request = Request::from_op(args.op, args.flags)?;
     // DMA needs pins: pages taken with FOLL_GET must not be its target.
     let pin = request.pin().ok_or(EINVAL)?;
-    let target = Target::new(request.method, owner)?;
-    let range = target.range(args.addr, args.size)?;
-    if !may_map_for_dma() {
+    let target = Target::new(cx, request.method, owner)?;
+    let range = target.range(cx, args.addr, args.size)?;
+    if !may_map_for_dma(cx) {
         return Err(EPERM);
     }
     let client = PciFunction::get(pci_address(args.client))?;
-    let charge = charge_for_set(sets, &request, &target, range.nr_pages())?;
+    sets.lock().check_room()?;
+    let charge = target.charge_for(&request, range.nr_pages())?;
     let pinned = take_pinned(&request, pin, &target, range, request.account)?;
     let (set, pages, segments, bus): (Arc<dyn HeldSet>, _, _, _) = with_pinned!(pinned, pins => {
         // On failure the pins are released, then the charge.

@@ -17,6 +17,7 @@ use kernel::{c_str, page::PAGE_SIZE, prelude::*, sync::Mutex, time::Ktime, uacce
 use crate::kernel_ext::{
     gup::{Access, GupOptions, PageSet, PinnedPages, UserPageRange},
     mm::MmOwner,
+    task::Syscall,
     uapi,
 };
 use crate::set::{FileSets, Set};
@@ -38,7 +39,7 @@ fn elapsed_ns(start: Ktime) -> u64 {
 /// then releases it; `inspect` sees the pages in between, untimed.
 fn measure(
     request: &Request,
-    target: &Target<'_>,
+    target: &Target,
     range: UserPageRange,
     per_call: usize,
     inspect: impl FnOnce(&Held),
@@ -93,13 +94,19 @@ fn dump_pages(gup: &mut uapi::gup_test, held: &Held) {
 
 /// One of the gup_test commands, on a `struct gup_test` at `arg` of which
 /// the caller has `len` bytes (fewer in a 32-bit process).
-pub(crate) fn gup_test_ioctl(owner: &MmOwner, cmd: u32, arg: usize, len: usize) -> Result<isize> {
+pub(crate) fn gup_test_ioctl(
+    owner: &MmOwner,
+    cmd: u32,
+    arg: usize,
+    len: usize,
+    cx: &Syscall,
+) -> Result<isize> {
     let (mut reader, mut writer) = UserSlice::new(arg, len).reader_writer();
     let mut gup: uapi::gup_test = uapi::read_prefix(&mut reader)?;
 
     let request = Request::from_gup_test(cmd, gup.gup_flags, gup.test_flags)?;
-    let target = Target::new(request.method, owner)?;
-    let range = target.range(gup.addr, gup.size)?;
+    let target = Target::new(cx, request.method, owner)?;
+    let range = target.range(cx, gup.addr, gup.size)?;
     if gup.nr_pages_per_call == 0 {
         return Err(EINVAL);
     }
@@ -118,7 +125,7 @@ pub(crate) fn gup_test_ioctl(owner: &MmOwner, cmd: u32, arg: usize, len: usize) 
 }
 
 /// `RUST_GUP_IOC_BENCH`: the same, with any entry point and nanoseconds.
-pub(crate) fn bench_ioctl(owner: &MmOwner, arg: usize) -> Result<isize> {
+pub(crate) fn bench_ioctl(owner: &MmOwner, arg: usize, cx: &Syscall) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_bench>()).reader_writer();
     let mut bench: uapi::rust_gup_bench = reader.read()?;
@@ -131,8 +138,8 @@ pub(crate) fn bench_ioctl(owner: &MmOwner, arg: usize) -> Result<isize> {
     if request.account {
         return Err(EINVAL);
     }
-    let target = Target::new(request.method, owner)?;
-    let range = target.range(bench.addr, bench.size)?;
+    let target = Target::new(cx, request.method, owner)?;
+    let range = target.range(cx, bench.addr, bench.size)?;
     let per_call = match bench.nr_pages_per_call {
         0 => range.nr_pages(),
         n => n as usize,
@@ -155,6 +162,7 @@ pub(crate) fn longterm_test_start(
     owner: &MmOwner,
     arg: usize,
     len: usize,
+    cx: &Syscall,
 ) -> Result<isize> {
     let args: uapi::pin_longterm_test = uapi::read_prefix(&mut UserSlice::new(arg, len).reader())?;
     let all = uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE | uapi::PIN_LONGTERM_TEST_FLAG_USE_FAST;
@@ -164,7 +172,7 @@ pub(crate) fn longterm_test_start(
     {
         return Err(EINVAL);
     }
-    let range = UserPageRange::new(args.addr, args.size)?;
+    let range = UserPageRange::new(cx, args.addr, args.size)?;
     let access = if args.flags & uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE != 0 {
         Access::Write
     } else {
@@ -176,7 +184,7 @@ pub(crate) fn longterm_test_start(
         Method::Locked
     };
     let mut pins = PinnedPages::new(GupOptions::new(access), range.nr_pages())?;
-    take_into(&mut pins, &Target::new(method, owner)?, range, true)?;
+    take_into(&mut pins, &Target::new(cx, method, owner)?, range, true)?;
     let test = Set::new(pins, None)?;
     let mut sets = sets.lock();
     // Another thread may have started the test meanwhile.

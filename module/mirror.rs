@@ -14,11 +14,13 @@ use kernel::{
     uaccess::UserSlice,
 };
 
+use crate::access::{by_page, Chunk};
 use crate::ids::{self, IdTable};
 use crate::kernel_ext::{
     gup::UserPageRange,
     hmm::{Mirror, MirrorEntry, MirrorMode, MAX_MIRROR_PAGES},
     mm::CurrentMm,
+    task::Syscall,
     uapi,
 };
 use crate::stats::{Counted, MIRRORS};
@@ -43,11 +45,11 @@ pub(crate) struct FileMirror {
 pub(crate) type FileMirrors = IdTable<FileMirror, MAX_MIRRORS>;
 
 /// The range of a mirror command: page aligned, a whole number of pages.
-fn mirror_range(addr: u64, size: u64) -> Result<UserPageRange> {
+fn mirror_range(cx: &Syscall, addr: u64, size: u64) -> Result<UserPageRange> {
     if size % PAGE_SIZE as u64 != 0 {
         return Err(EINVAL);
     }
-    UserPageRange::new(addr, size)
+    UserPageRange::new(cx, addr, size)
 }
 
 fn mirror_mode(flags: u32) -> Result<MirrorMode> {
@@ -74,7 +76,7 @@ fn fill(mirror: &Mirror, range: UserPageRange, args: &mut uapi::rust_gup_mirror)
 }
 
 /// `RUST_GUP_IOC_MIRROR`: mirror a range of the caller and fill it.
-pub(crate) fn create(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
+pub(crate) fn create(mirrors: &Mutex<FileMirrors>, arg: usize, cx: &Syscall) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
     let mut args: uapi::rust_gup_mirror = reader.read()?;
@@ -82,10 +84,10 @@ pub(crate) fn create(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> 
         return Err(EINVAL);
     }
     mirror_mode(args.flags)?;
-    let range = mirror_range(args.addr, args.size)?;
+    let range = mirror_range(cx, args.addr, args.size)?;
     mirrors.lock().check_room()?;
     let start = Ktime::ktime_get();
-    let mm = CurrentMm::get()?;
+    let mm = CurrentMm::get(cx)?;
     let mirror = Mirror::new(&mm, range)?;
     let held = Arc::pin_init(
         try_pin_init!(FileMirror {
@@ -114,7 +116,7 @@ pub(crate) fn create(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> 
 }
 
 /// `RUST_GUP_IOC_MIRROR_FAULT`: fill part of an existing mirror again.
-pub(crate) fn fault(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
+pub(crate) fn fault(mirrors: &Mutex<FileMirrors>, arg: usize, cx: &Syscall) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
     let mut args: uapi::rust_gup_mirror = reader.read()?;
@@ -122,7 +124,7 @@ pub(crate) fn fault(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
         return Err(EINVAL);
     }
     mirror_mode(args.flags)?;
-    let range = mirror_range(args.addr, args.size)?;
+    let range = mirror_range(cx, args.addr, args.size)?;
     let held = mirrors.lock().get(args.id)?;
     fill(&held.mirror, range, &mut args)?;
     writer.write(&args)?;
@@ -215,25 +217,16 @@ pub(crate) fn access(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> 
     {
         return Err(EINVAL);
     }
-    let buf_addr = usize::try_from(args.buf)?;
-    let mut bounce = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
-    let mut done = 0;
-    while done < len {
-        let at = addr + done;
-        let offset = at % PAGE_SIZE;
-        let n = (PAGE_SIZE - offset).min(len - done);
-        let index = (at - range.start()) / PAGE_SIZE;
-        let user = UserSlice::new(buf_addr.checked_add(done).ok_or(EFAULT)?, n);
-        if write {
-            user.reader().read_slice(&mut bounce[..n])?;
-            held.mirror.write(index, offset, &bounce[..n])?;
-        } else {
-            held.mirror.read(index, offset, &mut bounce[..n])?;
-            user.writer().write_slice(&bounce[..n])?;
-        }
-        done += n;
-    }
-    Ok(0)
+    by_page(
+        addr - range.start(),
+        len,
+        args.buf,
+        write,
+        |index, offset, chunk| match chunk {
+            Chunk::Read(buf) => held.mirror.read(index, offset, buf),
+            Chunk::Write(data) => held.mirror.write(index, offset, data),
+        },
+    )
 }
 
 /// `RUST_GUP_IOC_MIRROR_DROP`: drop the mirror whose id is the `__u32` at

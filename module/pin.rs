@@ -1,54 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `RUST_GUP_IOC_PIN`, `_UNPIN` and `_QUERY`: page sets taken with any GUP
-//! entry point and held by the file until UNPIN or its release.
+//! `RUST_GUP_IOC_PIN`, `_UNPIN`, `_QUERY` and `_ACCESS`: page sets taken
+//! with any GUP entry point and held by the file until UNPIN or its
+//! release, and read or written through their pins.
 
 #![forbid(unsafe_code)]
 
 use core::mem::size_of;
 use kernel::{page::PAGE_SIZE, prelude::*, sync::Mutex, uaccess::UserSlice};
 
-use crate::kernel_ext::{
-    mm::{MmOwner, PinnedVmCharge},
-    uapi,
-};
+use crate::access::{by_page, Chunk};
+use crate::kernel_ext::{gup::eopnotsupp, mm::MmOwner, task::Syscall, uapi, worker::Workers};
 use crate::set::{self, FileSets};
-use crate::take::{take_held, Request, Target};
-
-/// Makes room for a new set of `request`, before anything is taken:
-/// `ENOSPC` when the file holds as many sets as it may. A registration
-/// (`RUST_GUP_F_ACCOUNT`) is charged here, for `pages`, to the address
-/// space the pages are taken from (the caller's, or the owner's for the
-/// remote entry point), and then taken whole; on any failure the charge
-/// goes again.
-pub(crate) fn charge_for_set(
-    sets: &Mutex<FileSets>,
-    request: &Request,
-    target: &Target<'_>,
-    pages: usize,
-) -> Result<Option<PinnedVmCharge>> {
-    sets.lock().check_room()?;
-    if !request.account {
-        return Ok(None);
-    }
-    Ok(Some(target.charge(pages)?))
-}
+use crate::take::{take_for_set_in, Request, Target};
 
 /// `RUST_GUP_IOC_PIN`: take a range and hold it until `UNPIN` or release.
 /// A prefix is fine (the size says how much) except for a registration
 /// (`RUST_GUP_F_ACCOUNT`), which is all or nothing; nothing is an error.
-pub(crate) fn pin(sets: &Mutex<FileSets>, owner: &MmOwner, arg: usize) -> Result<isize> {
+pub(crate) fn pin(
+    sets: &Mutex<FileSets>,
+    owner: &MmOwner,
+    workers: &Workers,
+    arg: usize,
+    cx: &Syscall,
+) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_pin>()).reader_writer();
     let mut pin: uapi::rust_gup_pin = reader.read()?;
-    if pin.reserved != 0 {
-        return Err(EINVAL);
-    }
-    let request = Request::from_op(pin.op, pin.flags)?;
-    let target = Target::new(request.method, owner)?;
-    let range = target.range(pin.addr, pin.size)?;
-    let charge = charge_for_set(sets, &request, &target, range.nr_pages())?;
-    let held = take_held(&request, &target, range, request.account)?;
+    let request = Request::from_pin_op(pin.op, pin.flags)?;
+    let target = Target::of_request(cx, &request, owner, pin.pid)?;
+    let range = target.range(cx, pin.addr, pin.size)?;
+    sets.lock().check_room()?;
+    let (held, charge) = take_for_set_in(&request, target, range, workers)?;
     let set = set::held_set(held, charge)?;
     pin.size = (set.pages().len() * PAGE_SIZE) as u64;
     set::publish(sets, set, |id| {
@@ -90,4 +73,35 @@ pub(crate) fn query(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
     query.set_pages = pages.len() as u64;
     writer.write(&query)?;
     Ok(0)
+}
+
+/// `RUST_GUP_IOC_ACCESS`: read or write a held set's pages through the
+/// pins, as a device would by DMA.
+pub(crate) fn access(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
+    let args: uapi::rust_gup_access = UserSlice::new(arg, size_of::<uapi::rust_gup_access>())
+        .reader()
+        .read()?;
+    let write = match args.flags {
+        0 => false,
+        uapi::RUST_GUP_ACCESS_WRITE => true,
+        _ => return Err(EINVAL),
+    };
+    let set = sets.lock().get_any(args.id)?;
+    let pages = set.cpu().ok_or_else(eopnotsupp)?;
+    let at = usize::try_from(args.offset)?;
+    let len = usize::try_from(args.len)?;
+    let size = set.pages().len() * PAGE_SIZE;
+    if len == 0 || at >= size || len > size - at {
+        return Err(EINVAL);
+    }
+    by_page(
+        at,
+        len,
+        args.buf,
+        write,
+        |index, offset, chunk| match chunk {
+            Chunk::Read(buf) => pages.read(index, offset, buf),
+            Chunk::Write(data) => pages.write(index, offset, data),
+        },
+    )
 }

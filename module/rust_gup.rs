@@ -16,6 +16,7 @@
 mod kernel_ext;
 
 mod abi;
+mod access;
 mod device;
 mod dma;
 mod gup_test;
@@ -30,6 +31,7 @@ use kernel::{c_str, prelude::*, sync::Arc};
 use kernel_ext::{
     dma::DmaRegistry,
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
+    worker::Workers,
 };
 
 module! {
@@ -40,9 +42,11 @@ module! {
     license: "GPL",
 }
 
-/// The device; its registration carries the DMA registry that the files
-/// map through, which goes (unregistering its bus notifier) when the last
-/// reference does: no file can be open by then, so no mapping exists.
+/// The device; its registration carries what the files share
+/// ([`device::Shared`]): the DMA registry they map through, which goes
+/// (unregistering its bus notifier) when the last reference does, and the
+/// workers, whose workqueue is destroyed after their last job. No file can
+/// be open by then, so no mapping exists.
 struct RustGupModule {
     _device: Pin<KBox<MiscDeviceRegistration<device::RustGupFile>>>,
 }
@@ -54,8 +58,14 @@ impl kernel::Module for RustGupModule {
             // Pinning user memory is a privileged operation: root only.
             mode: 0o600,
         };
-        let dma = Arc::pin_init(DmaRegistry::new(), GFP_KERNEL)?;
-        let device = KBox::pin_init(MiscDeviceRegistration::register(options, dma), GFP_KERNEL)?;
+        let shared = device::Shared {
+            dma: Arc::pin_init(DmaRegistry::new(), GFP_KERNEL)?,
+            workers: Arc::new(Workers::new(c_str!("rust_gup"))?, GFP_KERNEL)?,
+        };
+        let device = KBox::pin_init(
+            MiscDeviceRegistration::register(options, shared),
+            GFP_KERNEL,
+        )?;
         pr_info!(
             "/dev/rust_gup registered, ABI version {}\n",
             device::ABI_VERSION

@@ -14,11 +14,11 @@ use kernel::{
 use crate::ids::{self, IdTable};
 use crate::kernel_ext::{
     dma::{DmaMapped, DmaSegment},
-    gup::{GotPages, LongTerm, PageSet, PinKind, PinnedPages},
+    gup::{CpuPages, GotPages, LongTerm, PageSet, PinKind, PinnedPages},
     mm::PinnedVmCharge,
     uapi,
 };
-use crate::stats::{Counted, HELD_PAGES, HELD_SETS};
+use crate::stats::{Counted, CHARGED_PAGES, HELD_PAGES, HELD_SETS};
 use crate::take::{with_held, Held};
 
 /// How many sets one file may hold at once, besides the long-term test's.
@@ -28,6 +28,10 @@ const MAX_SETS: usize = 1024;
 pub(crate) trait HeldSet: Send + Sync {
     /// The pages the set holds.
     fn pages(&self) -> &dyn PageSet;
+
+    /// CPU access to the pages, for a set of pins of ordinary memory that
+    /// no device owns; `None` for others.
+    fn cpu(&self) -> Option<&dyn CpuPages>;
 
     /// The DMA segments of a set mapped for a device (`None` for one that
     /// is not); `ENODEV` once the unbind of the device's driver revoked
@@ -39,6 +43,10 @@ pub(crate) trait HeldSet: Send + Sync {
 pub(crate) trait Holding: Send + Sync + 'static {
     fn pages(&self) -> &dyn PageSet;
 
+    fn cpu(&self) -> Option<&dyn CpuPages> {
+        None
+    }
+
     fn dma_segments(&self) -> Option<Result<&[DmaSegment]>> {
         None
     }
@@ -47,6 +55,10 @@ pub(crate) trait Holding: Send + Sync + 'static {
 impl<K: PinKind + 'static> Holding for PinnedPages<K> {
     fn pages(&self) -> &dyn PageSet {
         self
+    }
+
+    fn cpu(&self) -> Option<&dyn CpuPages> {
+        PinnedPages::cpu(self)
     }
 }
 
@@ -71,7 +83,7 @@ impl<K: PinKind + 'static> Holding for DmaMapped<K> {
 /// undone) before a registration's charge is given back, as RDMA does.
 pub(crate) struct Set<H> {
     pub(crate) holding: H,
-    _charge: Option<PinnedVmCharge>,
+    _charge: Option<(PinnedVmCharge, Counted)>,
     _sets: Counted,
     _pages: Counted,
 }
@@ -83,7 +95,10 @@ impl<H: Holding> Set<H> {
         Ok(Arc::new(
             Set {
                 holding,
-                _charge: charge,
+                _charge: charge.map(|c| {
+                    let n = c.pages() as u64;
+                    (c, Counted::new(&CHARGED_PAGES, n))
+                }),
                 _sets: Counted::new(&HELD_SETS, 1),
                 _pages: Counted::new(&HELD_PAGES, pages),
             },
@@ -95,6 +110,10 @@ impl<H: Holding> Set<H> {
 impl<H: Holding> HeldSet for Set<H> {
     fn pages(&self) -> &dyn PageSet {
         self.holding.pages()
+    }
+
+    fn cpu(&self) -> Option<&dyn CpuPages> {
+        self.holding.cpu()
     }
 
     fn dma_segments(&self) -> Option<Result<&[DmaSegment]>> {

@@ -18,6 +18,8 @@ pub(crate) static MIRRORS: AtomicU64 = AtomicU64::new(0);
 /// Page sets held by all open files, and their pages.
 pub(crate) static HELD_SETS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static HELD_PAGES: AtomicU64 = AtomicU64::new(0);
+/// Pages those sets have charged to some address space's `pinned_vm`.
+pub(crate) static CHARGED_PAGES: AtomicU64 = AtomicU64::new(0);
 
 /// Adds `n` to a module-wide count for as long as it lives.
 pub(crate) struct Counted {
@@ -46,5 +48,6 @@ pub(crate) fn stats() -> uapi::rust_gup_stats {
         mirrors: count32(&MIRRORS),
         held_sets: HELD_SETS.load(Ordering::Relaxed),
         held_pages: HELD_PAGES.load(Ordering::Relaxed),
+        charged_pages: CHARGED_PAGES.load(Ordering::Relaxed),
     }
 }

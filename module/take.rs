@@ -13,7 +13,9 @@ use crate::kernel_ext::{
         TakePages, Taken, UserPageRange,
     },
     mm::{AddressSpace, CurrentMm, MmOwner, MmapReadGuard, OwnerMm, PinnedVmCharge},
+    task::Syscall,
     uapi,
+    worker::Workers,
 };
 
 /// The GUP entry point a request uses.
@@ -48,8 +50,13 @@ pub(crate) struct Request {
     pub(crate) kind: HolderKind,
     pub(crate) method: Method,
     pub(crate) opts: GupOptions,
-    /// Charge the pages to the caller's `pinned_vm` (a registration).
+    /// Charge the pages to the target's `pinned_vm` (a registration).
     pub(crate) account: bool,
+    /// A remote request whose pages a kernel worker takes.
+    pub(crate) worker: bool,
+    /// A remote request on the address space of a process named by pid,
+    /// rather than the file's owner.
+    pub(crate) by_pid: bool,
 }
 
 impl Request {
@@ -122,12 +129,24 @@ impl Request {
             method,
             opts: GupOptions::new(access).force(gup_flags & uapi::RUST_GUP_FOLL_FORCE != 0),
             account: false,
+            worker: false,
+            by_pid: false,
         })
     }
 
     /// A request of rust_gup's own ABI: `op` is an `enum rust_gup_op`,
-    /// `flags` are `RUST_GUP_F_*`.
+    /// `flags` are `RUST_GUP_F_*`, without `RUST_GUP_F_WORKER` and
+    /// `RUST_GUP_F_PID`, which only `RUST_GUP_IOC_PIN` takes.
     pub(crate) fn from_op(op: u32, flags: u32) -> Result<Self> {
+        if flags & (uapi::RUST_GUP_F_WORKER | uapi::RUST_GUP_F_PID) != 0 {
+            return Err(EINVAL);
+        }
+        Self::from_pin_op(op, flags)
+    }
+
+    /// The same with all of `RUST_GUP_IOC_PIN`'s flags: `RUST_GUP_F_WORKER`
+    /// and `RUST_GUP_F_PID` are for the remote ops only.
+    pub(crate) fn from_pin_op(op: u32, flags: u32) -> Result<Self> {
         let (pin, method) = match op {
             uapi::RUST_GUP_OP_PIN_FAST => (true, Method::Fast),
             uapi::RUST_GUP_OP_PIN_LOCKED => (true, Method::Locked),
@@ -144,6 +163,8 @@ impl Request {
             || (!pin && (has(uapi::RUST_GUP_F_LONGTERM) || has(uapi::RUST_GUP_F_P2PDMA)))
             || (has(uapi::RUST_GUP_F_DIRTY) && !has(uapi::RUST_GUP_F_WRITE))
             || (has(uapi::RUST_GUP_F_ACCOUNT) && !has(uapi::RUST_GUP_F_LONGTERM))
+            || (!matches!(method, Method::Remote)
+                && (has(uapi::RUST_GUP_F_WORKER) || has(uapi::RUST_GUP_F_PID)))
         {
             return Err(EINVAL);
         }
@@ -162,6 +183,8 @@ impl Request {
             method,
             opts: GupOptions::new(access).force(has(uapi::RUST_GUP_F_FORCE)),
             account: has(uapi::RUST_GUP_F_ACCOUNT),
+            worker: has(uapi::RUST_GUP_F_WORKER),
+            by_pid: has(uapi::RUST_GUP_F_PID),
         })
     }
 }
@@ -234,48 +257,75 @@ impl Held {
 }
 
 /// The address space a request works on, as its entry point needs it: the
-/// calling task's, or for the remote entry point the owner's, referenced
-/// for the request.
-pub(crate) enum Target<'a> {
+/// calling task's, or for the remote entry point another's (the file's
+/// owner's, or a pid-named process's), referenced for the request.
+pub(crate) enum Target {
     Fast(CurrentMm),
     Locked(CurrentMm),
     Unlocked(CurrentMm),
-    Remote { owner: &'a MmOwner, mm: OwnerMm },
+    Remote(OwnerMm),
 }
 
-impl<'a> Target<'a> {
-    /// `EFAULT` in a kernel thread; for the remote entry point, `ESRCH`
-    /// when `owner`'s tasks have exited.
-    pub(crate) fn new(method: Method, owner: &'a MmOwner) -> Result<Self> {
+impl Target {
+    /// The target of `method` in system call `cx`, whose remote address
+    /// space is `owner`'s: `EFAULT` in a kernel thread; for the remote
+    /// entry point, `ESRCH` when `owner`'s tasks have exited.
+    pub(crate) fn new(cx: &Syscall, method: Method, owner: &MmOwner) -> Result<Self> {
         Ok(match method {
-            Method::Fast => Target::Fast(CurrentMm::get()?),
-            Method::Locked => Target::Locked(CurrentMm::get()?),
-            Method::Unlocked => Target::Unlocked(CurrentMm::get()?),
-            Method::Remote => Target::Remote {
-                owner,
-                mm: owner.mmget()?,
-            },
+            Method::Fast => Target::Fast(CurrentMm::get(cx)?),
+            Method::Locked => Target::Locked(CurrentMm::get(cx)?),
+            Method::Unlocked => Target::Unlocked(CurrentMm::get(cx)?),
+            Method::Remote => Target::Remote(owner.mmget()?),
         })
+    }
+
+    /// The target of `request`: with `RUST_GUP_F_PID`, the address space
+    /// of process `pid` (see [`OwnerMm::of_pid`]), otherwise as
+    /// [`Self::new`]; `pid` must then be 0.
+    pub(crate) fn of_request(
+        cx: &Syscall,
+        request: &Request,
+        owner: &MmOwner,
+        pid: u32,
+    ) -> Result<Self> {
+        if !request.by_pid {
+            if pid != 0 {
+                return Err(EINVAL);
+            }
+            return Self::new(cx, request.method, owner);
+        }
+        Ok(Target::Remote(OwnerMm::of_pid(
+            cx,
+            i32::try_from(pid).map_err(|_| ESRCH)?,
+        )?))
     }
 
     /// The pages of `[addr, addr + size)` in the target address space; see
     /// [`UserPageRange::new`].
-    pub(crate) fn range(&self, addr: u64, size: u64) -> Result<UserPageRange> {
+    pub(crate) fn range(&self, cx: &Syscall, addr: u64, size: u64) -> Result<UserPageRange> {
         match self {
-            Target::Remote { mm, .. } => UserPageRange::new_in(mm.mm(), addr, size),
-            _ => UserPageRange::new(addr, size),
+            Target::Remote(mm) => UserPageRange::new_in(mm.mm(), addr, size),
+            _ => UserPageRange::new(cx, addr, size),
         }
     }
 
-    /// Charges `pages` to the target address space: the caller's, against
-    /// its own limit, or the owner's, against the owner's.
-    pub(crate) fn charge(&self, pages: usize) -> Result<PinnedVmCharge> {
-        match self {
-            Target::Fast(mm) | Target::Locked(mm) | Target::Unlocked(mm) => {
-                PinnedVmCharge::charge(mm, pages)
-            }
-            Target::Remote { owner, .. } => owner.charge(pages),
+    /// For a registration (`RUST_GUP_F_ACCOUNT`), charges `pages` to the
+    /// target address space: the caller's, against its own limit, or the
+    /// remote one's, against its owner's. `None` for other requests.
+    pub(crate) fn charge_for(
+        &self,
+        request: &Request,
+        pages: usize,
+    ) -> Result<Option<PinnedVmCharge>> {
+        if !request.account {
+            return Ok(None);
         }
+        Ok(Some(match self {
+            Target::Fast(mm) | Target::Locked(mm) | Target::Unlocked(mm) => {
+                PinnedVmCharge::charge(mm, pages)?
+            }
+            Target::Remote(mm) => mm.charge(pages)?,
+        }))
     }
 }
 
@@ -291,12 +341,12 @@ pub(crate) enum Path<'a> {
 impl<'a> Path<'a> {
     /// Takes the mmap lock if the entry point needs it; `EINTR` if killed
     /// while waiting for it.
-    pub(crate) fn new(target: &'a Target<'_>) -> Result<Self> {
+    pub(crate) fn new(target: &'a Target) -> Result<Self> {
         Ok(match target {
             Target::Fast(mm) => Path::Fast(mm),
             Target::Locked(mm) => Path::Locked(mm.mmap_read_lock_killable()?),
             Target::Unlocked(mm) => Path::Unlocked(mm),
-            Target::Remote { mm, .. } => Path::Remote(mm.mmap_read_lock_killable()?),
+            Target::Remote(mm) => Path::Remote(mm.mmap_read_lock_killable()?),
         })
     }
 }
@@ -325,7 +375,7 @@ pub(crate) fn take_range<H: TakePages>(
 /// error fails it), otherwise what the first pass gets, at least a page.
 pub(crate) fn take_into<H: TakePages>(
     holder: &mut H,
-    target: &Target<'_>,
+    target: &Target,
     range: UserPageRange,
     whole: bool,
 ) -> Result {
@@ -345,7 +395,7 @@ pub(crate) fn take_into<H: TakePages>(
 /// what was taken is released.
 pub(crate) fn take_held(
     request: &Request,
-    target: &Target<'_>,
+    target: &Target,
     range: UserPageRange,
     whole: bool,
 ) -> Result<Held> {
@@ -359,11 +409,47 @@ pub(crate) fn take_held(
 pub(crate) fn take_pinned(
     request: &Request,
     pin: PinSelect,
-    target: &Target<'_>,
+    target: &Target,
     range: UserPageRange,
     whole: bool,
 ) -> Result<Pinned> {
     let mut pinned = Pinned::new(pin, request.opts, range.nr_pages())?;
     with_pinned!(&mut pinned, p => take_into(p, target, range, whole)?);
     Ok(pinned)
+}
+
+/// Pages taken for a new set, with the charge made for them if the request
+/// is a registration.
+pub(crate) type ForSet = (Held, Option<PinnedVmCharge>);
+
+/// Takes `range` of `target` for a new set per `request`: a registration
+/// (`RUST_GUP_F_ACCOUNT`) is charged first, for the whole range, and then
+/// taken whole. On failure what was taken is released, then the charge.
+pub(crate) fn take_for_set(
+    request: &Request,
+    target: &Target,
+    range: UserPageRange,
+) -> Result<ForSet> {
+    let charge = target.charge_for(request, range.nr_pages())?;
+    let held = take_held(request, target, range, request.account)?;
+    Ok((held, charge))
+}
+
+/// The same, in one of `workers` when the request says so
+/// (`RUST_GUP_F_WORKER`, remote requests only): everything the worker
+/// needs moves to it, and nothing it runs can reach the caller (see
+/// [`Workers::run`]).
+pub(crate) fn take_for_set_in(
+    request: &Request,
+    target: Target,
+    range: UserPageRange,
+    workers: &Workers,
+) -> Result<ForSet> {
+    match target {
+        Target::Remote(mm) if request.worker => {
+            let request = *request;
+            workers.run(move || take_for_set(&request, &Target::Remote(mm), range))?
+        }
+        target => take_for_set(request, &target, range),
+    }
 }

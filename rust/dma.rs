@@ -39,7 +39,7 @@ use super::{
     bindings,
     gup::{Access, PinKind, PinnedPages},
     pci::{eremoteio, P2pdmaPage, PciFunction},
-    task::cond_resched,
+    task::{cond_resched, Syscall},
 };
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::{
@@ -58,7 +58,7 @@ use kernel::{
 
 /// Whether the calling task may make memory reachable by a device
 /// (`CAP_SYS_RAWIO`).
-pub(crate) fn may_map_for_dma() -> bool {
+pub(crate) fn may_map_for_dma(_cx: &Syscall) -> bool {
     // SAFETY: `capable` may be called from any task context.
     unsafe { bindings::capable(bindings::CAP_SYS_RAWIO as _) }
 }

@@ -34,6 +34,7 @@ use super::{
     bindings,
     mm::{task_size, CurrentMm, Mm, MmapReadGuard, OwnerMm},
     page::{with_page_mapped, MappedPage, PageInfo},
+    task::Syscall,
 };
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
@@ -71,8 +72,8 @@ impl UserPageRange {
     /// `EINVAL` for an unaligned start, less than one page, more than
     /// [`MAX_PAGES`], a range that wraps around, or one that reaches past
     /// the calling task's user address space.
-    pub(crate) fn new(addr: u64, size: u64) -> Result<Self> {
-        Self::below(addr, size, task_size())
+    pub(crate) fn new(cx: &Syscall, addr: u64, size: u64) -> Result<Self> {
+        Self::below(addr, size, task_size(cx))
     }
 
     /// The same in the address space `mm`, which may be another task's
@@ -143,9 +144,13 @@ mod private {
 }
 
 /// The kind of a FOLL_PIN pin. Sealed: the kinds below are all there is.
-pub(crate) trait PinKind: private::Sealed {
+pub(crate) trait PinKind: private::Sealed + Sized {
     /// The FOLL bits the kind adds to FOLL_PIN.
     const FOLL: u32;
+
+    /// CPU access to the contents of `pins`, for kinds whose pages are
+    /// ordinary memory ([`CpuAccessible`]); `None` for the others.
+    fn cpu_pages(pins: &PinnedPages<Self>) -> Option<&dyn CpuPages>;
 }
 
 /// Pins whose pages are ordinary memory, which the CPU may access.
@@ -177,12 +182,24 @@ impl private::Sealed for MaybeP2pdma {}
 
 impl PinKind for ShortTerm {
     const FOLL: u32 = 0;
+
+    fn cpu_pages(pins: &PinnedPages<Self>) -> Option<&dyn CpuPages> {
+        Some(pins)
+    }
 }
 impl PinKind for LongTerm {
     const FOLL: u32 = bindings::FOLL_LONGTERM;
+
+    fn cpu_pages(pins: &PinnedPages<Self>) -> Option<&dyn CpuPages> {
+        Some(pins)
+    }
 }
 impl PinKind for MaybeP2pdma {
     const FOLL: u32 = bindings::FOLL_PCI_P2PDMA;
+
+    fn cpu_pages(_pins: &PinnedPages<Self>) -> Option<&dyn CpuPages> {
+        None
+    }
 }
 
 impl CpuAccessible for ShortTerm {}
@@ -549,6 +566,12 @@ impl<K: PinKind> PinnedPages<K> {
         self.opts.access
     }
 
+    /// CPU access to the pages' contents, if the kind allows it (see
+    /// [`PinKind::cpu_pages`]).
+    pub(crate) fn cpu(&self) -> Option<&dyn CpuPages> {
+        K::cpu_pages(self)
+    }
+
     /// The pinned pages, for the DMA mapping of [`super::dma`].
     pub(super) fn page_ptrs(&self) -> &[*mut bindings::page] {
         &self.pages.0
@@ -594,6 +617,35 @@ take_pages!(
     pin_user_pages_unlocked,
     pin_user_pages_remote
 );
+
+/// `EOPNOTSUPP`, which the 6.12 `kernel::error::code` does not name: pages
+/// held in a way that offers no [`CpuPages`].
+pub(crate) fn eopnotsupp() -> Error {
+    Error::from_errno(-(bindings::EOPNOTSUPP as i32))
+}
+
+/// CPU access to the contents of pinned ordinary memory, as a device
+/// reading or writing it would make. Pages are numbered from 0, in the
+/// order they were pinned.
+pub(crate) trait CpuPages {
+    /// Copies `buf.len()` bytes from page `index`, starting `offset` bytes
+    /// into it, to `buf`; `EINVAL` past the set or the page.
+    fn read(&self, index: usize, offset: usize, buf: &mut [u8]) -> Result;
+
+    /// Copies `data` into page `index`, starting `offset` bytes into it;
+    /// `EPERM` unless the pages were pinned with [`Access::WriteDirty`].
+    fn write(&self, index: usize, offset: usize, data: &[u8]) -> Result;
+}
+
+impl<K: CpuAccessible> CpuPages for PinnedPages<K> {
+    fn read(&self, index: usize, offset: usize, buf: &mut [u8]) -> Result {
+        PinnedPages::read(self, index, offset, buf)
+    }
+
+    fn write(&self, index: usize, offset: usize, data: &[u8]) -> Result {
+        PinnedPages::write(self, index, offset, data)
+    }
+}
 
 impl<K: CpuAccessible> PinnedPages<K> {
     /// Runs `f` with page `index` mapped for the CPU; see

@@ -18,6 +18,7 @@ pub(crate) mod page;
 pub(crate) mod pci;
 pub(crate) mod task;
 pub(crate) mod uapi;
+pub(crate) mod worker;
 
 // The optional parts, for the crates whose Kbuild flags ask for them (and
 // link their C helpers).

@@ -17,7 +17,7 @@
 //! `compat_ioctl` is as upstream has it, with [`compat_ptr`] for the
 //! argument.
 
-use super::{bindings, file::File};
+use super::{bindings, file::File, task::Syscall};
 use core::marker::PhantomData;
 use kernel::{
     container_of,
@@ -133,7 +133,9 @@ pub(crate) trait MiscDevice: Sized {
     type RegistrationData: Sync;
 
     /// Called when the device is opened; the result is the file's state.
-    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr>;
+    /// `cx` is the opener's system call, as for every operation made on
+    /// behalf of a task.
+    fn open(file: &File, misc: &MiscDeviceRegistration<Self>, cx: &Syscall) -> Result<Self::Ptr>;
 
     /// Called when the last reference to the file goes away.
     fn release(device: Self::Ptr, _file: &File) {
@@ -147,6 +149,7 @@ pub(crate) trait MiscDevice: Sized {
         _file: &File,
         _cmd: u32,
         _arg: usize,
+        _cx: &Syscall,
     ) -> Result<isize> {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -164,6 +167,7 @@ pub(crate) trait MiscDevice: Sized {
         _file: &File,
         _cmd: u32,
         _arg: usize,
+        _cx: &Syscall,
     ) -> Result<isize> {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -198,7 +202,7 @@ impl<T: MiscDevice> MiscDeviceVTable<T> {
         // SAFETY: the file is valid for the duration of `open`.
         let file = unsafe { File::from_raw(raw) };
 
-        match T::open(file, registration) {
+        match T::open(file, registration, &Syscall::enter()) {
             Ok(ptr) => {
                 // From here on the private data is the state made by
                 // `T::open`; `release` takes it back.
@@ -252,7 +256,11 @@ impl<T: MiscDevice> MiscDeviceVTable<T> {
     /// Only the VFS calls this, for a file opened through [`Self::open`].
     unsafe extern "C" fn ioctl(raw: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
         // SAFETY: the VFS calls this for a file of ours during an ioctl.
-        unsafe { Self::with_state(raw, |device, file| T::ioctl(device, file, cmd, arg)) }
+        unsafe {
+            Self::with_state(raw, |device, file| {
+                T::ioctl(device, file, cmd, arg, &Syscall::enter())
+            })
+        }
     }
 
     /// # Safety
@@ -266,7 +274,11 @@ impl<T: MiscDevice> MiscDeviceVTable<T> {
         arg: c_ulong,
     ) -> c_long {
         // SAFETY: the VFS calls this for a file of ours during an ioctl.
-        unsafe { Self::with_state(raw, |device, file| T::compat_ioctl(device, file, cmd, arg)) }
+        unsafe {
+            Self::with_state(raw, |device, file| {
+                T::compat_ioctl(device, file, cmd, arg, &Syscall::enter())
+            })
+        }
     }
 
     const VTABLE: bindings::file_operations = bindings::file_operations {

@@ -32,7 +32,7 @@
 //!   address space as a long-term remote pinner records it (VFIO's
 //!   `vfio_dma`), and that address space taken for one operation.
 
-use super::bindings;
+use super::{bindings, task::Syscall};
 use core::{
     marker::PhantomData,
     ops::Deref,
@@ -172,7 +172,7 @@ pub(crate) struct CurrentMm {
 
 impl CurrentMm {
     /// The calling task's address space; `EFAULT` in a kernel thread.
-    pub(crate) fn get() -> Result<Self> {
+    pub(crate) fn get(_cx: &Syscall) -> Result<Self> {
         // SAFETY: reading `current->mm` is always allowed for the current
         // task.
         let mm = unsafe { bindings::rust_gup_current_mm() };
@@ -248,6 +248,7 @@ impl AddressSpace for OwnerMm {
 /// (not its pages, nor its users); the thread-group leader, whose
 /// `RLIMIT_MEMLOCK` bounds the pages charged to it; and whether it could
 /// lock memory (`CAP_IPC_LOCK`) at that point.
+#[derive(Clone)]
 pub(crate) struct MmOwner {
     mm: ARef<Mm>,
     leader: ARef<Task>,
@@ -277,6 +278,7 @@ impl MmOwner {
     pub(crate) fn mmget(&self) -> Result<OwnerMm> {
         Ok(OwnerMm {
             mm: self.mm.mmget_not_zero().ok_or(ESRCH)?,
+            owner: self.clone(),
         })
     }
 
@@ -298,9 +300,78 @@ impl MmOwner {
 /// The address space of an [`MmOwner`], referenced for one operation: the
 /// only address space the remote GUP entry points take, so the caller's own
 /// cannot be passed for the owner's (or the owner's to the entry points
-/// that work on the caller's).
+/// that work on the caller's). It is `Send`: a kernel worker may take the
+/// pages (see [`Workers::run`]).
+///
+/// [`Workers::run`]: super::worker::Workers::run
 pub(crate) struct OwnerMm {
     mm: ARef<MmWithUser>,
+    owner: MmOwner,
+}
+
+impl OwnerMm {
+    /// The address space of the process whose pid, in the caller's pid
+    /// namespace, is `nr`, with that process as its owner (its CAP_IPC_LOCK
+    /// as it is now). A thread's id does not name its process: only the
+    /// thread-group leader's does, as for `pidfd_open()`.
+    ///
+    /// `EPERM` unless the caller has `CAP_SYS_PTRACE`: the kernel exports
+    /// no ptrace access check (`ptrace_may_access()`, `mm_access()`) to
+    /// modules, so the check of `process_vm_readv()` cannot be made, and
+    /// this is stricter. `ESRCH` when no such process exists, or it has no
+    /// user address space (a kernel thread, or one that has exited), as
+    /// `process_vm_readv()` answers then.
+    pub(crate) fn of_pid(_cx: &Syscall, nr: i32) -> Result<Self> {
+        // Before any lookup: an unprivileged caller learns nothing of which
+        // pids exist.
+        // SAFETY: `capable` may be called from any task context.
+        if !unsafe { bindings::capable(bindings::CAP_SYS_PTRACE as _) } {
+            return Err(EPERM);
+        }
+        if nr <= 0 {
+            return Err(ESRCH);
+        }
+        // SAFETY: `find_get_pid` looks `nr` up in the calling task's pid
+        // namespace (`_cx`: the caller is running) and returns a reference
+        // of our own, or null.
+        let pid = unsafe { bindings::find_get_pid(nr) };
+        if pid.is_null() {
+            return Err(ESRCH);
+        }
+        // SAFETY: `pid` is referenced; `get_pid_task` returns a reference of
+        // our own on the thread-group leader of that id, or null.
+        let task = unsafe { bindings::get_pid_task(pid, bindings::pid_type_PIDTYPE_TGID) };
+        // SAFETY: gives back the reference `find_get_pid` took.
+        unsafe { bindings::put_pid(pid) };
+        let task = NonNull::new(task).ok_or(ESRCH)?;
+        // SAFETY: the reference taken above is handed to the `ARef`; `Task`
+        // is a transparent wrapper of `struct task_struct`.
+        let leader: ARef<Task> = unsafe { ARef::from_raw(task.cast()) };
+        // SAFETY: the task is referenced; `get_task_mm` returns its address
+        // space with a user reference of our own, or null for a kernel
+        // thread and a task that has exited.
+        let mm = unsafe { bindings::get_task_mm(task.as_ptr()) };
+        let mm = NonNull::new(mm).ok_or(ESRCH)?;
+        // SAFETY: the reference taken above is handed to the `ARef`;
+        // `MmWithUser` is a transparent wrapper of `struct mm_struct`.
+        let mm: ARef<MmWithUser> = unsafe { ARef::from_raw(mm.cast()) };
+        let owner = MmOwner {
+            mm: ARef::from(&**mm),
+            // SAFETY: the task is referenced; `has_capability_noaudit`
+            // reads its credentials under RCU.
+            ipc_lock: unsafe {
+                bindings::has_capability_noaudit(task.as_ptr(), bindings::CAP_IPC_LOCK as _)
+            },
+            leader,
+        };
+        Ok(OwnerMm { mm, owner })
+    }
+
+    /// Charges `pages` to this address space, against its owner's limit;
+    /// see [`MmOwner::charge`].
+    pub(crate) fn charge(&self, pages: usize) -> Result<PinnedVmCharge> {
+        self.owner.charge(pages)
+    }
 }
 
 /// The mmap lock of the address space `M`, held for reading.
@@ -353,6 +424,11 @@ impl PinnedVmCharge {
         unsafe { addr_of_mut!((*mm.as_raw()).__bindgen_anon_1.pinned_vm) }
     }
 
+    /// The pages charged.
+    pub(crate) fn pages(&self) -> usize {
+        self.pages
+    }
+
     /// Charges `pages` to the calling task's address space; `ENOMEM` past
     /// its `RLIMIT_MEMLOCK` without `CAP_IPC_LOCK`, with nothing charged.
     pub(crate) fn charge(mm: &CurrentMm, pages: usize) -> Result<Self> {
@@ -402,7 +478,7 @@ impl Drop for PinnedVmCharge {
 }
 
 /// The top of the user address space of the calling task (`TASK_SIZE`).
-pub(crate) fn task_size() -> u64 {
+pub(crate) fn task_size(_cx: &Syscall) -> u64 {
     // SAFETY: `TASK_SIZE` only reads the current task's personality.
     unsafe { bindings::rust_gup_task_size() as u64 }
 }

@@ -35,6 +35,10 @@ pub(crate) use bindings::{
     RUST_GUP_OP_PIN_REMOTE, RUST_GUP_OP_PIN_UNLOCKED, RUST_GUP_SAMPLE_COPY,
 };
 pub(crate) use bindings::{
+    rust_gup_access, RUST_GUP_ACCESS_WRITE, RUST_GUP_FEATURE_ACCESS, RUST_GUP_FEATURE_PID,
+    RUST_GUP_FEATURE_WORKER, RUST_GUP_F_PID, RUST_GUP_F_WORKER, RUST_GUP_IOC_ACCESS,
+};
+pub(crate) use bindings::{
     rust_gup_dma_map, rust_gup_dma_segment, rust_gup_dma_segments, RUST_GUP_DMA_BUS_ADDR,
     RUST_GUP_FEATURE_DMA_MAP, RUST_GUP_IOC_DMA_MAP, RUST_GUP_IOC_DMA_SEGMENTS,
 };
@@ -88,6 +92,7 @@ from_user!(
     rust_gup_bench,
     rust_gup_pin,
     rust_gup_query,
+    rust_gup_access,
     rust_gup_mr_reg,
     rust_gup_mr_xfer,
     rust_gup_sample_copy,
@@ -100,7 +105,7 @@ from_user!(
 
 to_user! {
     rust_gup_version { abi_version, reserved, features }
-    rust_gup_stats { open_files, mirrors, held_sets, held_pages }
+    rust_gup_stats { open_files, mirrors, held_sets, held_pages, charged_pages }
     gup_test {
         get_delta_usec, put_delta_usec, addr, size, nr_pages_per_call, gup_flags,
         test_flags, which_pages, __bindgen_padding_0,
@@ -108,7 +113,7 @@ to_user! {
     rust_gup_bench {
         addr, size, op, flags, nr_pages_per_call, reserved, get_ns, put_ns, calls,
     }
-    rust_gup_pin { addr, size, op, flags, id, reserved }
+    rust_gup_pin { addr, size, op, flags, id, pid }
     rust_gup_query { id, nr, first, pages, set_pages }
     rust_gup_page_info { pfn, zone, order, flags, pincount, refcount, provider }
     rust_gup_mr_reg { addr, len, access, key }
@@ -136,6 +141,13 @@ const fn with_size(cmd: u32, size: u32) -> u32 {
     let field = kernel::uapi::_IOC_SIZEMASK << kernel::uapi::_IOC_SIZESHIFT;
     (cmd & !field) | (size << kernel::uapi::_IOC_SIZESHIFT)
 }
+
+/// `RUST_GUP_IOC_STATS` as ABI version 5 numbered it: its structure ended
+/// at `held_pages`. Answered with that prefix, so the number keeps working.
+pub(crate) const RUST_GUP_IOC_STATS_V5: u32 = with_size(
+    RUST_GUP_IOC_STATS,
+    offset_of!(rust_gup_stats, charged_pages) as u32,
+);
 
 /// The gup_test commands whose number differs in a 32-bit process, as
 /// (32-bit number, the command it stands for).

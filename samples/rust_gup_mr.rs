@@ -38,6 +38,7 @@ use kernel_ext::{
     gup::{Access, GupOptions, LongTerm, PageSet, PinnedPages, TakePages, UserPageRange},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     mm::{CurrentMm, PinnedVmCharge},
+    task::Syscall,
     uapi,
 };
 
@@ -85,7 +86,11 @@ impl MiscDevice for MrFile {
     type Ptr = Pin<KBox<Self>>;
     type RegistrationData = ();
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+    fn open(
+        _file: &File,
+        _misc: &MiscDeviceRegistration<Self>,
+        _cx: &Syscall,
+    ) -> Result<Pin<KBox<Self>>> {
         KBox::pin_init(
             try_pin_init!(MrFile {
                 regions <- new_mutex!((RBTree::new(), 0)),
@@ -94,9 +99,15 @@ impl MiscDevice for MrFile {
         )
     }
 
-    fn ioctl(this: Pin<&MrFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(
+        this: Pin<&MrFile>,
+        _file: &File,
+        cmd: u32,
+        arg: usize,
+        cx: &Syscall,
+    ) -> Result<isize> {
         match cmd {
-            uapi::RUST_GUP_MR_REG => this.register(arg),
+            uapi::RUST_GUP_MR_REG => this.register(arg, cx),
             uapi::RUST_GUP_MR_DEREG => this.deregister(arg),
             uapi::RUST_GUP_MR_WRITE => this.transfer(arg, true),
             uapi::RUST_GUP_MR_READ => this.transfer(arg, false),
@@ -106,14 +117,14 @@ impl MiscDevice for MrFile {
 }
 
 impl MrFile {
-    fn register(&self, arg: usize) -> Result<isize> {
+    fn register(&self, arg: usize, cx: &Syscall) -> Result<isize> {
         let (mut reader, mut writer) =
             UserSlice::new(arg, size_of::<uapi::rust_gup_mr_reg>()).reader_writer();
         let mut reg: uapi::rust_gup_mr_reg = reader.read()?;
         if reg.access & !uapi::RUST_GUP_MR_ACCESS_WRITE != 0 || reg.len % PAGE_SIZE as u64 != 0 {
             return Err(EINVAL);
         }
-        let range = UserPageRange::new(reg.addr, reg.len)?;
+        let range = UserPageRange::new(cx, reg.addr, reg.len)?;
         let access = if reg.access & uapi::RUST_GUP_MR_ACCESS_WRITE != 0 {
             Access::WriteDirty
         } else {
@@ -123,7 +134,7 @@ impl MrFile {
         // Charge first, then pin all of it, going on after short takes
         // until done or GUP says why not, as ib_umem_get() does: on any
         // failure the pins and then the charge go again.
-        let mm = CurrentMm::get()?;
+        let mm = CurrentMm::get(cx)?;
         let charge = PinnedVmCharge::charge(&mm, range.nr_pages())?;
         let mut pins = PinnedPages::new(GupOptions::new(access), range.nr_pages())?;
         while let Some(rest) = range.after(pins.len()) {

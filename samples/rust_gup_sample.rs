@@ -27,6 +27,7 @@ use kernel_ext::{
     gup::{Access, GupOptions, PageSet, PinnedPages, ShortTerm, TakePages, UserPageRange},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     mm::CurrentMm,
+    task::Syscall,
     uapi,
 };
 
@@ -62,13 +63,23 @@ impl MiscDevice for SampleFile {
     type Ptr = KBox<Self>;
     type RegistrationData = ();
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+    fn open(
+        _file: &File,
+        _misc: &MiscDeviceRegistration<Self>,
+        _cx: &Syscall,
+    ) -> Result<KBox<Self>> {
         Ok(KBox::new(SampleFile, GFP_KERNEL)?)
     }
 
-    fn ioctl(_this: &SampleFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(
+        _this: &SampleFile,
+        _file: &File,
+        cmd: u32,
+        arg: usize,
+        cx: &Syscall,
+    ) -> Result<isize> {
         match cmd {
-            uapi::RUST_GUP_SAMPLE_COPY => copy(arg),
+            uapi::RUST_GUP_SAMPLE_COPY => copy(arg, cx),
             _ => Err(ENOTTY),
         }
     }
@@ -84,7 +95,7 @@ fn pin_all(mm: &CurrentMm, pins: &mut PinnedPages<ShortTerm>, range: UserPageRan
     Ok(())
 }
 
-fn copy(arg: usize) -> Result<isize> {
+fn copy(arg: usize, cx: &Syscall) -> Result<isize> {
     let req: uapi::rust_gup_sample_copy =
         UserSlice::new(arg, size_of::<uapi::rust_gup_sample_copy>())
             .reader()
@@ -92,10 +103,10 @@ fn copy(arg: usize) -> Result<isize> {
     if req.len % PAGE_SIZE as u64 != 0 {
         return Err(EINVAL);
     }
-    let src = UserPageRange::new(req.src, req.len)?;
-    let dst = UserPageRange::new(req.dst, req.len)?;
+    let src = UserPageRange::new(cx, req.src, req.len)?;
+    let dst = UserPageRange::new(cx, req.dst, req.len)?;
 
-    let mm = CurrentMm::get()?;
+    let mm = CurrentMm::get(cx)?;
     let n = src.nr_pages();
     let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
     // Short-term pins, scoped to this call: when each closure returns, its

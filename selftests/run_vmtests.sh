@@ -24,9 +24,12 @@ usage: ${0##*/} [-t "CATEGORY..."] [-x "CATEGORY..."] [-l] [-h]
 Categories:
   device    /dev/rust_gup: node, open/release, version and stats ioctls
   abi       the gup_test ABI equals the test kernel's mm/gup_test.h
-  pin       pin/get semantics through the query command, bad-input table
+  pin       pin/get semantics through the query command, access through
+            a set, bad-input table
   remote    the remote ops on the file's owner: a child, an SCM_RIGHTS
-            receiver, accounting to the owner, the owner's exit
+            receiver, accounting to the owner, writes and reads through
+            the pins, the owner's exit, a kernel worker, a pid-named
+            process (CAP_SYS_PTRACE), owner exit racing remote pins
   gup_test  the gup matrix on /dev/rust_gup, as run_vmtests.sh runs it:
             {THP, no THP, hugetlb} x {-u -U -a -b -L} x {-w -W}
             x {shared, private} x {-n 1, 512, 123}
@@ -37,7 +40,8 @@ Categories:
             bad-input table, the gup matrix and a fuzzer pass, built -m32
   longterm  FOLL_LONGTERM: registrations (pinned_vm, RLIMIT_MEMLOCK, release),
             fork/COW, the file-backed matrix
-  migration FOLL_LONGTERM migrates out of ZONE_MOVABLE and CMA, and the
+  migration FOLL_LONGTERM migrates out of ZONE_MOVABLE and CMA (pinned by
+            the caller, remotely by a child, by a kernel worker), and the
             migration invalidates HMM mirrors; needs a boot with movablecore=
             and cma= (make check does a second boot)
   p2p       FOLL_PCI_P2PDMA against the NVMe CMB published as p2pmem, and
@@ -54,7 +58,8 @@ Categories:
             close during ioctls, pins past memory, fail-nth injection into
             the module's allocations (on a kernel with fault injection)
   sample    the sample drivers (samples/rust_gup_sample.rs, rust_gup_mr.rs)
-  module    unload and load rust_gup repeatedly, leak and busy checks
+  module    unload and load rust_gup repeatedly, leak and busy checks;
+            unload while a kernel worker's job still runs
   kmemleak  on a kernel with kmemleak (the debug flavour): objects leaked by
             the tests run before it (listed only on such a kernel)
 
@@ -62,7 +67,11 @@ Each test may run for RUST_GUP_TEST_TIMEOUT seconds (default 300).
 EOT
 }
 
-MIGRATION_TEST=longterm_migrates_out_of_movable_and_cma
+# The long-term pins of the migration boot: the caller's, a child's remote
+# one, a kernel worker's.
+MIGRATION_TESTS="longterm_migrates_out_of_movable_and_cma
+remote_longterm_migrates_out_of_movable_and_cma
+worker_longterm_migrates_out_of_movable_and_cma"
 MIRROR_MIGRATION_TEST=migration_invalidates
 
 # One line per test: its category, then its command line.
@@ -70,13 +79,13 @@ all_tests() {
 	echo "device rust_gup_device"
 	echo "abi rust_gup_abi"
 	echo "pin rust_gup_pin"
-	echo "remote rust_gup_remote"
+	echo "remote rust_gup_remote -T unload_while_a_worker_runs"
 	gup_matrix gup_test rust_gup_test
 	for cmd in -u -U -a -b -L; do
 		echo "compat rust_gup_test -D /sys/kernel/debug/gup_test $cmd -n 512 -r 2"
 	done
-	echo "longterm rust_gup_longterm.sh -T $MIGRATION_TEST"
-	echo "migration rust_gup_longterm -t $MIGRATION_TEST"
+	echo "longterm rust_gup_longterm.sh$(printf ' -T %s' $MIGRATION_TESTS)"
+	echo "migration rust_gup_longterm$(printf ' -t %s' $MIGRATION_TESTS)"
 	echo "p2p rust_gup_p2p"
 	echo "mirror rust_gup_mirror -T $MIRROR_MIGRATION_TEST"
 	echo "migration rust_gup_mirror -t $MIRROR_MIGRATION_TEST"
@@ -93,6 +102,7 @@ all_tests() {
 	echo "faults rust_gup_faults"
 	echo "sample with_module.sh rust_gup_sample rust_gup_sample_test"
 	echo "sample with_module.sh rust_gup_mr rust_gup_mr_test"
+	echo "module rust_gup_remote -t unload_while_a_worker_runs"
 	echo "module rust_gup_reload.sh"
 	# Last: on a kmemleak kernel, what the tests above leaked.
 	[ -e /sys/kernel/debug/kmemleak ] && echo "kmemleak rust_gup_kmemleak.sh"

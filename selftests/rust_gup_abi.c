@@ -37,6 +37,7 @@ static const struct abi_item ours[] = { ABI_LIST(ABI_ITEM) };
 	X(RUST_GUP_IOC_MIRROR_FAULT) X(RUST_GUP_IOC_MIRROR_READ)	\
 	X(RUST_GUP_IOC_MIRROR_ACCESS) X(RUST_GUP_IOC_MIRROR_DROP)	\
 	X(RUST_GUP_IOC_DMA_MAP) X(RUST_GUP_IOC_DMA_SEGMENTS)		\
+	X(RUST_GUP_IOC_ACCESS)						\
 	X(RUST_GUP_MR_REG) X(RUST_GUP_MR_DEREG) X(RUST_GUP_MR_WRITE)	\
 	X(RUST_GUP_MR_READ) X(RUST_GUP_SAMPLE_COPY)			\
 	X(sizeof(struct rust_gup_version))				\
@@ -44,6 +45,7 @@ static const struct abi_item ours[] = { ABI_LIST(ABI_ITEM) };
 	X(sizeof(struct rust_gup_stats))				\
 	OFF(X, rust_gup_stats, mirrors) OFF(X, rust_gup_stats, held_sets)	\
 	OFF(X, rust_gup_stats, held_pages)					\
+	OFF(X, rust_gup_stats, charged_pages)				\
 	X(sizeof(struct rust_gup_bench))				\
 	OFF(X, rust_gup_bench, size) OFF(X, rust_gup_bench, op)		\
 	OFF(X, rust_gup_bench, flags) OFF(X, rust_gup_bench, nr_pages_per_call) \
@@ -51,6 +53,10 @@ static const struct abi_item ours[] = { ABI_LIST(ABI_ITEM) };
 	OFF(X, rust_gup_bench, calls)					\
 	X(sizeof(struct rust_gup_pin))					\
 	OFF(X, rust_gup_pin, size) OFF(X, rust_gup_pin, op) OFF(X, rust_gup_pin, id) \
+	OFF(X, rust_gup_pin, pid)					\
+	X(sizeof(struct rust_gup_access))				\
+	OFF(X, rust_gup_access, offset) OFF(X, rust_gup_access, len)	\
+	OFF(X, rust_gup_access, buf)					\
 	X(sizeof(struct rust_gup_page_info))				\
 	OFF(X, rust_gup_page_info, zone) OFF(X, rust_gup_page_info, refcount)	\
 	OFF(X, rust_gup_page_info, provider)				\

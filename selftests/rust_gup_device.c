@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -94,8 +95,26 @@ TEST_F(dev, version)
 	 * abi.vsyscall32 then exists).
 	 */
 	EXPECT_EQ(RUST_GUP_FEATURE_MIRROR | RUST_GUP_FEATURE_DMA_MAP | RUST_GUP_FEATURE_OWNER |
+		  RUST_GUP_FEATURE_WORKER | RUST_GUP_FEATURE_PID | RUST_GUP_FEATURE_ACCESS |
 		  (access("/proc/sys/abi/vsyscall32", F_OK) ? 0 : RUST_GUP_FEATURE_COMPAT),
 		  v.features);
+}
+
+/*
+ * RUST_GUP_IOC_STATS as ABI version 5 numbered it, with a structure that
+ * ended at held_pages, still works: that many bytes are written, no more.
+ */
+TEST_F(dev, stats_of_abi_version_5)
+{
+	size_t v5 = offsetof(struct rust_gup_stats, charged_pages);
+	struct rust_gup_stats now, old;
+
+	memset(&old, 0xa5, sizeof(old));
+	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_STATS, &now));
+	ASSERT_EQ(0, ioctl(self->fd, _IOC(_IOC_READ, 'g', 0x41, v5), &old));
+	EXPECT_EQ(now.open_files, old.open_files);
+	EXPECT_EQ(now.held_sets, old.held_sets);
+	EXPECT_EQ(0xa5a5a5a5a5a5a5a5ull, old.charged_pages);
 }
 
 /* Commands the module does not know, of our type and of others. */

@@ -44,7 +44,8 @@ static int get_stats(int fd, struct rust_gup_stats *s)
 static bool same_stats(const struct rust_gup_stats *a, const struct rust_gup_stats *b)
 {
 	return a->open_files == b->open_files && a->mirrors == b->mirrors &&
-	       a->held_sets == b->held_sets && a->held_pages == b->held_pages;
+	       a->held_sets == b->held_sets && a->held_pages == b->held_pages &&
+	       a->charged_pages == b->charged_pages;
 }
 
 static double now_s(void)
@@ -673,13 +674,24 @@ static long fail_nth_get(int fd)
 	return strtol(b, NULL, 10);
 }
 
-enum fault_call { CALL_PIN, CALL_MIRROR, CALL_BENCH, CALL_DMA_MAP, CALL_OPEN };
+enum fault_call {
+	CALL_PIN, CALL_PIN_REMOTE, CALL_PIN_WORKER, CALL_PIN_PID, CALL_ACCESS, CALL_MIRROR,
+	CALL_BENCH, CALL_DMA_MAP, CALL_OPEN,
+};
 
 static const char *const call_names[] = {
-	[CALL_PIN] = "RUST_GUP_IOC_PIN", [CALL_MIRROR] = "RUST_GUP_IOC_MIRROR",
+	[CALL_PIN] = "RUST_GUP_IOC_PIN",
+	[CALL_PIN_REMOTE] = "RUST_GUP_IOC_PIN (remote registration)",
+	[CALL_PIN_WORKER] = "RUST_GUP_IOC_PIN (remote registration, kernel worker)",
+	[CALL_PIN_PID] = "RUST_GUP_IOC_PIN (pid-named registration)",
+	[CALL_ACCESS] = "RUST_GUP_IOC_ACCESS",
+	[CALL_MIRROR] = "RUST_GUP_IOC_MIRROR",
 	[CALL_BENCH] = "RUST_GUP_IOC_BENCH", [CALL_DMA_MAP] = "RUST_GUP_IOC_DMA_MAP",
 	[CALL_OPEN] = "open",
 };
+
+/* The remote registrations fail-nth injects into. */
+#define REMOTE_REG (RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT | RUST_GUP_F_WRITE)
 
 #define FAULT_PAGES 16
 #define MAX_NTH 3000
@@ -716,16 +728,41 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 			long ret, left, pages = 0, got_pins = 0, pins;
 			struct rust_gup_stats s;
 			int err = 0, newfd = -1;
-			__u32 id = 0;
+			__u32 id = 0, held = 0;
 
 			ASSERT_NE(NULL, buf);
 			ASSERT_EQ(0, madvise(buf, size, MADV_NOHUGEPAGE));
+			if (c == CALL_ACCESS) {
+				/* The set it reads, taken before faults are injected. */
+				memset(buf, 0x3c, size);
+				ASSERT_EQ(0, hold(self->fd, buf, size, RUST_GUP_OP_PIN_FAST,
+						  RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &held, &pages));
+				pages = 0;
+			}
 
 			ASSERT_EQ(0, fail_nth_set(nth, n));
 			switch (c) {
 			case CALL_PIN:
 				ret = hold(self->fd, buf, size, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
 					   &id, &pages);
+				break;
+			case CALL_PIN_REMOTE:
+				ret = hold(self->fd, buf, size, RUST_GUP_OP_PIN_REMOTE, REMOTE_REG,
+					   &id, &pages);
+				break;
+			case CALL_PIN_WORKER:
+				ret = hold(self->fd, buf, size, RUST_GUP_OP_PIN_REMOTE,
+					   REMOTE_REG | RUST_GUP_F_WORKER, &id, &pages);
+				break;
+			case CALL_PIN_PID:
+				ret = hold_pid(self->fd, getpid(), buf, size, RUST_GUP_OP_PIN_REMOTE,
+					       REMOTE_REG, &id, &pages);
+				break;
+			case CALL_ACCESS:
+				ret = set_access(self->fd, held, 0, 0, buf + size - page_size,
+						 page_size);
+				if (!ret)
+					pages = FAULT_PAGES;
 				break;
 			case CALL_MIRROR:
 				ret = mirror(self->fd, buf, size, RUST_GUP_MIRROR_F_WRITE);
@@ -760,7 +797,13 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 			if (!err) {
 				/* Success: check it, then undo it. */
 				switch (c) {
+				case CALL_ACCESS:
+					EXPECT_EQ(0x3c, buf[size - 1]) TH_LOG("n %u", n);
+					break;
 				case CALL_PIN:
+				case CALL_PIN_REMOTE:
+				case CALL_PIN_WORKER:
+				case CALL_PIN_PID:
 				case CALL_DMA_MAP:
 					got_pins = pins_outstanding() - self->pins;
 					EXPECT_EQ(pages, got_pins) TH_LOG("n %u", n);
@@ -782,6 +825,8 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 				if (pages && pages < FAULT_PAGES)
 					prefixes++;
 			}
+			if (held)
+				EXPECT_EQ(0, unhold(self->fd, held));
 			munmap(buf, size);
 			trace[n - 1] = err == ENOMEM ? 'M' : err == EFAULT ? 'F' : err ? 'E' :
 				       left ? '.' : pages && pages < FAULT_PAGES ? 'p' : 's';

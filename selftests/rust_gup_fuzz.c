@@ -114,6 +114,22 @@ static __u32 fuzz_id(struct rng *r)
 	return pick(r, 70);
 }
 
+/*
+ * A pid for RUST_GUP_F_PID: none, the fuzzer itself, one of its threads
+ * (which names nothing), kthreadd (a kernel thread), or anything. Never
+ * another process: a set of its pages could be written through ACCESS.
+ */
+static __u32 fuzz_pid(struct rng *r)
+{
+	switch (pick(r, 8)) {
+	case 0: return getpid();
+	case 1: return gettid();
+	case 2: return 2;
+	case 3: return (__u32)next(r) | 1u << 30;	/* above PID_MAX_LIMIT */
+	default: return 0;
+	}
+}
+
 /* The argument pointer: usually the struct, sometimes NULL or bad. */
 static void *fuzz_arg(struct rng *r, void *good)
 {
@@ -140,6 +156,7 @@ static void one_call(struct rng *r)
 		struct rust_gup_mirror_access access;
 		struct rust_gup_dma_map dma;
 		struct rust_gup_dma_segments segs;
+		struct rust_gup_access set_access;
 		__u64 u64;
 		__u32 u32;
 		char bytes[256];
@@ -152,7 +169,7 @@ static void one_call(struct rng *r)
 		RUST_GUP_IOC_QUERY, RUST_GUP_IOC_PIN, RUST_GUP_IOC_PIN, RUST_GUP_IOC_UNPIN,
 		RUST_GUP_IOC_MIRROR, RUST_GUP_IOC_MIRROR_FAULT, RUST_GUP_IOC_MIRROR_READ,
 		RUST_GUP_IOC_MIRROR_ACCESS, RUST_GUP_IOC_MIRROR_DROP, RUST_GUP_IOC_DMA_MAP,
-		RUST_GUP_IOC_DMA_SEGMENTS, RUST_GUP_IOC_DMA_MAP,
+		RUST_GUP_IOC_DMA_SEGMENTS, RUST_GUP_IOC_DMA_MAP, RUST_GUP_IOC_ACCESS,
 	};
 	unsigned long cmd = cmds[pick(r, sizeof(cmds) / sizeof(cmds[0]))];
 	int fd = fds[pick(r, NR_FDS)], nr;
@@ -192,7 +209,7 @@ static void one_call(struct rng *r)
 	case 0x43:
 		u.pin = (struct rust_gup_pin) {
 			.addr = fuzz_addr(r), .size = fuzz_size(r), .op = pick(r, 10),
-			.flags = fuzz_flags(r, RUST_GUP_F_ALL), .reserved = pick(r, 16) == 0,
+			.flags = fuzz_flags(r, RUST_GUP_F_ALL), .pid = fuzz_pid(r),
 		};
 		break;
 	case 0x44:
@@ -257,6 +274,14 @@ static void one_call(struct rng *r)
 			.client = pick(r, 4) ? RUST_GUP_PCI_ID(0, 0, pick(r, 2) ? 0x20 : 0x28) :
 				  pick(r, 2) ? RUST_GUP_PCI_ID(0, 0, pick(r, 0x40)) : (__u32)next(r),
 			.id = pick(r, 16) == 0,
+		};
+		break;
+	case 0x4d:
+		u.set_access = (struct rust_gup_access) {
+			.id = fuzz_id(r), .flags = fuzz_flags(r, RUST_GUP_ACCESS_WRITE),
+			.offset = pick(r, 4) ? pick(r, BUF_PAGES * page) : next(r),
+			.len = pick(r, 8) ? pick(r, 2 * page) : fuzz_size(r),
+			.buf = pick(r, 8) ? (uintptr_t)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
 		};
 		break;
 	case 0x4c:

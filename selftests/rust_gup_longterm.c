@@ -8,8 +8,9 @@
  * when the owner dies.
  *
  * Migration: a long-term pin moves pages out of ZONE_MOVABLE and CMA first
- * (the test kernel boots with movablecore= and cma=); a short-term pin
- * leaves them where they are.
+ * (the test kernel boots with movablecore= and cma=), whoever takes it: the
+ * caller, or remotely a child or a kernel worker on the owner's pages; a
+ * short-term pin leaves them where they are.
  *
  * fork and COW: a pinned anonymous page keeps showing what the parent sees
  * after fork, whatever the child writes.
@@ -25,6 +26,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,37 +231,82 @@ static int in_cma(unsigned long pfn, const struct cma_area *areas, int n)
 	return 0;
 }
 
+/* How migrates() takes its long-term pin. */
+enum longterm_by {
+	BY_LONGTERM_TEST,	/* PIN_LONGTERM_TEST_START, the caller's pages */
+	BY_REMOTE_CHILD,	/* RUST_GUP_OP_PIN_REMOTE by a child, on its owner's */
+	BY_REMOTE_WORKER,	/* the same through a kernel worker (RUST_GUP_F_WORKER) */
+};
+
+/*
+ * A child that inherited fd pins, long-term and remotely, the pages of its
+ * parent (the file's owner) at the address it reads from `to_child`, and
+ * reports its set's id (or -errno) on `to_parent`.
+ */
+static void remote_pinner(int fd, int to_child, int to_parent, __u32 flags)
+{
+	unsigned long addr;
+	long got, size;
+	__u32 id;
+	int ret;
+
+	if (read(to_child, &addr, sizeof(addr)) != sizeof(addr) ||
+	    read(to_child, &size, sizeof(size)) != sizeof(size))
+		_exit(1);
+	ret = hold(fd, (void *)addr, size, RUST_GUP_OP_PIN_REMOTE, RUST_GUP_F_LONGTERM | flags,
+		   &id, &got);
+	if (!ret && got * page_size != size)
+		ret = -ERANGE;
+	ret = ret ? ret : (int)id;
+	_exit(write(to_parent, &ret, sizeof(ret)) == sizeof(ret) ? 0 : 2);
+}
+
 /*
  * Pages faulted into ZONE_MOVABLE (or CMA) are migrated before a long-term
- * pin and keep their contents; a short-term pin leaves them in place.
+ * pin, whoever takes it (the caller on its own pages, or, remotely, another
+ * process or a kernel worker on the owner's), and keep their contents; a
+ * short-term pin leaves them in place.
  */
-TEST_F(reg, longterm_migrates_out_of_movable_and_cma)
+static void migrates(struct __test_metadata *_metadata, int fd, enum longterm_by by)
 {
 	static struct rust_gup_page_info before[MIG_PAGES], again[MIG_PAGES], after[MIG_PAGES];
 	size_t size = MIG_PAGES * page_size;
 	struct cma_area cma[8];
 	int nr_cma = cma_areas(cma, 8);
-	int movable = 0, in_cma_before = 0, moved = 0;
+	int movable = 0, in_cma_before = 0, moved = 0, to_child[2], to_parent[2], status;
 	struct rust_gup_pin pin = { .size = size, .op = RUST_GUP_OP_PIN_FAST };
 	struct pin_longterm_test lt = { .size = size, .flags = PIN_LONGTERM_TEST_FLAG_USE_FAST };
-	char *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char *copy = malloc(size);
+	char *buf, *copy = malloc(size);
 	__u64 dest = (unsigned long)copy;
+	pid_t child = -1;
+	__u32 id = RUST_GUP_ID_LONGTERM_TEST;
+	int ret;
 
-	ASSERT_NE(MAP_FAILED, buf);
 	ASSERT_NE(NULL, copy);
+	if (by != BY_LONGTERM_TEST) {
+		/* Forked first: the child does not have the buffer. */
+		ASSERT_EQ(0, pipe(to_child));
+		ASSERT_EQ(0, pipe(to_parent));
+		child = fork();
+		ASSERT_GE(child, 0);
+		if (child == 0)
+			remote_pinner(fd, to_child[0], to_parent[1],
+				      by == BY_REMOTE_WORKER ? RUST_GUP_F_WORKER : 0);
+	}
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
 	ASSERT_EQ(0, madvise(buf, size, MADV_NOHUGEPAGE));
 	for (size_t i = 0; i < size; i++)
 		buf[i] = (char)(i / page_size + i);
 
 	/* Where the pages are: a short-term pin does not move them. */
 	pin.addr = (unsigned long)buf;
-	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_PIN, &pin));
-	ASSERT_EQ(MIG_PAGES, query(self->fd, pin.id, before, MIG_PAGES));
-	ASSERT_EQ(0, unhold(self->fd, pin.id));
-	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_PIN, &pin));
-	ASSERT_EQ(MIG_PAGES, query(self->fd, pin.id, again, MIG_PAGES));
-	ASSERT_EQ(0, unhold(self->fd, pin.id));
+	ASSERT_EQ(0, ioctl(fd, RUST_GUP_IOC_PIN, &pin));
+	ASSERT_EQ(MIG_PAGES, query(fd, pin.id, before, MIG_PAGES));
+	ASSERT_EQ(0, unhold(fd, pin.id));
+	ASSERT_EQ(0, ioctl(fd, RUST_GUP_IOC_PIN, &pin));
+	ASSERT_EQ(MIG_PAGES, query(fd, pin.id, again, MIG_PAGES));
+	ASSERT_EQ(0, unhold(fd, pin.id));
 	for (int i = 0; i < MIG_PAGES; i++) {
 		movable += before[i].zone == RUST_GUP_ZONE_MOVABLE;
 		in_cma_before += in_cma(before[i].pfn, cma, nr_cma);
@@ -267,12 +314,24 @@ TEST_F(reg, longterm_migrates_out_of_movable_and_cma)
 	}
 	printf("# before: %d of %d pages in ZONE_MOVABLE, %d in CMA (%d CMA areas)\n",
 	       movable, MIG_PAGES, in_cma_before, nr_cma);
-	if (!movable && !in_cma_before)
+	if (!movable && !in_cma_before) {
+		if (child > 0)
+			kill(child, SIGKILL);
 		SKIP(goto out, "no page in ZONE_MOVABLE or CMA: boot with movablecore=");
+	}
 
-	lt.addr = (unsigned long)buf;
-	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_START, &lt));
-	ASSERT_EQ(MIG_PAGES, query(self->fd, RUST_GUP_ID_LONGTERM_TEST, after, MIG_PAGES));
+	if (by == BY_LONGTERM_TEST) {
+		lt.addr = (unsigned long)buf;
+		ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_START, &lt));
+	} else {
+		ASSERT_EQ(sizeof(pin.addr), write(to_child[1], &pin.addr, sizeof(pin.addr)));
+		ASSERT_EQ(sizeof(long), write(to_child[1], &(long){ size }, sizeof(long)));
+		ASSERT_EQ(sizeof(ret), read(to_parent[0], &ret, sizeof(ret)));
+		ASSERT_EQ(child, waitpid(child, &status, 0));
+		ASSERT_GT(ret, 0) TH_LOG("the remote long-term pin: %s", strerror(-ret));
+		id = ret;
+	}
+	ASSERT_EQ(MIG_PAGES, query(fd, id, after, MIG_PAGES));
 	for (int i = 0; i < MIG_PAGES; i++) {
 		EXPECT_NE(RUST_GUP_ZONE_MOVABLE, after[i].zone) TH_LOG("page %d still movable", i);
 		EXPECT_FALSE(in_cma(after[i].pfn, cma, nr_cma)) TH_LOG("page %d still in CMA", i);
@@ -283,17 +342,40 @@ TEST_F(reg, longterm_migrates_out_of_movable_and_cma)
 	EXPECT_GE(moved, movable);
 	/* The data moved with the pages: the pins see it, and so does the
 	 * mapping, which now points at the new pages. */
-	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_READ, &dest));
+	if (by == BY_LONGTERM_TEST) {
+		ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_READ, &dest));
+	} else {
+		ASSERT_EQ(0, set_access(fd, id, 0, 0, copy, size));
+	}
 	for (size_t i = 0; i < size; i++) {
 		if (copy[i] != (char)(i / page_size + i) || buf[i] != copy[i]) {
 			EXPECT_EQ(0, 1) TH_LOG("data differs at byte %zu", i);
 			break;
 		}
 	}
-	ASSERT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_STOP));
+	if (by == BY_LONGTERM_TEST) {
+		ASSERT_EQ(0, ioctl(fd, PIN_LONGTERM_TEST_STOP));
+	} else {
+		ASSERT_EQ(0, unhold(fd, id));
+	}
 out:
 	free(copy);
 	munmap(buf, size);
+}
+
+TEST_F(reg, longterm_migrates_out_of_movable_and_cma)
+{
+	migrates(_metadata, self->fd, BY_LONGTERM_TEST);
+}
+
+TEST_F(reg, remote_longterm_migrates_out_of_movable_and_cma)
+{
+	migrates(_metadata, self->fd, BY_REMOTE_CHILD);
+}
+
+TEST_F(reg, worker_longterm_migrates_out_of_movable_and_cma)
+{
+	migrates(_metadata, self->fd, BY_REMOTE_WORKER);
 }
 
 /*

@@ -215,6 +215,89 @@ TEST_F(pin, dirty_on_release)
 	}
 }
 
+/*
+ * RUST_GUP_IOC_ACCESS reads and writes a set's pages through its pins, from
+ * any offset, across pages; and refuses what a device could not do, or
+ * what the CPU may not: writing a pin taken without WRITE and DIRTY,
+ * FOLL_GET references, pins that may hold P2PDMA pages.
+ */
+TEST_F(pin, access_through_a_set)
+{
+	size_t at = 3 * page_size - 10, len = page_size + 20;
+	char *out = malloc(self->size), *in = malloc(self->size);
+	__u32 rw, ro, w, got, p2p;
+	long pages;
+
+	ASSERT_NE(NULL, out);
+	ASSERT_NE(NULL, in);
+	for (size_t i = 0; i < self->size; i++)
+		self->buf[i] = (char)(i * 7 + i / page_size);
+	ASSERT_EQ(0, hold(self->fd, self->buf, self->size, RUST_GUP_OP_PIN_FAST,
+			  RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &rw, &pages));
+	ASSERT_EQ(0, hold(self->fd, self->buf, self->size, RUST_GUP_OP_PIN_LOCKED,
+			  RUST_GUP_F_LONGTERM, &ro, &pages));
+	ASSERT_EQ(0, hold(self->fd, self->buf, self->size, RUST_GUP_OP_PIN_UNLOCKED,
+			  RUST_GUP_F_WRITE, &w, &pages));
+	ASSERT_EQ(0, hold(self->fd, self->buf, self->size, RUST_GUP_OP_GET_FAST,
+			  RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &got, &pages));
+	ASSERT_EQ(0, hold(self->fd, self->buf, self->size, RUST_GUP_OP_PIN_FAST,
+			  RUST_GUP_F_P2PDMA, &p2p, &pages));
+	struct {
+		const char *name;
+		__u32 id, flags;
+		__u64 offset, len;
+		void *buf;
+		int expect;
+	} bad[] = {
+		{ "unknown flag", rw, 2, 0, 1, in, -EINVAL },
+		{ "len 0", rw, 0, 0, 0, in, -EINVAL },
+		{ "offset at the end", rw, 0, self->size, 1, in, -EINVAL },
+		{ "len past the end", rw, 0, page_size, self->size, in, -EINVAL },
+		{ "offset wraps", rw, 0, -1ull, 2, in, -EINVAL },
+		{ "unknown set", 999, 0, 0, 1, in, -ENOENT },
+		{ "no long-term test", RUST_GUP_ID_LONGTERM_TEST, 0, 0, 1, in, -ENOENT },
+		{ "write a read-only pin", ro, RUST_GUP_ACCESS_WRITE, 0, 1, in, -EPERM },
+		{ "write a writable pin without DIRTY", w, RUST_GUP_ACCESS_WRITE, 0, 1, in, -EPERM },
+		{ "read FOLL_GET references", got, 0, 0, 1, in, -EOPNOTSUPP },
+		{ "read P2PDMA-capable pins", p2p, 0, 0, 1, in, -EOPNOTSUPP },
+		{ "read into a NULL buffer", rw, 0, 0, 1, NULL, -EFAULT },
+		{ "write from a NULL buffer", rw, RUST_GUP_ACCESS_WRITE, 0, 1, NULL, -EFAULT },
+	};
+
+	/* Reads see the memory, from any offset, across a page boundary. */
+	ASSERT_EQ(0, set_access(self->fd, ro, 0, at, out, len));
+	EXPECT_EQ(0, memcmp(out, self->buf + at, len));
+	ASSERT_EQ(0, set_access(self->fd, rw, 0, 0, out, self->size));
+	EXPECT_EQ(0, memcmp(out, self->buf, self->size));
+	/* A write lands in the memory, and only where it was aimed. */
+	memcpy(out, self->buf, self->size);
+	memset(in, 0xe7, len);
+	ASSERT_EQ(0, set_access(self->fd, rw, 1, at, in, len));
+	memcpy(out + at, in, len);
+	EXPECT_EQ(0, memcmp(out, self->buf, self->size));
+
+	printf("# %-36s %-10s %s\n", "case", "expected", "seen");
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct rust_gup_access a = {
+			.id = bad[i].id, .flags = bad[i].flags, .offset = bad[i].offset,
+			.len = bad[i].len, .buf = (unsigned long)bad[i].buf,
+		};
+		int err = ioctl(self->fd, RUST_GUP_IOC_ACCESS, &a) ? -errno : 0;
+
+		printf("# %-36s %-10s %s\n", bad[i].name, strerrorname_np(-bad[i].expect),
+		       err ? strerrorname_np(-err) : "success");
+		EXPECT_EQ(bad[i].expect, err) TH_LOG("%s", bad[i].name);
+	}
+	EXPECT_EQ(0, memcmp(out, self->buf, self->size)) TH_LOG("a refused access wrote");
+	EXPECT_EQ(0, unhold(self->fd, rw));
+	EXPECT_EQ(0, unhold(self->fd, ro));
+	EXPECT_EQ(0, unhold(self->fd, w));
+	EXPECT_EQ(0, unhold(self->fd, got));
+	EXPECT_EQ(0, unhold(self->fd, p2p));
+	free(out);
+	free(in);
+}
+
 /* Sets live until UNPIN or close; the module-wide counters follow. */
 TEST_F(pin, sets_are_released_on_close)
 {
@@ -313,8 +396,12 @@ struct bad_case {
 	__u32 test_flags;
 	__u32 op;
 	__u32 reserved;
+	__u32 pid;		/* rust_gup_pin */
 	int expect;
 };
+
+/* In bad_case.pid: the test's own pid. */
+#define PID_SELF	0xfffffffeu
 
 enum { ADDR_BUF, ADDR_WRAP, ADDR_KERNEL, ADDR_UNMAPPED, ADDR_PROT_NONE, ADDR_TOP, ADDR_4G };
 
@@ -387,7 +474,45 @@ static const struct bad_case bad_cases[] = {
 	{ "LONGTERM_TEST_READ without START", PIN_LONGTERM_TEST_READ, .expect = EINVAL },
 	{ "BENCH op 0", RUST_GUP_IOC_BENCH, .size = 4, .op = 0, .expect = EINVAL },
 	{ "BENCH op 9", RUST_GUP_IOC_BENCH, .size = 4, .op = 9, .expect = EINVAL },
-	{ "BENCH unknown flag", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .flags = 0x40, .expect = EINVAL },
+	{ "BENCH unknown flag", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .flags = 0x100, .expect = EINVAL },
+	{ "BENCH WORKER", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
+	  .flags = RUST_GUP_F_WORKER, .expect = EINVAL },
+	{ "BENCH PID", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_GET_REMOTE,
+	  .flags = RUST_GUP_F_PID, .expect = EINVAL },
+	{ "DMA_MAP WORKER", RUST_GUP_IOC_DMA_MAP, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
+	  .flags = RUST_GUP_F_WORKER, .expect = EINVAL },
+	{ "DMA_MAP PID", RUST_GUP_IOC_DMA_MAP, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
+	  .flags = RUST_GUP_F_PID, .expect = EINVAL },
+	{ "PIN unknown flag", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .flags = 0x100, .expect = EINVAL },
+	{ "PIN WORKER on a local op", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_FAST,
+	  .flags = RUST_GUP_F_WORKER, .expect = EINVAL },
+	{ "PIN PID on a local op", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_GET_LOCKED,
+	  .flags = RUST_GUP_F_PID, .pid = PID_SELF, .expect = EINVAL },
+	{ "PIN pid without PID", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
+	  .pid = PID_SELF, .expect = EINVAL },
+	{ "PIN PID 0", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
+	  .flags = RUST_GUP_F_PID, .pid = 0, .expect = ESRCH },
+	{ "PIN PID past PID_MAX_LIMIT", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
+	  .flags = RUST_GUP_F_PID, .pid = 1u << 30, .expect = ESRCH },
+	{ "PIN PID negative", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
+	  .flags = RUST_GUP_F_PID, .pid = 0x80000001u, .expect = ESRCH },
+	{ "PIN PID kthreadd (no mm)", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_GET_REMOTE,
+	  .flags = RUST_GUP_F_PID, .pid = 2, .expect = ESRCH },
+	{ "PIN PID LONGTERM with P2PDMA", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
+	  .flags = RUST_GUP_F_PID | RUST_GUP_F_LONGTERM | RUST_GUP_F_P2PDMA, .pid = PID_SELF,
+	  .expect = EINVAL },
+	{ "PIN PID unmapped", RUST_GUP_IOC_PIN, .special_addr = ADDR_UNMAPPED, .size = 2,
+	  .op = RUST_GUP_OP_PIN_REMOTE, .flags = RUST_GUP_F_PID, .pid = PID_SELF, .expect = EFAULT },
+	{ "PIN PID past TASK_SIZE", RUST_GUP_IOC_PIN, .special_addr = ADDR_TOP, .size = 2,
+	  .op = RUST_GUP_OP_PIN_REMOTE, .flags = RUST_GUP_F_PID, .pid = PID_SELF, .expect = EINVAL },
+	{ "PIN WORKER unmapped", RUST_GUP_IOC_PIN, .special_addr = ADDR_UNMAPPED, .size = 2,
+	  .op = RUST_GUP_OP_GET_REMOTE, .flags = RUST_GUP_F_WORKER, .expect = EFAULT },
+	{ "PIN WORKER PROT_NONE", RUST_GUP_IOC_PIN, .special_addr = ADDR_PROT_NONE, .size = 2,
+	  .op = RUST_GUP_OP_PIN_REMOTE, .flags = RUST_GUP_F_WORKER | RUST_GUP_F_LONGTERM,
+	  .expect = EFAULT },
+	{ "PIN WORKER ACCOUNT unmapped", RUST_GUP_IOC_PIN, .special_addr = ADDR_UNMAPPED, .size = 2,
+	  .op = RUST_GUP_OP_PIN_REMOTE,
+	  .flags = RUST_GUP_F_WORKER | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT, .expect = EFAULT },
 	{ "BENCH reserved non-zero", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .reserved = 1, .expect = EINVAL },
 	{ "BENCH LONGTERM with P2PDMA", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST,
 	  .flags = RUST_GUP_F_LONGTERM | RUST_GUP_F_P2PDMA, .expect = EINVAL },
@@ -404,7 +529,7 @@ static const struct bad_case bad_cases[] = {
 	{ "PIN size 0", RUST_GUP_IOC_PIN, .size = 0, .op = RUST_GUP_OP_PIN_FAST, .expect = EINVAL },
 	{ "PIN unmapped", RUST_GUP_IOC_PIN, .special_addr = ADDR_UNMAPPED, .size = 2,
 	  .op = RUST_GUP_OP_PIN_UNLOCKED, .expect = EFAULT },
-	{ "PIN reserved non-zero", RUST_GUP_IOC_PIN, .size = 2, .op = RUST_GUP_OP_PIN_FAST, .reserved = 1, .expect = EINVAL },
+	{ "PIN pid non-zero, local op", RUST_GUP_IOC_PIN, .size = 2, .op = RUST_GUP_OP_PIN_FAST, .pid = 1, .expect = EINVAL },
 	{ "PIN NULL argument", RUST_GUP_IOC_PIN, ARG_NULL, .expect = EFAULT },
 	{ "QUERY NULL argument", RUST_GUP_IOC_QUERY, ARG_NULL, .expect = EFAULT },
 };
@@ -434,6 +559,7 @@ TEST_F(pin, bad_input_table)
 			struct rust_gup_pin pin;
 			struct rust_gup_query query;
 			struct rust_gup_mirror mirror;
+			struct rust_gup_dma_map dma;
 			__u64 u64;
 		} u;
 		void *arg = &u;
@@ -466,7 +592,12 @@ TEST_F(pin, bad_input_table)
 			break;
 		case _IOC_NR(RUST_GUP_IOC_PIN):
 			u.pin = (struct rust_gup_pin) { .addr = addr, .size = size, .op = c->op,
-				.flags = c->flags, .reserved = c->reserved };
+				.flags = c->flags,
+				.pid = c->pid == PID_SELF ? (__u32)getpid() : c->pid };
+			break;
+		case _IOC_NR(RUST_GUP_IOC_DMA_MAP):
+			u.dma = (struct rust_gup_dma_map) { .addr = addr, .size = size, .op = c->op,
+				.flags = c->flags };
 			break;
 		default:
 			u.gup = (struct gup_test) { .addr = addr, .size = size,

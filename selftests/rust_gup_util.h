@@ -55,12 +55,15 @@ static inline long pins_outstanding(void)
 	return acquired - vmstat("nr_foll_pin_released");
 }
 
-/* VmPin of this process (its mm->pinned_vm), in kB; -1 if not found. */
-static inline long vm_pin_kb(void)
+/* VmPin of process pid (its mm->pinned_vm), in kB; -1 if not found. */
+static inline long vm_pin_kb_of(pid_t pid)
 {
-	char line[256];
+	char line[256], path[64];
 	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
 
 	while (f && fgets(line, sizeof(line), f))
 		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
@@ -70,10 +73,50 @@ static inline long vm_pin_kb(void)
 	return kb;
 }
 
+/* VmPin of this process, in kB; -1 if not found. */
+static inline long vm_pin_kb(void)
+{
+	return vm_pin_kb_of(getpid());
+}
+
 /*
- * RUST_GUP_IOC_PIN of [addr, addr + size): 0 or -errno; *id gets the set's
- * id and *pages the pages taken (0 on failure).
+ * RUST_GUP_IOC_ACCESS: len bytes at offset in set id to buf, or with
+ * write from buf to the set. 0 or -errno.
  */
+static inline int set_access(int fd, __u32 id, int write, size_t offset, void *buf, size_t len)
+{
+	struct rust_gup_access a = {
+		.id = id, .flags = write ? RUST_GUP_ACCESS_WRITE : 0, .offset = offset,
+		.len = len, .buf = (unsigned long)buf,
+	};
+
+	return ioctl(fd, RUST_GUP_IOC_ACCESS, &a) ? -errno : 0;
+}
+
+/* Pages the sets of all open files have charged (RUST_GUP_IOC_STATS). */
+static inline long charged_pages(int fd)
+{
+	struct rust_gup_stats s;
+
+	return ioctl(fd, RUST_GUP_IOC_STATS, &s) ? -1 : (long)s.charged_pages;
+}
+
+/*
+ * RUST_GUP_IOC_PIN with pin, whose id and size the module fills in: 0 or
+ * -errno; *id gets the set's id and *pages the pages taken (0 on failure).
+ */
+static inline int pin_set(int fd, struct rust_gup_pin *pin, __u32 *id, long *pages)
+{
+	*id = 0;
+	*pages = 0;
+	if (ioctl(fd, RUST_GUP_IOC_PIN, pin))
+		return -errno;
+	*id = pin->id;
+	*pages = pin->size / getpagesize();
+	return 0;
+}
+
+/* RUST_GUP_IOC_PIN of [addr, addr + size): as pin_set(). */
 static inline int hold(int fd, void *addr, size_t size, __u32 op, __u32 flags, __u32 *id,
 		       long *pages)
 {
@@ -81,13 +124,22 @@ static inline int hold(int fd, void *addr, size_t size, __u32 op, __u32 flags, _
 		.addr = (unsigned long)addr, .size = size, .op = op, .flags = flags,
 	};
 
-	*id = 0;
-	*pages = 0;
-	if (ioctl(fd, RUST_GUP_IOC_PIN, &pin))
-		return -errno;
-	*id = pin.id;
-	*pages = pin.size / getpagesize();
-	return 0;
+	return pin_set(fd, &pin, id, pages);
+}
+
+/*
+ * The same on the address space of process pid (RUST_GUP_F_PID, with a
+ * remote op).
+ */
+static inline int hold_pid(int fd, pid_t pid, void *addr, size_t size, __u32 op, __u32 flags,
+			   __u32 *id, long *pages)
+{
+	struct rust_gup_pin pin = {
+		.addr = (unsigned long)addr, .size = size, .op = op,
+		.flags = flags | RUST_GUP_F_PID, .pid = pid,
+	};
+
+	return pin_set(fd, &pin, id, pages);
 }
 
 /* RUST_GUP_IOC_UNPIN: 0 or -errno. */

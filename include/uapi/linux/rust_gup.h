@@ -20,7 +20,7 @@
 #define RUST_GUP_DEVICE			"/dev/rust_gup"
 
 /* Bumped for every change of this header; additions keep old numbers. */
-#define RUST_GUP_ABI_VERSION		5
+#define RUST_GUP_ABI_VERSION		6
 
 /*
  * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
@@ -115,6 +115,9 @@ struct pin_longterm_test {
 #define RUST_GUP_FEATURE_DMA_MAP	(1ull << 1)	/* DMA_MAP and DMA_SEGMENTS */
 #define RUST_GUP_FEATURE_COMPAT		(1ull << 2)	/* 32-bit processes (compat_ioctl) */
 #define RUST_GUP_FEATURE_OWNER		(1ull << 3)	/* remote ops on the file's owner */
+#define RUST_GUP_FEATURE_WORKER		(1ull << 4)	/* RUST_GUP_F_WORKER */
+#define RUST_GUP_FEATURE_PID		(1ull << 5)	/* RUST_GUP_F_PID */
+#define RUST_GUP_FEATURE_ACCESS		(1ull << 6)	/* RUST_GUP_IOC_ACCESS */
 
 /**
  * struct rust_gup_version - what the loaded module implements
@@ -134,12 +137,16 @@ struct rust_gup_version {
  * @mirrors:		HMM mirrors of all open files (RUST_GUP_IOC_MIRROR)
  * @held_sets:		page sets held by all open files (see RUST_GUP_IOC_PIN)
  * @held_pages:		pages in those sets
+ * @charged_pages:	pages those sets have charged to the pinned_vm of
+ *			address spaces (RUST_GUP_F_ACCOUNT), whoever's, also
+ *			of owners that have exited
  */
 struct rust_gup_stats {
 	__u32 open_files;
 	__u32 mirrors;
 	__u64 held_sets;
 	__u64 held_pages;
+	__u64 charged_pages;
 };
 
 /* How pages are taken: the GUP entry point. */
@@ -179,7 +186,19 @@ enum rust_gup_op {
  * owner has exited.
  */
 #define RUST_GUP_F_ACCOUNT	(1u << 5)
-#define RUST_GUP_F_ALL		0x3f
+/*
+ * RUST_GUP_IOC_PIN with a remote op only (elsewhere -EINVAL). WORKER: the
+ * pages are taken, and a registration charged, by a kernel worker that the
+ * ioctl queues and waits for, as a driver pins on behalf of a process from
+ * a context of its own (VFIO's vfio_pin_pages()); -EINTR if a signal
+ * arrives while waiting (what the worker then takes, it releases). PID:
+ * the op works on the address space of the process whose id, in the
+ * caller's pid namespace, is @pid of struct rust_gup_pin, instead of the
+ * file's owner; see there.
+ */
+#define RUST_GUP_F_WORKER	(1u << 6)
+#define RUST_GUP_F_PID		(1u << 7)
+#define RUST_GUP_F_ALL		0xff
 
 /**
  * struct rust_gup_bench - one timed take-and-release of a range
@@ -213,9 +232,22 @@ struct rust_gup_bench {
  * @op:		enum rust_gup_op
  * @flags:	RUST_GUP_F_*
  * @id:		out: the set's id, for RUST_GUP_IOC_QUERY and _UNPIN
- * @reserved:	zero
+ * @pid:	with RUST_GUP_F_PID, the process whose address space a remote
+ *		op works on: a process id (a thread-group id, as for
+ *		pidfd_open(); another thread's id names nothing) in the
+ *		caller's pid namespace; otherwise zero
  *
  * The set is released by RUST_GUP_IOC_UNPIN or when the file is released.
+ *
+ * RUST_GUP_F_PID needs CAP_SYS_PTRACE (-EPERM otherwise, before the pid is
+ * looked up). That is stricter than process_vm_readv(), which asks
+ * ptrace_may_access(): the kernel does not export that check, nor
+ * mm_access(), to modules. The named process is then the owner for the
+ * op: the range is checked against its address space, and a registration
+ * is charged to it, against its RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK
+ * now. -ESRCH when no such process exists, or it has no user address
+ * space (a kernel thread, a process that has exited), as
+ * process_vm_readv() answers.
  */
 struct rust_gup_pin {
 	__u64 addr;
@@ -223,7 +255,7 @@ struct rust_gup_pin {
 	__u32 op;
 	__u32 flags;
 	__u32 id;
-	__u32 reserved;
+	__u32 pid;
 };
 
 /* The id of the set held by PIN_LONGTERM_TEST_START. */
@@ -299,6 +331,36 @@ struct rust_gup_query {
 	__u64 first;
 	__u64 pages;
 	__u64 set_pages;
+};
+
+/* RUST_GUP_IOC_ACCESS: the device writes, rather than reads. */
+#define RUST_GUP_ACCESS_WRITE	(1u << 0)
+
+/**
+ * struct rust_gup_access - "device" access to a held set's pages
+ * @id:		the set (RUST_GUP_ID_LONGTERM_TEST, or an id of RUST_GUP_IOC_PIN)
+ * @flags:	RUST_GUP_ACCESS_WRITE or 0
+ * @offset:	byte offset into the set (its pages in order) where access
+ *		starts
+ * @len:	bytes, all inside the set
+ * @buf:	user buffer the data goes to (read) or comes from (write)
+ *
+ * Each page is accessed through the pin, as a device would by DMA, never
+ * through a page table: the set's pages are the same whoever's address
+ * space they were taken from, and after its tasks have exited.
+ * -EOPNOTSUPP for a set whose pages the CPU may not access this way:
+ * FOLL_GET references, RUST_GUP_F_P2PDMA pins, DMA mappings (the device
+ * owns those). -EPERM when writing to pins taken without RUST_GUP_F_WRITE
+ * and RUST_GUP_F_DIRTY (a write the page tables do not see must dirty the
+ * page on release). -EINTR when killed. On an error, pages before the
+ * failing one were accessed.
+ */
+struct rust_gup_access {
+	__u32 id;
+	__u32 flags;
+	__u64 offset;
+	__u64 len;
+	__u64 buf;
 };
 
 /*
@@ -509,11 +571,12 @@ __RUST_GUP_ABI_ASSERT(__RUST_GUP_END(gup_test, which_pages) == RUST_GUP_COMPAT_G
 __RUST_GUP_ABI_ASSERT(__RUST_GUP_END(pin_longterm_test, flags) ==
 		      RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_version) == 16);
-__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_stats) == 24);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_stats) == 32);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_bench) == 56);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_pin) == 32);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_page_info) == 32);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_query) == 32);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_access) == 32);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror) == 48);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_entry) == 16);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_read) == 40);
@@ -535,5 +598,6 @@ __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_segments) == 32);
 #define RUST_GUP_IOC_MIRROR_DROP _IOW('g', 0x4a, __u32)
 #define RUST_GUP_IOC_DMA_MAP	_IOWR('g', 0x4b, struct rust_gup_dma_map)
 #define RUST_GUP_IOC_DMA_SEGMENTS _IOWR('g', 0x4c, struct rust_gup_dma_segments)
+#define RUST_GUP_IOC_ACCESS	_IOW('g', 0x4d, struct rust_gup_access)
 
 #endif /* _UAPI_LINUX_RUST_GUP_H */
