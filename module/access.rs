@@ -8,20 +8,15 @@
 
 use kernel::{page::PAGE_SIZE, prelude::*, uaccess::UserSlice};
 
-use crate::kernel_ext::task::{cond_resched, fatal_signal_pending};
+use crate::kernel_ext::{
+    gup::CpuPages,
+    task::{cond_resched, fatal_signal_pending},
+};
 
-/// The part of one page an access covers, and which way the data goes.
-pub(crate) enum Chunk<'a> {
-    /// The device reads: the page's bytes go to the buffer.
-    Read(&'a mut [u8]),
-    /// The device writes: the buffer's bytes go to the page.
-    Write(&'a [u8]),
-}
-
-/// Copies `len` bytes between the user buffer at `buf` and pages numbered
-/// from 0, starting `at` bytes into page 0: `page(index, offset, chunk)`
-/// accesses page `index` from `offset`, never past its end. A write reads
-/// the buffer first, a read fills it after.
+/// Copies `len` bytes between the user buffer at `buf` and `pages`,
+/// starting `at` bytes into page 0: with `write`, from the buffer to the
+/// pages, otherwise from the pages to the buffer. Each page is accessed
+/// from an offset, never past its end.
 ///
 /// Stops at the first error, with the pages before it accessed; `EINTR`
 /// between pages once the caller is killed.
@@ -30,7 +25,7 @@ pub(crate) fn by_page(
     len: usize,
     buf: u64,
     write: bool,
-    mut page: impl FnMut(usize, usize, Chunk<'_>) -> Result,
+    pages: &dyn CpuPages,
 ) -> Result<isize> {
     let buf = usize::try_from(buf)?;
     let mut bounce = KVec::from_elem(0u8, PAGE_SIZE.min(len), GFP_KERNEL)?;
@@ -49,9 +44,9 @@ pub(crate) fn by_page(
         let bytes = &mut bounce[..n];
         if write {
             user.reader().read_slice(bytes)?;
-            page(pos / PAGE_SIZE, offset, Chunk::Write(bytes))?;
+            pages.write(pos / PAGE_SIZE, offset, bytes)?;
         } else {
-            page(pos / PAGE_SIZE, offset, Chunk::Read(&mut *bytes))?;
+            pages.read(pos / PAGE_SIZE, offset, bytes)?;
             user.writer().write_slice(bytes)?;
         }
         done += n;

@@ -14,7 +14,7 @@ use kernel::{
     uaccess::UserSlice,
 };
 
-use crate::access::{by_page, Chunk};
+use crate::access::by_page;
 use crate::ids::{self, IdTable};
 use crate::kernel_ext::{
     gup::UserPageRange,
@@ -217,16 +217,7 @@ pub(crate) fn access(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> 
     {
         return Err(EINVAL);
     }
-    by_page(
-        addr - range.start(),
-        len,
-        args.buf,
-        write,
-        |index, offset, chunk| match chunk {
-            Chunk::Read(buf) => held.mirror.read(index, offset, buf),
-            Chunk::Write(data) => held.mirror.write(index, offset, data),
-        },
-    )
+    by_page(addr - range.start(), len, args.buf, write, &held.mirror)
 }
 
 /// `RUST_GUP_IOC_MIRROR_DROP`: drop the mirror whose id is the `__u32` at

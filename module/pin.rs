@@ -9,7 +9,7 @@
 use core::mem::size_of;
 use kernel::{page::PAGE_SIZE, prelude::*, sync::Mutex, uaccess::UserSlice};
 
-use crate::access::{by_page, Chunk};
+use crate::access::by_page;
 use crate::kernel_ext::{gup::eopnotsupp, mm::MmOwner, task::Syscall, uapi, worker::Workers};
 use crate::set::{self, FileSets};
 use crate::take::{take_for_set_in, Request, Target};
@@ -94,14 +94,5 @@ pub(crate) fn access(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
     if len == 0 || at >= size || len > size - at {
         return Err(EINVAL);
     }
-    by_page(
-        at,
-        len,
-        args.buf,
-        write,
-        |index, offset, chunk| match chunk {
-            Chunk::Read(buf) => pages.read(index, offset, buf),
-            Chunk::Write(data) => pages.write(index, offset, data),
-        },
-    )
+    by_page(at, len, args.buf, write, pages)
 }

@@ -624,9 +624,9 @@ pub(crate) fn eopnotsupp() -> Error {
     Error::from_errno(-(bindings::EOPNOTSUPP as i32))
 }
 
-/// CPU access to the contents of pinned ordinary memory, as a device
-/// reading or writing it would make. Pages are numbered from 0, in the
-/// order they were pinned.
+/// Access to the contents of held pages, as a device reading or writing
+/// them would make: pinned ordinary memory through the CPU, or a mirror's
+/// pages through its entries. Pages are numbered from 0, in order.
 pub(crate) trait CpuPages {
     /// Copies `buf.len()` bytes from page `index`, starting `offset` bytes
     /// into it, to `buf`; `EINVAL` past the set or the page.

@@ -35,7 +35,7 @@
 
 use super::{
     bindings,
-    gup::UserPageRange,
+    gup::{CpuPages, UserPageRange},
     mm::{AddressSpace, CurrentMm, Mm, MmWithUser},
     page::{ordinary_page, set_page_dirty, with_page_mapped},
     task::{cond_resched, fatal_signal_pending},
@@ -432,6 +432,16 @@ impl Mirror {
             }
             Ok(())
         })
+    }
+}
+
+impl CpuPages for Mirror {
+    fn read(&self, index: usize, offset: usize, buf: &mut [u8]) -> Result {
+        Mirror::read(self, index, offset, buf)
+    }
+
+    fn write(&self, index: usize, offset: usize, data: &[u8]) -> Result {
+        Mirror::write(self, index, offset, data)
     }
 }
 
