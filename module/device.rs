@@ -126,10 +126,12 @@ impl RustGupFile {
             uapi::PIN_LONGTERM_TEST_READ => return gup_test::longterm_test_read(&self.sets, arg),
             uapi::RUST_GUP_IOC_BENCH => return gup_test::bench_ioctl(&self.owner, arg, cx),
             uapi::RUST_GUP_IOC_PIN => {
-                return pin::pin(&self.sets, &self.owner, &self.workers, arg, cx)
+                return pin::pin(&self.sets, &self.owner, &self.dma, &self.workers, arg, cx)
             }
             uapi::RUST_GUP_IOC_UNPIN => return pin::unpin(&self.sets, arg),
-            uapi::RUST_GUP_IOC_QUERY => return pin::query(&self.sets, arg),
+            uapi::RUST_GUP_IOC_QUERY | uapi::RUST_GUP_IOC_QUERY_V6 => {
+                return pin::query(&self.sets, arg, len)
+            }
             uapi::RUST_GUP_IOC_ACCESS => return pin::access(&self.sets, arg),
             uapi::RUST_GUP_IOC_MIRROR => return mirror::create(&self.mirrors, arg, cx),
             uapi::RUST_GUP_IOC_MIRROR_FAULT => return mirror::fault(&self.mirrors, arg, cx),
@@ -148,7 +150,8 @@ impl RustGupFile {
                 features |= uapi::RUST_GUP_FEATURE_OWNER
                     | uapi::RUST_GUP_FEATURE_WORKER
                     | uapi::RUST_GUP_FEATURE_PID
-                    | uapi::RUST_GUP_FEATURE_ACCESS;
+                    | uapi::RUST_GUP_FEATURE_ACCESS
+                    | uapi::RUST_GUP_FEATURE_REVOKE;
                 let version = uapi::rust_gup_version {
                     abi_version: ABI_VERSION,
                     features: features.into(),

@@ -15,13 +15,15 @@ use core::mem::size_of;
 use kernel::{c_str, page::PAGE_SIZE, prelude::*, sync::Mutex, time::Ktime, uaccess::UserSlice};
 
 use crate::kernel_ext::{
-    gup::{Access, GupOptions, PageSet, PinnedPages, UserPageRange},
+    gup::{Access, GupOptions, MaybeP2pdma, PageSet, PinnedPages, TakePages, UserPageRange},
     mm::MmOwner,
     task::Syscall,
     uapi,
 };
 use crate::set::{FileSets, Set};
-use crate::take::{take_into, take_range, with_held, Held, Method, Path, Request, Target};
+use crate::take::{
+    take_into, take_range, with_held, Held, HolderKind, Method, OpCommand, Path, Request, Target,
+};
 
 /// What one timed take and release measured.
 struct Measured {
@@ -35,29 +37,54 @@ fn elapsed_ns(start: Ktime) -> u64 {
     (Ktime::ktime_get() - start).to_ns().max(0) as u64
 }
 
+/// Takes `range` into `holder` on `path`, `per_call` pages per GUP call,
+/// timed: the GUP calls made and the time taken.
+fn timed_take<H: TakePages>(
+    holder: &mut H,
+    path: &Path<'_>,
+    range: UserPageRange,
+    per_call: usize,
+) -> Result<(u64, u64)> {
+    let start = Ktime::ktime_get();
+    let calls = take_range(holder, path, range, per_call)?.calls;
+    Ok((calls, elapsed_ns(start)))
+}
+
 /// Takes `range` of `target` per `request`, `per_call` pages per GUP call,
-/// then releases it; `inspect` sees the pages in between, untimed.
+/// then releases it under the same mmap lock; `inspect` sees the pages in
+/// between, untimed. P2PDMA pins are held for the call only
+/// ([`PinnedPages::scoped`], which makes the holder, so there the lock is
+/// taken first): their release is timed from the end of the scope.
 fn measure(
     request: &Request,
     target: &Target,
     range: UserPageRange,
     per_call: usize,
-    inspect: impl FnOnce(&Held),
+    inspect: impl FnOnce(&dyn PageSet),
 ) -> Result<Measured> {
-    let mut held = Held::new(request, range.nr_pages())?;
-    let path = Path::new(target)?;
-
-    let start = Ktime::ktime_get();
-    let calls = with_held!(&mut held, h => take_range(h, &path, range, per_call))?.calls;
-    let get_ns = elapsed_ns(start);
-
-    let pages = held.pages().len();
-    inspect(&held);
-
-    let start = Ktime::ktime_get();
-    drop(held);
-    let put_ns = elapsed_ns(start);
-    drop(path);
+    let (pages, calls, get_ns, put_ns) = match request.kind {
+        HolderKind::Plain(plain) => {
+            let mut held = Held::new(plain, request.opts, range.nr_pages())?;
+            let path = Path::new(target)?;
+            let (calls, get_ns) =
+                with_held!(&mut held, h => timed_take(h, &path, range, per_call))?;
+            let pages = held.pages().len();
+            inspect(held.pages());
+            let start = Ktime::ktime_get();
+            drop(held);
+            (pages, calls, get_ns, elapsed_ns(start))
+        }
+        HolderKind::P2pdma { .. } => {
+            let path = Path::new(target)?;
+            let (pages, calls, get_ns, start) =
+                PinnedPages::<MaybeP2pdma>::scoped(request.opts, range.nr_pages(), |pins| {
+                    let (calls, get_ns) = timed_take(pins, &path, range, per_call)?;
+                    inspect(pins);
+                    Ok((pins.len(), calls, get_ns, Ktime::ktime_get()))
+                })?;
+            (pages, calls, get_ns, elapsed_ns(start))
+        }
+    };
     Ok(Measured {
         pages,
         calls,
@@ -68,8 +95,7 @@ fn measure(
 
 /// Dumps the pages `gup.which_pages` names (1-based, 0 for none) to the
 /// kernel log; out-of-range entries are zeroed, as gup_test does.
-fn dump_pages(gup: &mut uapi::gup_test, held: &Held) {
-    let set = held.pages();
+fn dump_pages(gup: &mut uapi::gup_test, set: &dyn PageSet) {
     for which in gup.which_pages.iter_mut() {
         let Some(index) = (*which as usize).checked_sub(1) else {
             continue;
@@ -111,9 +137,9 @@ pub(crate) fn gup_test_ioctl(
         return Err(EINVAL);
     }
     let per_call = gup.nr_pages_per_call as usize;
-    let m = measure(&request, &target, range, per_call, |held| {
+    let m = measure(&request, &target, range, per_call, |pages| {
         if cmd == uapi::DUMP_USER_PAGES_TEST {
-            dump_pages(&mut gup, held);
+            dump_pages(&mut gup, pages);
         }
     })?;
 
@@ -132,7 +158,7 @@ pub(crate) fn bench_ioctl(owner: &MmOwner, arg: usize, cx: &Syscall) -> Result<i
     if bench.reserved != 0 {
         return Err(EINVAL);
     }
-    let request = Request::from_op(bench.op, bench.flags)?;
+    let request = Request::from_op(bench.op, bench.flags, OpCommand::Bench)?;
     // A registration is held by the file: there is nothing to charge for
     // a take that is released before the ioctl returns.
     if request.account {
@@ -185,7 +211,7 @@ pub(crate) fn longterm_test_start(
     };
     let mut pins = PinnedPages::new(GupOptions::new(access), range.nr_pages())?;
     take_into(&mut pins, &Target::new(cx, method, owner)?, range, true)?;
-    let test = Set::new(pins, None)?;
+    let test = Set::accounted(pins, None)?;
     let mut sets = sets.lock();
     // Another thread may have started the test meanwhile.
     if sets.longterm_test.is_some() {
@@ -209,7 +235,7 @@ pub(crate) fn longterm_test_read(sets: &Mutex<FileSets>, arg: usize) -> Result<i
     let test = sets.lock().longterm_test.clone().ok_or(EINVAL)?;
     let dest: u64 = UserSlice::new(arg, size_of::<u64>()).reader().read()?;
     let mut dest = usize::try_from(dest)?;
-    let pins = &test.holding;
+    let pins = &test.holding.holding;
     for index in 0..pins.len() {
         pins.copy_page_to_user(index, dest)?;
         dest = dest.checked_add(PAGE_SIZE).ok_or(EFAULT)?;

@@ -7,19 +7,29 @@
 #![forbid(unsafe_code)]
 
 use core::mem::size_of;
-use kernel::{page::PAGE_SIZE, prelude::*, sync::Mutex, uaccess::UserSlice};
+use kernel::{
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{Arc, Mutex},
+    uaccess::UserSlice,
+};
 
 use crate::access::by_page;
-use crate::kernel_ext::{gup::eopnotsupp, mm::MmOwner, task::Syscall, uapi, worker::Workers};
+use crate::kernel_ext::{
+    dma::DmaRegistry, gup::eopnotsupp, mm::MmOwner, page::PageInfo, task::Syscall, uapi,
+    worker::Workers,
+};
 use crate::set::{self, FileSets};
-use crate::take::{take_for_set_in, Request, Target};
+use crate::take::{take_for_set_in, OpCommand, Request, Target};
 
 /// `RUST_GUP_IOC_PIN`: take a range and hold it until `UNPIN` or release.
 /// A prefix is fine (the size says how much) except for a registration
 /// (`RUST_GUP_F_ACCOUNT`), which is all or nothing; nothing is an error.
+/// P2PDMA sets are registered with `dma`, for revocation.
 pub(crate) fn pin(
     sets: &Mutex<FileSets>,
     owner: &MmOwner,
+    dma: &Arc<DmaRegistry>,
     workers: &Workers,
     arg: usize,
     cx: &Syscall,
@@ -27,12 +37,11 @@ pub(crate) fn pin(
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_pin>()).reader_writer();
     let mut pin: uapi::rust_gup_pin = reader.read()?;
-    let request = Request::from_pin_op(pin.op, pin.flags)?;
+    let request = Request::from_op(pin.op, pin.flags, OpCommand::Pin)?;
     let target = Target::of_request(cx, &request, owner, pin.pid)?;
     let range = target.range(cx, pin.addr, pin.size)?;
     sets.lock().check_room()?;
-    let (held, charge) = take_for_set_in(&request, target, range, workers)?;
-    let set = set::held_set(held, charge)?;
+    let set = set::held_set(take_for_set_in(&request, target, range, dma, workers)?)?;
     pin.size = (set.pages().len() * PAGE_SIZE) as u64;
     set::publish(sets, set, |id| {
         pin.id = id;
@@ -51,27 +60,49 @@ pub(crate) fn unpin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
     Ok(0)
 }
 
-/// `RUST_GUP_IOC_QUERY`: describe pages of a held set.
-pub(crate) fn query(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
-    let (mut reader, mut writer) =
-        UserSlice::new(arg, size_of::<uapi::rust_gup_query>()).reader_writer();
-    let mut query: uapi::rust_gup_query = reader.read()?;
-    let set = sets.lock().get_any(query.id)?;
-    let pages = set.pages();
-    let first = usize::try_from(query.first)?;
-    if first > pages.len() {
+/// Page descriptions QUERY gathers under a revocable set's lock before it
+/// writes them out without it.
+const QUERY_BATCH: usize = 16;
+
+/// `RUST_GUP_IOC_QUERY`: describe pages of a held set. The caller has `len`
+/// bytes of the structure: fewer with ABI version 6's command number.
+pub(crate) fn query(sets: &Mutex<FileSets>, arg: usize, len: usize) -> Result<isize> {
+    let (mut reader, mut writer) = UserSlice::new(arg, len).reader_writer();
+    let mut query: uapi::rust_gup_query = uapi::read_prefix(&mut reader)?;
+    if query.flags != 0 || query.reserved != 0 {
         return Err(EINVAL);
     }
-    let nr = (query.nr as usize).min(pages.len() - first);
+    let set = sets.lock().get_any(query.id)?;
+    let set_pages = set.pages().len();
+    let first = usize::try_from(query.first)?;
+    if first > set_pages {
+        return Err(EINVAL);
+    }
+    let nr = (query.nr as usize).min(set_pages - first);
     let entry = size_of::<uapi::rust_gup_page_info>();
     let mut out = UserSlice::new(usize::try_from(query.pages)?, nr * entry).writer();
-    for index in first..first + nr {
-        let info = pages.page_info(index).ok_or(EINVAL)?;
-        out.write(&uapi::rust_gup_page_info::from(info))?;
+    let mut batch: [Option<PageInfo>; QUERY_BATCH] = [None; QUERY_BATCH];
+    let mut index = first;
+    while index < first + nr {
+        let n = QUERY_BATCH.min(first + nr - index);
+        {
+            let pages = set.pages();
+            for (i, slot) in batch[..n].iter_mut().enumerate() {
+                // Revoked since the count: the caller learns it below.
+                *slot = pages.page_info(index + i);
+            }
+        }
+        for info in &batch[..n] {
+            out.write(&uapi::rust_gup_page_info::from(info.ok_or(ENODEV)?))?;
+        }
+        index += n;
     }
     query.nr = nr as u32;
-    query.set_pages = pages.len() as u64;
-    writer.write(&query)?;
+    query.set_pages = set_pages as u64;
+    if set.revoked() {
+        query.flags |= uapi::RUST_GUP_QUERY_REVOKED;
+    }
+    uapi::write_prefix(&mut writer, &query)?;
     Ok(0)
 }
 

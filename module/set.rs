@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The page sets an open file holds, whatever holds their pages: pins or
-//! references as GUP took them, or pins DMA-mapped for a device. All are
-//! released when the file is.
+//! references as GUP took them, pins DMA-mapped for a device, or P2PDMA
+//! pins (mapped or not) that the unbind of a provider's driver revokes.
+//! All are released when the file is.
 
 #![forbid(unsafe_code)]
 
+use core::ops::Deref;
 use kernel::{
     prelude::*,
     sync::{Arc, Mutex},
@@ -13,33 +15,72 @@ use kernel::{
 
 use crate::ids::{self, IdTable};
 use crate::kernel_ext::{
-    dma::{DmaMapped, DmaSegment},
-    gup::{CpuPages, GotPages, LongTerm, PageSet, PinKind, PinnedPages},
+    dma::{DmaMapped, DmaSegment, Revocable, RevocableGuard},
+    gup::{CpuPages, GotPages, LongTerm, NoPages, PageSet, PinKind, PinnedPages},
     mm::PinnedVmCharge,
     uapi,
 };
-use crate::stats::{Counted, CHARGED_PAGES, HELD_PAGES, HELD_SETS};
-use crate::take::{with_held, Held};
+use crate::stats::{Accounting, Counted, HELD_SETS};
+use crate::take::{with_held, ForSet};
 
 /// How many sets one file may hold at once, besides the long-term test's.
 const MAX_SETS: usize = 1024;
 
+/// The pages of a set, borrowed: a revocable set's stay locked while this
+/// lives, and no user memory is to be touched meanwhile (the unbind of a
+/// provider may be waiting).
+pub(crate) enum Pages<'a> {
+    Held(&'a dyn PageSet),
+    Revocable(RevocableGuard<'a, Accounting>),
+}
+
+impl<'a> Deref for Pages<'a> {
+    type Target = dyn PageSet + 'a;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Pages::Held(pages) => *pages,
+            Pages::Revocable(guard) => match guard.as_ref() {
+                Some(state) => state.holding.pages(),
+                None => &NoPages,
+            },
+        }
+    }
+}
+
+/// The first DMA segments of `all` from `first` on, copied to `out`: how
+/// many, and how many `all` has. `EINVAL` past the end.
+fn copy_segments(
+    all: &[DmaSegment],
+    first: usize,
+    out: &mut [DmaSegment],
+) -> Result<(usize, usize)> {
+    let wanted = all.get(first..).ok_or(EINVAL)?;
+    let n = wanted.len().min(out.len());
+    out[..n].copy_from_slice(&wanted[..n]);
+    Ok((n, all.len()))
+}
+
 /// What a file holds, as the commands that read a set see it.
 pub(crate) trait HeldSet: Send + Sync {
-    /// The pages the set holds.
-    fn pages(&self) -> &dyn PageSet;
+    /// The pages the set holds; none once revoked.
+    fn pages(&self) -> Pages<'_>;
+
+    /// Whether the unbind of a provider's driver revoked the set.
+    fn revoked(&self) -> bool;
 
     /// CPU access to the pages, for a set of pins of ordinary memory that
     /// no device owns; `None` for others.
     fn cpu(&self) -> Option<&dyn CpuPages>;
 
-    /// The DMA segments of a set mapped for a device (`None` for one that
-    /// is not); `ENODEV` once the unbind of the device's driver revoked
-    /// them.
-    fn dma_segments(&self) -> Option<Result<&[DmaSegment]>>;
+    /// Copies DMA segments, from `first` on, to `out`: how many, and how
+    /// many the set has. `EINVAL` for a set that is not mapped for a device
+    /// or past the end, `ENODEV` once the unbind of the device's driver (or
+    /// of a provider's) revoked them.
+    fn dma_segments(&self, first: usize, out: &mut [DmaSegment]) -> Result<(usize, usize)>;
 }
 
-/// What holds the pages of a set.
+/// What holds the pages of a set, apart from its accounting.
 pub(crate) trait Holding: Send + Sync + 'static {
     fn pages(&self) -> &dyn PageSet;
 
@@ -78,56 +119,107 @@ impl<K: PinKind + 'static> Holding for DmaMapped<K> {
     }
 }
 
-/// A set: its holding and what it is counted and charged as. Fields drop
-/// in order: the pages are released (after the DMA mapping, if any, is
-/// undone) before a registration's charge is given back, as RDMA does.
-pub(crate) struct Set<H> {
+/// A holding that nothing revokes, with its accounting. Fields drop in
+/// order: the pages are released (after the DMA mapping, if any, is
+/// undone) before the charge is given back.
+pub(crate) struct Accounted<H> {
     pub(crate) holding: H,
-    _charge: Option<(PinnedVmCharge, Counted)>,
-    _sets: Counted,
-    _pages: Counted,
+    _accounting: Accounting,
 }
 
-impl<H: Holding> Set<H> {
-    /// `holding` as a set, with the charge made for it, if any.
-    pub(crate) fn new(holding: H, charge: Option<PinnedVmCharge>) -> Result<Arc<Self>> {
-        let pages = holding.pages().len() as u64;
+/// A set: what holds its pages, counted as a set.
+pub(crate) struct Set<H> {
+    pub(crate) holding: H,
+    _sets: Counted,
+}
+
+impl<H> Set<H> {
+    fn new(holding: H) -> Result<Arc<Self>> {
         Ok(Arc::new(
             Set {
                 holding,
-                _charge: charge.map(|c| {
-                    let n = c.pages() as u64;
-                    (c, Counted::new(&CHARGED_PAGES, n))
-                }),
                 _sets: Counted::new(&HELD_SETS, 1),
-                _pages: Counted::new(&HELD_PAGES, pages),
             },
             GFP_KERNEL,
         )?)
     }
 }
 
-impl<H: Holding> HeldSet for Set<H> {
-    fn pages(&self) -> &dyn PageSet {
-        self.holding.pages()
+impl<H: Holding> Set<Accounted<H>> {
+    /// `holding` as a set, with the charge made for it, if any.
+    pub(crate) fn accounted(holding: H, charge: Option<PinnedVmCharge>) -> Result<Arc<Self>> {
+        let pages = holding.pages().len();
+        Self::new(Accounted {
+            holding,
+            _accounting: Accounting::new(pages, charge),
+        })
+    }
+}
+
+impl<H: Holding> HeldSet for Set<Accounted<H>> {
+    fn pages(&self) -> Pages<'_> {
+        Pages::Held(self.holding.holding.pages())
+    }
+
+    fn revoked(&self) -> bool {
+        false
     }
 
     fn cpu(&self) -> Option<&dyn CpuPages> {
-        self.holding.cpu()
+        self.holding.holding.cpu()
     }
 
-    fn dma_segments(&self) -> Option<Result<&[DmaSegment]>> {
-        self.holding.dma_segments()
+    fn dma_segments(&self, first: usize, out: &mut [DmaSegment]) -> Result<(usize, usize)> {
+        copy_segments(
+            self.holding.holding.dma_segments().ok_or(EINVAL)??,
+            first,
+            out,
+        )
     }
 }
 
-/// Pages as GUP took them, as a set.
-pub(crate) fn held_set(held: Held, charge: Option<PinnedVmCharge>) -> Result<Arc<dyn HeldSet>> {
-    Ok(with_held!(held, h => Set::new(h, charge)?))
+impl Set<Revocable<Accounting>> {
+    /// P2PDMA pins, held revocably, as a set.
+    pub(crate) fn revocable(holding: Revocable<Accounting>) -> Result<Arc<Self>> {
+        Self::new(holding)
+    }
+}
+
+impl HeldSet for Set<Revocable<Accounting>> {
+    fn pages(&self) -> Pages<'_> {
+        Pages::Revocable(self.holding.lock())
+    }
+
+    fn revoked(&self) -> bool {
+        self.holding.lock().is_none()
+    }
+
+    /// P2PDMA pages are no memory the CPU may rely on.
+    fn cpu(&self) -> Option<&dyn CpuPages> {
+        None
+    }
+
+    fn dma_segments(&self, first: usize, out: &mut [DmaSegment]) -> Result<(usize, usize)> {
+        let state = self.holding.lock();
+        let state = state.as_ref().ok_or(ENODEV)?;
+        copy_segments(
+            state.holding.mapped().ok_or(EINVAL)?.segments()?,
+            first,
+            out,
+        )
+    }
+}
+
+/// Pages taken for a new set, as a set.
+pub(crate) fn held_set(taken: ForSet) -> Result<Arc<dyn HeldSet>> {
+    Ok(match taken {
+        ForSet::Held(held, charge) => with_held!(held, h => Set::accounted(h, charge)?),
+        ForSet::Revocable(revocable) => Set::revocable(revocable)?,
+    })
 }
 
 /// The long-term test's set (`PIN_LONGTERM_TEST_START`).
-pub(crate) type LongtermTest = Set<PinnedPages<LongTerm>>;
+pub(crate) type LongtermTest = Set<Accounted<PinnedPages<LongTerm>>>;
 
 /// What one open file holds: the long-term test's set (id 0) and the sets
 /// of `RUST_GUP_IOC_PIN` and `_DMA_MAP`; see [`IdTable`] for why they are

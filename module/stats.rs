@@ -9,7 +9,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::kernel_ext::uapi;
+use crate::kernel_ext::{mm::PinnedVmCharge, uapi};
 
 /// Files open on the device.
 pub(crate) static OPEN_FILES: AtomicU64 = AtomicU64::new(0);
@@ -37,6 +37,27 @@ impl Counted {
 impl Drop for Counted {
     fn drop(&mut self) {
         self.counter.fetch_sub(self.n, Ordering::Relaxed);
+    }
+}
+
+/// What the pages of a set are counted and charged as: the held pages, and
+/// for a registration its `pinned_vm` charge. Released with the pages
+/// (after them: a registration's charge is given back once its pages are
+/// released, as RDMA does), by the set's owner or by its revocation.
+pub(crate) struct Accounting {
+    _pages: Counted,
+    _charge: Option<(PinnedVmCharge, Counted)>,
+}
+
+impl Accounting {
+    pub(crate) fn new(pages: usize, charge: Option<PinnedVmCharge>) -> Self {
+        Accounting {
+            _pages: Counted::new(&HELD_PAGES, pages as u64),
+            _charge: charge.map(|c| {
+                let n = c.pages() as u64;
+                (c, Counted::new(&CHARGED_PAGES, n))
+            }),
+        }
     }
 }
 

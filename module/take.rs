@@ -5,18 +5,21 @@
 
 #![forbid(unsafe_code)]
 
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::Arc};
 
 use crate::kernel_ext::{
+    dma::{DmaRegistry, Revocable},
     gup::{
-        Access, GotPages, GupOptions, LongTerm, MaybeP2pdma, PageSet, PinnedPages, ShortTerm,
-        TakePages, Taken, UserPageRange,
+        Access, GotPages, GupOptions, LongTerm, PageSet, PinnedPages, ShortTerm, TakePages, Taken,
+        UserPageRange,
     },
     mm::{AddressSpace, CurrentMm, MmOwner, MmapReadGuard, OwnerMm, PinnedVmCharge},
+    pci::PciFunction,
     task::Syscall,
     uapi,
     worker::Workers,
 };
+use crate::stats::Accounting;
 
 /// The GUP entry point a request uses.
 #[derive(Clone, Copy, Debug)]
@@ -29,19 +32,50 @@ pub(crate) enum Method {
     Remote,
 }
 
-/// The kind of pin a request makes.
+/// The kind of pin a request makes, for pins a plain holder keeps.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum PinSelect {
     ShortTerm,
     LongTerm,
-    MaybeP2pdma,
 }
 
-/// The holder a request fills: a pin of some kind, or page references.
+/// A holder nothing revokes: pins of a kind, or page references.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum HolderKind {
+pub(crate) enum Plain {
     Pin(PinSelect),
     Get,
+}
+
+/// The holder a request fills.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum HolderKind {
+    Plain(Plain),
+    /// Pins that may hold P2PDMA pages (FOLL_PCI_P2PDMA): held for one
+    /// operation, or by a [`Revocable`]. `longterm` is a revocable
+    /// long-term registration (P2PDMA pages only).
+    P2pdma {
+        longterm: bool,
+    },
+}
+
+/// What a DMA mapping pins: the same without page references, which must
+/// not be the target of DMA.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DmaPins {
+    Plain(PinSelect),
+    P2pdma { longterm: bool },
+}
+
+/// The command of rust_gup's own ABI a request comes with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpCommand {
+    /// `RUST_GUP_IOC_BENCH`: taken and released within the call.
+    Bench,
+    /// `RUST_GUP_IOC_PIN`, the only one with `RUST_GUP_F_WORKER` and
+    /// `RUST_GUP_F_PID` (remote ops only).
+    Pin,
+    /// `RUST_GUP_IOC_DMA_MAP`.
+    DmaMap,
 }
 
 /// A checked request: everything in it is a combination GUP accepts.
@@ -60,30 +94,34 @@ pub(crate) struct Request {
 }
 
 impl Request {
-    /// The pin kind for the long-term and P2PDMA choices; `EINVAL` for
-    /// both at once, which GUP would WARN on.
-    fn pin_kind(longterm: bool, p2pdma: bool) -> Result<HolderKind> {
-        Ok(HolderKind::Pin(match (longterm, p2pdma) {
+    /// The holder for a request that pins: the long-term and P2PDMA
+    /// choices. Both at once, which GUP would WARN on, is a revocable
+    /// long-term registration where `registration` allows it, else
+    /// `EINVAL`.
+    fn pin_kind(longterm: bool, p2pdma: bool, registration: bool) -> Result<HolderKind> {
+        Ok(match (longterm, p2pdma) {
+            (true, true) if registration => HolderKind::P2pdma { longterm: true },
             (true, true) => return Err(EINVAL),
-            (true, false) => PinSelect::LongTerm,
-            (false, true) => PinSelect::MaybeP2pdma,
-            (false, false) => PinSelect::ShortTerm,
-        }))
+            (false, true) => HolderKind::P2pdma { longterm: false },
+            (true, false) => HolderKind::Plain(Plain::Pin(PinSelect::LongTerm)),
+            (false, false) => HolderKind::Plain(Plain::Pin(PinSelect::ShortTerm)),
+        })
     }
 
-    /// The kind of pin, for a request that pins (FOLL_PIN); `None` for one
-    /// that gets (FOLL_GET).
-    pub(crate) fn pin(&self) -> Option<PinSelect> {
+    /// What a DMA mapping of the request pins; `None` for a request that
+    /// gets (FOLL_GET).
+    pub(crate) fn dma_pins(&self) -> Option<DmaPins> {
         match self.kind {
-            HolderKind::Pin(pin) => Some(pin),
-            HolderKind::Get => None,
+            HolderKind::Plain(Plain::Pin(pin)) => Some(DmaPins::Plain(pin)),
+            HolderKind::Plain(Plain::Get) => None,
+            HolderKind::P2pdma { longterm } => Some(DmaPins::P2pdma { longterm }),
         }
     }
 
     /// A request of the kernel's gup_test ABI: the command picks the entry
     /// point and pin or get, `gup_flags` carries raw FOLL bits. Only the
     /// bits listed in the uapi header are taken; anything else is `EINVAL`
-    /// rather than passed on to GUP.
+    /// rather than passed on to GUP, and so is LONGTERM with PCI_P2PDMA.
     pub(crate) fn from_gup_test(cmd: u32, gup_flags: u32, test_flags: u32) -> Result<Self> {
         if test_flags & !uapi::GUP_TEST_FLAG_DUMP_PAGES_USE_PIN != 0 {
             return Err(EINVAL);
@@ -115,9 +153,10 @@ impl Request {
             Self::pin_kind(
                 longterm || gup_flags & uapi::RUST_GUP_FOLL_LONGTERM != 0,
                 gup_flags & uapi::RUST_GUP_FOLL_PCI_P2PDMA != 0,
+                false,
             )?
         } else {
-            HolderKind::Get
+            HolderKind::Plain(Plain::Get)
         };
         let access = if gup_flags & uapi::RUST_GUP_FOLL_WRITE != 0 {
             Access::Write
@@ -134,19 +173,11 @@ impl Request {
         })
     }
 
-    /// A request of rust_gup's own ABI: `op` is an `enum rust_gup_op`,
-    /// `flags` are `RUST_GUP_F_*`, without `RUST_GUP_F_WORKER` and
-    /// `RUST_GUP_F_PID`, which only `RUST_GUP_IOC_PIN` takes.
-    pub(crate) fn from_op(op: u32, flags: u32) -> Result<Self> {
-        if flags & (uapi::RUST_GUP_F_WORKER | uapi::RUST_GUP_F_PID) != 0 {
-            return Err(EINVAL);
-        }
-        Self::from_pin_op(op, flags)
-    }
-
-    /// The same with all of `RUST_GUP_IOC_PIN`'s flags: `RUST_GUP_F_WORKER`
-    /// and `RUST_GUP_F_PID` are for the remote ops only.
-    pub(crate) fn from_pin_op(op: u32, flags: u32) -> Result<Self> {
+    /// A request of rust_gup's own ABI for command `cmd`: `op` is an `enum
+    /// rust_gup_op`, `flags` are `RUST_GUP_F_*`. LONGTERM with P2PDMA is a
+    /// revocable registration, for the commands that hold pages (PIN,
+    /// DMA_MAP).
+    pub(crate) fn from_op(op: u32, flags: u32, cmd: OpCommand) -> Result<Self> {
         let (pin, method) = match op {
             uapi::RUST_GUP_OP_PIN_FAST => (true, Method::Fast),
             uapi::RUST_GUP_OP_PIN_LOCKED => (true, Method::Locked),
@@ -159,19 +190,23 @@ impl Request {
             _ => return Err(EINVAL),
         };
         let has = |f: u32| flags & f != 0;
+        let remote_only = uapi::RUST_GUP_F_WORKER | uapi::RUST_GUP_F_PID;
         if flags & !uapi::RUST_GUP_F_ALL != 0
             || (!pin && (has(uapi::RUST_GUP_F_LONGTERM) || has(uapi::RUST_GUP_F_P2PDMA)))
             || (has(uapi::RUST_GUP_F_DIRTY) && !has(uapi::RUST_GUP_F_WRITE))
             || (has(uapi::RUST_GUP_F_ACCOUNT) && !has(uapi::RUST_GUP_F_LONGTERM))
-            || (!matches!(method, Method::Remote)
-                && (has(uapi::RUST_GUP_F_WORKER) || has(uapi::RUST_GUP_F_PID)))
+            || ((cmd != OpCommand::Pin || !matches!(method, Method::Remote)) && has(remote_only))
         {
             return Err(EINVAL);
         }
         let kind = if pin {
-            Self::pin_kind(has(uapi::RUST_GUP_F_LONGTERM), has(uapi::RUST_GUP_F_P2PDMA))?
+            Self::pin_kind(
+                has(uapi::RUST_GUP_F_LONGTERM),
+                has(uapi::RUST_GUP_F_P2PDMA),
+                cmd != OpCommand::Bench,
+            )?
         } else {
-            HolderKind::Get
+            HolderKind::Plain(Plain::Get)
         };
         let access = match (has(uapi::RUST_GUP_F_WRITE), has(uapi::RUST_GUP_F_DIRTY)) {
             (false, _) => Access::Read,
@@ -189,11 +224,10 @@ impl Request {
     }
 }
 
-/// Pins of any kind, as a request makes them.
+/// Pins of a kind a plain holder keeps.
 pub(crate) enum Pinned {
     ShortTerm(PinnedPages<ShortTerm>),
     LongTerm(PinnedPages<LongTerm>),
-    MaybeP2pdma(PinnedPages<MaybeP2pdma>),
 }
 
 /// Runs `$body` with `$p` bound to the pins of `$pinned`, whatever their
@@ -203,13 +237,12 @@ macro_rules! with_pinned {
         match $pinned {
             $crate::take::Pinned::ShortTerm($p) => $body,
             $crate::take::Pinned::LongTerm($p) => $body,
-            $crate::take::Pinned::MaybeP2pdma($p) => $body,
         }
     };
 }
 pub(crate) use with_pinned;
 
-/// A holder of any kind, as a request makes it.
+/// A plain holder of any kind.
 pub(crate) enum Held {
     Pinned(Pinned),
     Got(GotPages),
@@ -235,19 +268,16 @@ impl Pinned {
         Ok(match pin {
             PinSelect::ShortTerm => Pinned::ShortTerm(PinnedPages::new_unscoped(opts, capacity)?),
             PinSelect::LongTerm => Pinned::LongTerm(PinnedPages::new(opts, capacity)?),
-            PinSelect::MaybeP2pdma => {
-                Pinned::MaybeP2pdma(PinnedPages::new_unscoped(opts, capacity)?)
-            }
         })
     }
 }
 
 impl Held {
-    /// An empty holder for `request`, with room for `capacity` pages.
-    pub(crate) fn new(request: &Request, capacity: usize) -> Result<Self> {
-        Ok(match request.kind {
-            HolderKind::Pin(pin) => Held::Pinned(Pinned::new(pin, request.opts, capacity)?),
-            HolderKind::Get => Held::Got(GotPages::new(request.opts, capacity)?),
+    /// An empty holder of kind `plain`, with room for `capacity` pages.
+    pub(crate) fn new(plain: Plain, opts: GupOptions, capacity: usize) -> Result<Self> {
+        Ok(match plain {
+            Plain::Pin(pin) => Held::Pinned(Pinned::new(pin, opts, capacity)?),
+            Plain::Get => Held::Got(GotPages::new(opts, capacity)?),
         })
     }
 
@@ -391,21 +421,21 @@ pub(crate) fn take_into<H: TakePages>(
     }
 }
 
-/// A new holder of `range` per `request`; see [`take_into`]. On failure
-/// what was taken is released.
-pub(crate) fn take_held(
+/// A new holder of kind `plain` of `range` per `request`; see
+/// [`take_into`]. On failure what was taken is released.
+fn take_held(
+    plain: Plain,
     request: &Request,
     target: &Target,
     range: UserPageRange,
     whole: bool,
 ) -> Result<Held> {
-    let mut held = Held::new(request, range.nr_pages())?;
+    let mut held = Held::new(plain, request.opts, range.nr_pages())?;
     with_held!(&mut held, h => take_into(h, target, range, whole)?);
     Ok(held)
 }
 
-/// The same for a request that pins, as `pin`, the kind
-/// [`Request::pin()`] gave.
+/// The same for pins of kind `pin`.
 pub(crate) fn take_pinned(
     request: &Request,
     pin: PinSelect,
@@ -418,21 +448,57 @@ pub(crate) fn take_pinned(
     Ok(pinned)
 }
 
+/// P2PDMA pins of `range` per `request`, registered with `registry` and,
+/// for a `client`, mapped for it; `charge`, made for them, goes with them.
+/// A `longterm` registration takes P2PDMA pages only (see
+/// [`Revocable::new`]) and the whole range, like any registration.
+pub(crate) fn take_revocable(
+    request: &Request,
+    longterm: bool,
+    target: &Target,
+    range: UserPageRange,
+    registry: &Arc<DmaRegistry>,
+    client: Option<&PciFunction>,
+    charge: Option<PinnedVmCharge>,
+) -> Result<Revocable<Accounting>> {
+    Revocable::new(
+        registry,
+        request.opts,
+        range.nr_pages(),
+        |pins| take_into(pins, target, range, request.account),
+        longterm,
+        client,
+        |pages| Ok(Accounting::new(pages.len(), charge)),
+    )
+}
+
 /// Pages taken for a new set, with the charge made for them if the request
 /// is a registration.
-pub(crate) type ForSet = (Held, Option<PinnedVmCharge>);
+pub(crate) enum ForSet {
+    Held(Held, Option<PinnedVmCharge>),
+    Revocable(Revocable<Accounting>),
+}
 
 /// Takes `range` of `target` for a new set per `request`: a registration
 /// (`RUST_GUP_F_ACCOUNT`) is charged first, for the whole range, and then
-/// taken whole. On failure what was taken is released, then the charge.
+/// taken whole. P2PDMA pins are registered with `registry`. On failure
+/// what was taken is released, then the charge.
 pub(crate) fn take_for_set(
     request: &Request,
     target: &Target,
     range: UserPageRange,
+    registry: &Arc<DmaRegistry>,
 ) -> Result<ForSet> {
     let charge = target.charge_for(request, range.nr_pages())?;
-    let held = take_held(request, target, range, request.account)?;
-    Ok((held, charge))
+    Ok(match request.kind {
+        HolderKind::Plain(plain) => ForSet::Held(
+            take_held(plain, request, target, range, request.account)?,
+            charge,
+        ),
+        HolderKind::P2pdma { longterm } => ForSet::Revocable(take_revocable(
+            request, longterm, target, range, registry, None, charge,
+        )?),
+    })
 }
 
 /// The same, in one of `workers` when the request says so
@@ -443,13 +509,15 @@ pub(crate) fn take_for_set_in(
     request: &Request,
     target: Target,
     range: UserPageRange,
+    registry: &Arc<DmaRegistry>,
     workers: &Workers,
 ) -> Result<ForSet> {
     match target {
         Target::Remote(mm) if request.worker => {
             let request = *request;
-            workers.run(move || take_for_set(&request, &Target::Remote(mm), range))?
+            let registry = registry.clone();
+            workers.run(move || take_for_set(&request, &Target::Remote(mm), range, &registry))?
         }
-        target => take_for_set(request, &target, range),
+        target => take_for_set(request, &target, range, registry),
     }
 }

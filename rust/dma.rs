@@ -29,6 +29,11 @@
 //!   [`DmaRegistry`] every mapping is made through watches PCI driver
 //!   unbinds, and unmaps and revokes a client's mappings first; their pins
 //!   stay until their owner drops them.
+//! - No P2PDMA pin outlives the binding of its provider's driver: pins that
+//!   may hold P2PDMA pages are kept past one operation only by a
+//!   [`Revocable`], registered with every provider of its pages. When one
+//!   unbinds, its mappings are undone and all its pins released before the
+//!   driver's teardown waits for the provider's pages to be freed.
 //!
 //! Upstream's `kernel::scatterlist` (6.18) types a table by the same
 //! stages (allocated, then DMA-mapped, dropped in reverse); the 6.12
@@ -37,7 +42,7 @@
 
 use super::{
     bindings,
-    gup::{Access, PinKind, PinnedPages},
+    gup::{Access, GupOptions, MaybeP2pdma, PageSet, PinKind, PinnedPages},
     pci::{eremoteio, P2pdmaPage, PciFunction},
     task::{cond_resched, Syscall},
 };
@@ -52,7 +57,10 @@ use kernel::{
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::{Arc, Mutex},
+    sync::{
+        lock::{mutex::MutexBackend, Guard},
+        Arc, Mutex,
+    },
     types::Opaque,
 };
 
@@ -64,7 +72,7 @@ pub(crate) fn may_map_for_dma(_cx: &Syscall) -> bool {
 }
 
 /// One DMA segment of a mapping, as the client is to use it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct DmaSegment {
     pub(crate) addr: u64,
     pub(crate) len: u32,
@@ -429,10 +437,28 @@ struct Registry {
     claims: Claims,
     live: RBTree<u64, Live>,
     last_key: u64,
+    /// The registered [`Revocable`]s, by key.
+    revocable: RBTree<u64, Arc<dyn Revoke>>,
+    /// The devices whose driver is being unbound (from
+    /// `BUS_NOTIFY_UNBIND_DRIVER` to `BUS_NOTIFY_UNBOUND_DRIVER`): pins of
+    /// their P2PDMA pages are refused registration.
+    unbinding: RBTree<usize, ()>,
 }
 
-/// The registry of live DMA mappings and the PCI bus notifier that revokes
-/// them, as one pinned object: the notifier block is a field, registered
+impl Registry {
+    /// Takes out a registered [`Revocable`] with pages of `dev`, if any.
+    fn take_revocable_of(&mut self, dev: *mut bindings::device) -> Option<Arc<dyn Revoke>> {
+        let key = self
+            .revocable
+            .iter()
+            .find(|(_, r)| r.provided_by(dev))
+            .map(|(&key, _)| key)?;
+        self.revocable.remove(&key)
+    }
+}
+
+/// The registry of live DMA mappings and of [`Revocable`] P2PDMA pins, and
+/// the PCI bus notifier that revokes them, as one pinned object: the notifier block is a field, registered
 /// when the registry is made and unregistered when it goes, so it cannot be
 /// registered twice. A module that maps makes one and keeps it for as long
 /// as mappings may exist; each mapping keeps a reference to it.
@@ -466,8 +492,15 @@ unsafe impl Send for DmaRegistry {}
 unsafe impl Sync for DmaRegistry {}
 
 /// The bus notifier: before a PCI driver is unbound from a device, every
-/// live mapping for that device is unmapped and revoked. Their pins stay
-/// held until their owners release them.
+/// [`Revocable`] with P2PDMA pages the device provides is revoked, and every
+/// live mapping for the device is unmapped and revoked (its pins stay held
+/// until its owner releases them).
+///
+/// The core calls it with the device lock of the device held, and its
+/// driver's teardown then waits until every P2PDMA page the device provides
+/// is freed: a revoked set's pins are released here, and a pin taken from
+/// now on is refused registration until the unbind is over
+/// (`BUS_NOTIFY_UNBOUND_DRIVER`), so it is released too.
 ///
 /// # Safety
 ///
@@ -478,7 +511,9 @@ unsafe extern "C" fn bus_notify(
     action: c_ulong,
     data: *mut c_void,
 ) -> c_int {
-    if action != bindings::bus_notifier_event_BUS_NOTIFY_UNBIND_DRIVER as c_ulong {
+    const UNBIND: c_ulong = bindings::bus_notifier_event_BUS_NOTIFY_UNBIND_DRIVER as c_ulong;
+    const UNBOUND: c_ulong = bindings::bus_notifier_event_BUS_NOTIFY_UNBOUND_DRIVER as c_ulong;
+    if action != UNBIND && action != UNBOUND {
         return bindings::NOTIFY_DONE as c_int;
     }
     // SAFETY: `nb` is the `nb` field of a registry (only `DmaRegistry::new`
@@ -494,6 +529,29 @@ unsafe extern "C" fn bus_notify(
         &*addr_of!((*registry).inner)
     };
     let dev = data.cast::<bindings::device>();
+    if action == UNBOUND {
+        inner.lock().unbinding.remove(&(dev as usize));
+        return bindings::NOTIFY_OK as c_int;
+    }
+    match RBTreeNodeReservation::new(GFP_KERNEL) {
+        Ok(node) => {
+            inner
+                .lock()
+                .unbinding
+                .insert(node.into_node(dev as usize, ()));
+        }
+        // Only a pin racing with this unbind goes unrefused: the unbind
+        // then waits for its owner to release it, as without revocation.
+        Err(_) => pr_warn!("out of memory: pins racing this unbind are not refused\n"),
+    }
+    // One at a time, outside the lock: dropping a mapping takes it.
+    loop {
+        let revocable = inner.lock().take_revocable_of(dev);
+        let Some(revocable) = revocable else {
+            break;
+        };
+        revocable.revoke();
+    }
     let mut guard = inner.lock();
     let registry = &mut *guard;
     let mut cursor = registry.live.cursor_front();
@@ -602,9 +660,18 @@ impl<K: PinKind> DmaMapped<K> {
         client: &PciFunction,
         registry: &Arc<DmaRegistry>,
     ) -> Result<Self> {
+        Self::map_locked(pins, &DeviceGuard::lock(client)?, registry)
+    }
+
+    /// The same, with the client's device lock held by `guard`.
+    fn map_locked(
+        pins: PinnedPages<K>,
+        guard: &DeviceGuard<'_>,
+        registry: &Arc<DmaRegistry>,
+    ) -> Result<Self> {
+        let client = guard.client;
         let pages = pins.page_ptrs();
         let writable = pins.access() != Access::Read;
-        let guard = DeviceGuard::lock(client)?;
         if !guard.driver_bound() {
             return Err(ENODEV);
         }
@@ -632,7 +699,7 @@ impl<K: PinKind> DmaMapped<K> {
                 .claims
                 .claim(&table, nodes, &mut claimed)?;
         }
-        let table = match MappedTable::new(table, &guard, writable) {
+        let table = match MappedTable::new(table, guard, writable) {
             Ok(table) => table,
             Err(e) => {
                 registry.inner.lock().claims.unclaim(&claimed);
@@ -650,7 +717,6 @@ impl<K: PinKind> DmaMapped<K> {
         let key = inner.last_key;
         inner.live.insert(live_node.into_node(key, live));
         drop(inner);
-        drop(guard);
         Ok(DmaMapped {
             registered: Registered {
                 registry: registry.clone(),
@@ -699,4 +765,228 @@ fn check_reachable(client: &PciFunction, pages: &[*mut bindings::page]) -> Resul
         reachable = Some(page);
     }
     Ok(())
+}
+
+/// The providers of the P2PDMA pages of `pages`, which the caller holds,
+/// each once: `ENODEV` for a page whose provider is not found (its BAR
+/// released). With `p2pdma_only`, `EINVAL` for a page of ordinary memory.
+fn providers_of(pages: &[*mut bindings::page], p2pdma_only: bool) -> Result<KVVec<PciFunction>> {
+    let mut providers: KVVec<PciFunction> = KVVec::new();
+    let mut last: Option<P2pdmaPage<'_>> = None;
+    for &page in pages {
+        let page = NonNull::new(page).ok_or(EINVAL)?;
+        // SAFETY: the caller holds the pages for the duration of the call.
+        let Some(page) = (unsafe { P2pdmaPage::new(page) }) else {
+            if p2pdma_only {
+                return Err(EINVAL);
+            }
+            continue;
+        };
+        if last.as_ref().is_some_and(|l| l.same_pgmap(&page)) {
+            continue;
+        }
+        let provider = page.provider().ok_or(ENODEV)?;
+        if !providers
+            .iter()
+            .any(|p| p.as_dev_ptr() == provider.as_dev_ptr())
+        {
+            providers.push(provider, GFP_KERNEL)?;
+        }
+        last = Some(page);
+    }
+    Ok(providers)
+}
+
+/// What a [`Revocable`] holds until it is revoked: P2PDMA pins, or the
+/// same DMA-mapped for a device.
+pub(crate) enum P2pHolding {
+    Pinned(PinnedPages<MaybeP2pdma>),
+    Mapped(DmaMapped<MaybeP2pdma>),
+}
+
+impl P2pHolding {
+    /// The pinned pages.
+    pub(crate) fn pages(&self) -> &(dyn PageSet + 'static) {
+        match self {
+            P2pHolding::Pinned(pins) => pins,
+            P2pHolding::Mapped(mapped) => mapped.pins(),
+        }
+    }
+
+    /// The mapping, if the pins are mapped.
+    pub(crate) fn mapped(&self) -> Option<&DmaMapped<MaybeP2pdma>> {
+        match self {
+            P2pHolding::Pinned(_) => None,
+            P2pHolding::Mapped(mapped) => Some(mapped),
+        }
+    }
+}
+
+/// A [`Revocable`]'s holding and what goes with it (the owner's charge for
+/// the pages, for instance): released together, by the owner or by the
+/// revocation. Fields drop in order: the pages go first.
+pub(crate) struct P2pState<T> {
+    pub(crate) holding: P2pHolding,
+    _with: T,
+}
+
+/// A [`Revocable`] as its registry sees it.
+trait Revoke: Send + Sync {
+    /// Whether `dev` provides P2PDMA pages the pins hold.
+    fn provided_by(&self, dev: *mut bindings::device) -> bool;
+
+    /// Releases the holding: its mapping, if any, then its pins.
+    fn revoke(&self);
+}
+
+#[pin_data]
+struct RevocableInner<T> {
+    /// `None` once released.
+    #[pin]
+    state: Mutex<Option<P2pState<T>>>,
+    providers: KVVec<PciFunction>,
+}
+
+impl<T: Send> Revoke for RevocableInner<T> {
+    fn provided_by(&self, dev: *mut bindings::device) -> bool {
+        self.providers.iter().any(|p| p.as_dev_ptr() == dev)
+    }
+
+    fn revoke(&self) {
+        let state = self.state.lock().take();
+        // Released outside the lock.
+        drop(state);
+    }
+}
+
+/// P2PDMA pins held past one operation, which the unbind of a provider's
+/// driver revokes: the only way to keep [`MaybeP2pdma`] pins.
+///
+/// In 6.12 every P2PDMA page holds a reference on its provider's pagemap,
+/// and the provider's driver teardown (`memunmap_pages()`) waits until all
+/// are freed: a pin held across that blocks the unbind for as long as it
+/// is held. That is why GUP refuses FOLL_LONGTERM with FOLL_PCI_P2PDMA. A
+/// `Revocable` is registered, in a [`DmaRegistry`], with every provider of
+/// its pages; at `BUS_NOTIFY_UNBIND_DRIVER` of one of them its mapping, if
+/// any, is undone and its pins (all of them, ordinary pages too, so a set
+/// is never half there) released, and what goes with them (`T`) dropped.
+/// The owner sees [`Self::lock`] give `None` from then on.
+///
+/// Made with [`Self::new`]: the pins are taken, then registered, then
+/// mapped, so a take that races with an unbind is either registered before
+/// the notifier looks, and revoked, or refused (`ENODEV`) and released.
+///
+/// Lock order: a client's device lock, then the state, then the registry.
+pub(crate) struct Revocable<T: Send + 'static> {
+    inner: Arc<RevocableInner<T>>,
+    registry: Arc<DmaRegistry>,
+    key: u64,
+}
+
+/// The state of a [`Revocable`], locked: `None` once revoked. Nothing
+/// that may wait for long (user memory, another device) is to be touched
+/// while it is held: the unbind of a provider waits for it.
+pub(crate) type RevocableGuard<'a, T> = Guard<'a, Option<P2pState<T>>, MutexBackend>;
+
+impl<T: Send + 'static> Revocable<T> {
+    /// Pins with `fill`, which takes pages into an empty holder with room
+    /// for `capacity` pages, registers the pins with the providers of their
+    /// P2PDMA pages, and, for a `client`, maps them for it (see
+    /// [`DmaMapped::new`] for its errors). `with(pages)` makes what goes
+    /// with the pins.
+    ///
+    /// `p2pdma_only` is for a long-term registration: the pins are taken
+    /// without FOLL_LONGTERM, which GUP refuses with FOLL_PCI_P2PDMA, so an
+    /// ordinary page among them would be a long-term pin that was not
+    /// migrated out of ZONE_MOVABLE or CMA, nor checked against a shared
+    /// file mapping. Such a range is `EINVAL`.
+    ///
+    /// `ENODEV` when the driver of a provider is being unbound, or a page's
+    /// provider is not found. On failure everything taken is released.
+    pub(crate) fn new(
+        registry: &Arc<DmaRegistry>,
+        opts: GupOptions,
+        capacity: usize,
+        fill: impl FnOnce(&mut PinnedPages<MaybeP2pdma>) -> Result,
+        p2pdma_only: bool,
+        client: Option<&PciFunction>,
+        with: impl FnOnce(&dyn PageSet) -> Result<T>,
+    ) -> Result<Self> {
+        let mut pins = PinnedPages::empty(opts, capacity)?;
+        fill(&mut pins)?;
+        let providers = providers_of(pins.page_ptrs(), p2pdma_only)?;
+        let with = with(&pins)?;
+        let state = P2pState {
+            holding: P2pHolding::Pinned(pins),
+            _with: with,
+        };
+        let inner = Arc::pin_init(
+            pin_init!(RevocableInner {
+                state <- new_mutex!(Some(state), "rust_gup_revocable"),
+                providers,
+            }),
+            GFP_KERNEL,
+        )?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let key = {
+            let mut locked = registry.inner.lock();
+            if inner
+                .providers
+                .iter()
+                .any(|p| locked.unbinding.get(&(p.as_dev_ptr() as usize)).is_some())
+            {
+                // The pins go after the lock.
+                return Err(ENODEV);
+            }
+            locked.last_key += 1;
+            let key = locked.last_key;
+            let revoke: Arc<dyn Revoke> = inner.clone();
+            locked.revocable.insert(node.into_node(key, revoke));
+            key
+        };
+        let this = Revocable {
+            inner,
+            registry: registry.clone(),
+            key,
+        };
+        if let Some(client) = client {
+            this.map_for(client)?;
+        }
+        Ok(this)
+    }
+
+    /// Maps the pins for `client`. The client's device lock comes first,
+    /// with no lock of the set held: the unbind of a provider holds that
+    /// lock while it revokes (if the client is the provider) and while it
+    /// waits for the pages. `ENODEV` if revoked meanwhile.
+    fn map_for(&self, client: &PciFunction) -> Result {
+        let guard = DeviceGuard::lock(client)?;
+        let mut locked = self.inner.state.lock();
+        let P2pState { holding, _with } = locked.take().ok_or(ENODEV)?;
+        // On failure the pins go, then `_with`, under the lock; the caller
+        // drops the set.
+        let holding = match holding {
+            P2pHolding::Pinned(pins) => {
+                P2pHolding::Mapped(DmaMapped::map_locked(pins, &guard, &self.registry)?)
+            }
+            mapped => mapped,
+        };
+        *locked = Some(P2pState { holding, _with });
+        Ok(())
+    }
+
+    /// The state, locked: `None` once revoked.
+    pub(crate) fn lock(&self) -> RevocableGuard<'_, T> {
+        self.inner.state.lock()
+    }
+}
+
+impl<T: Send + 'static> Drop for Revocable<T> {
+    fn drop(&mut self) {
+        let registered = self.registry.inner.lock().revocable.remove(&self.key);
+        drop(registered);
+        // Released now, whoever else holds a reference (a revocation that
+        // took it out of the registry and is waiting for the lock).
+        self.inner.revoke();
+    }
 }

@@ -15,7 +15,11 @@
 //! - The kind of pin is a type parameter: [`ShortTerm`], [`LongTerm`]
 //!   (FOLL_LONGTERM: RDMA, VFIO) and [`MaybeP2pdma`] (FOLL_PCI_P2PDMA: may
 //!   contain PCI peer-to-peer pages). There is no long-term P2PDMA kind, so
-//!   that combination cannot be built; FOLL_GET has no long-term form.
+//!   that combination cannot reach GUP; FOLL_GET has no long-term form.
+//! - [`MaybeP2pdma`] pins last for one operation ([`PinnedPages::scoped`])
+//!   unless [`super::dma::Revocable`] holds them: registered with the
+//!   providers of their P2PDMA pages, which revoke them before their memory
+//!   goes. No other holder of them can be kept.
 //! - Only kinds whose pages are ordinary memory ([`CpuAccessible`]) offer
 //!   CPU access to the contents: a P2PDMA page cannot be mapped by accident.
 //! - Whether the pages are marked dirty on release is part of [`Access`],
@@ -172,8 +176,11 @@ pub(crate) enum LongTerm {}
 
 /// A short-term pin that accepts PCI peer-to-peer (device BAR) pages
 /// (FOLL_PCI_P2PDMA). Such pages have no CPU mapping to rely on, so this
-/// kind offers no CPU access; and P2PDMA memory can be hot-unplugged at any
-/// time, so there is no long-term form.
+/// kind offers no CPU access. P2PDMA memory can be unplugged at any time
+/// (its provider's driver unbinds, and waits for every page to be freed),
+/// so these pins are held within one operation ([`PinnedPages::scoped`]),
+/// or by a [`super::dma::Revocable`], which gives them back when the
+/// provider goes: there is no other way to keep them.
 pub(crate) enum MaybeP2pdma {}
 
 impl private::Sealed for ShortTerm {}
@@ -206,7 +213,6 @@ impl CpuAccessible for ShortTerm {}
 impl CpuAccessible for LongTerm {}
 
 impl ShortLived for ShortTerm {}
-impl ShortLived for MaybeP2pdma {}
 
 /// What the pages are taken for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -532,8 +538,9 @@ unsafe impl<K: PinKind> Sync for PinnedPages<K> {}
 
 impl<K: PinKind> PinnedPages<K> {
     /// An empty holder with room for `capacity` pages, so that taking that
-    /// many allocates nothing more.
-    fn empty(opts: GupOptions, capacity: usize) -> Result<Self> {
+    /// many allocates nothing more. For the layer's own holders of pins
+    /// that outlive a call ([`super::dma::Revocable`]).
+    pub(super) fn empty(opts: GupOptions, capacity: usize) -> Result<Self> {
         Ok(PinnedPages {
             pages: PageVec::with_capacity(capacity)?,
             opts,
@@ -604,7 +611,9 @@ impl<K: ShortLived> PinnedPages<K> {
     /// purpose, so that tests can inspect the pins between calls
     /// (`RUST_GUP_IOC_PIN`, `_DMA_MAP`), and so does its benchmark, which
     /// times the release on its own. A driver uses [`Self::scoped`], or
-    /// [`LongTerm`] pins for memory it keeps.
+    /// [`LongTerm`] pins for memory it keeps. [`MaybeP2pdma`] pins are not
+    /// short-lived in this sense: they are kept only by a
+    /// [`super::dma::Revocable`].
     pub(crate) fn new_unscoped(opts: GupOptions, capacity: usize) -> Result<Self> {
         Self::empty(opts, capacity)
     }
@@ -706,6 +715,21 @@ impl<K: PinKind> Drop for PinnedPages<K> {
             }
         }
     }
+}
+
+/// The pages of a set that holds none any more (revoked).
+pub(crate) struct NoPages;
+
+impl PageSet for NoPages {
+    fn len(&self) -> usize {
+        0
+    }
+
+    fn page_info(&self, _index: usize) -> Option<PageInfo> {
+        None
+    }
+
+    fn dump_page(&self, _index: usize, _reason: &CStr) {}
 }
 
 /// Pages taken with FOLL_GET (a plain page reference each); put when

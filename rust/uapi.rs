@@ -54,6 +54,7 @@ pub(crate) use bindings::{
     RUST_GUP_COMPAT_GUP_TEST_SIZE, RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE, RUST_GUP_FEATURE_COMPAT,
     RUST_GUP_FEATURE_OWNER,
 };
+pub(crate) use bindings::{RUST_GUP_FEATURE_REVOKE, RUST_GUP_QUERY_REVOKED};
 pub(crate) use bindings::{
     RUST_GUP_PAGE_ANON, RUST_GUP_PAGE_DIRTY, RUST_GUP_PAGE_DMA_PINNED, RUST_GUP_PAGE_HUGETLB,
     RUST_GUP_PAGE_P2PDMA, RUST_GUP_PAGE_PROVIDER, RUST_GUP_ZONE_DEVICE, RUST_GUP_ZONE_DMA,
@@ -114,7 +115,7 @@ to_user! {
         addr, size, op, flags, nr_pages_per_call, reserved, get_ns, put_ns, calls,
     }
     rust_gup_pin { addr, size, op, flags, id, pid }
-    rust_gup_query { id, nr, first, pages, set_pages }
+    rust_gup_query { id, nr, first, pages, set_pages, flags, reserved }
     rust_gup_page_info { pfn, zone, order, flags, pincount, refcount, provider }
     rust_gup_mr_reg { addr, len, access, key }
     rust_gup_mirror { addr, size, flags, id, valid, ns, retries, reserved }
@@ -148,6 +149,11 @@ pub(crate) const RUST_GUP_IOC_STATS_V5: u32 = with_size(
     RUST_GUP_IOC_STATS,
     offset_of!(rust_gup_stats, charged_pages) as u32,
 );
+
+/// `RUST_GUP_IOC_QUERY` as ABI version 6 numbered it: its structure ended
+/// at `set_pages`. Answered with that prefix.
+pub(crate) const RUST_GUP_IOC_QUERY_V6: u32 =
+    with_size(RUST_GUP_IOC_QUERY, offset_of!(rust_gup_query, flags) as u32);
 
 /// The gup_test commands whose number differs in a 32-bit process, as
 /// (32-bit number, the command it stands for).

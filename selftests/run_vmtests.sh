@@ -45,7 +45,9 @@ Categories:
             migration invalidates HMM mirrors; needs a boot with movablecore=
             and cma= (make check does a second boot)
   p2p       FOLL_PCI_P2PDMA against the NVMe CMB published as p2pmem, and
-            DMA mapping for the NVMe controllers next to O_DIRECT
+            DMA mapping for the NVMe controllers next to O_DIRECT; the
+            provider's unbind revoking held P2PDMA sets, racing PIN and
+            DMA_MAP
   mirror    the HMM mirror (hmm_range_fault, mmu interval notifier): entries
             invalidated by munmap, MADV_DONTNEED, mprotect, fork/COW, THP
             split, owner exit; device access; races; bad input; no pins
@@ -86,7 +88,13 @@ all_tests() {
 	done
 	echo "longterm rust_gup_longterm.sh$(printf ' -T %s' $MIGRATION_TESTS)"
 	echo "migration rust_gup_longterm$(printf ' -t %s' $MIGRATION_TESTS)"
-	echo "p2p rust_gup_p2p"
+	echo "p2p rust_gup_p2p -F unbind -F unbind_race"
+	# Provider removal: each unbinds and rebinds the provider (a minute or
+	# more on the debug kernel), so each has a line, and its time, of its own.
+	for held in pinned mapped_for_provider mapped_for_other longterm_registration mixed; do
+		echo "p2p rust_gup_p2p -r unbind.$held.revokes_what_it_holds"
+	done
+	echo "p2p rust_gup_p2p -f unbind_race"
 	echo "mirror rust_gup_mirror -T $MIRROR_MIGRATION_TEST"
 	echo "migration rust_gup_mirror -t $MIRROR_MIGRATION_TEST"
 	echo "fuzz rust_gup_fuzz -s 1 -n 100000 -T 240"

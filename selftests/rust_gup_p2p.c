@@ -6,10 +6,11 @@
  *
  * Without RUST_GUP_F_P2PDMA every entry point refuses such pages with
  * EREMOTEIO; with it they pin, and the query shows P2PDMA pages in
- * ZONE_DEVICE. LONGTERM with P2PDMA is refused before GUP is reached (the
- * guest runs with panic_on_warn=1 and must stay up). A range that spans
- * ordinary memory and p2pmem yields the ordinary prefix without the flag
- * and all of it with the flag. QUERY names the provider.
+ * ZONE_DEVICE. LONGTERM with P2PDMA is a revocable registration of
+ * p2pmem for PIN and DMA_MAP, and refused before GUP is reached anywhere
+ * else (the guest runs with panic_on_warn=1 and must stay up). A range
+ * that spans ordinary memory and p2pmem yields the ordinary prefix without
+ * the flag and all of it with the flag. QUERY names the provider.
  *
  * DMA mapping next to GUP (RUST_GUP_IOC_DMA_MAP): ordinary memory, p2pmem
  * and both in one range, for the provider itself (P2PDMA pages become PCI
@@ -19,13 +20,18 @@
  * block layer's own O_DIRECT read from the provider's namespace into
  * p2pmem, which pins with FOLL_PCI_P2PDMA itself, and the same read from
  * the second controller, which the DMA layer refuses as ours does.
+ *
+ * Provider removal (the unbind fixtures): the provider's unbind revokes
+ * every set holding its P2PDMA pages instead of waiting for them.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -147,23 +153,75 @@ TEST_F(p2p, pinned_with_the_flag)
 	}
 }
 
-/* No long-term P2PDMA pin, and no P2PDMA for FOLL_GET: EINVAL before GUP
- * (which would WARN, and panic this guest). */
-TEST_F(p2p, longterm_and_get_refused_before_gup)
+/*
+ * LONGTERM with P2PDMA: a revocable registration for PIN and DMA_MAP, of
+ * p2pmem only; EINVAL before GUP anywhere else (GUP would WARN, and panic
+ * this guest), and for a range with ordinary memory in it (which would be
+ * a long-term pin without FOLL_LONGTERM). No P2PDMA for FOLL_GET. QUERY's
+ * new fields are zero on the way in; ABI version 6's QUERY still works.
+ */
+TEST_F(p2p, new_flag_combinations)
 {
 	struct gup_test gup = {
 		.addr = (unsigned long)self->p2p, .size = N * page_size, .nr_pages_per_call = 1,
 		.gup_flags = RUST_GUP_FOLL_LONGTERM | RUST_GUP_FOLL_PCI_P2PDMA,
 	};
+	struct rust_gup_bench bench = {
+		.addr = (unsigned long)self->p2p, .size = N * page_size, .op = RUST_GUP_OP_PIN_FAST,
+		.flags = RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM,
+	};
+	const __u32 registration = RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT;
+	struct rust_gup_query q = { 0 };
+	struct { __u32 id, nr; __u64 first, pages, set_pages; } q6 = { 0 };
+	char *mixed = mmap(NULL, 2 * N * page_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long pins = pins_outstanding(), got, vm_pin = vm_pin_kb();
 	__u32 id;
-	long got;
 
-	EXPECT_EQ(-EINVAL, hold(self->fd, self->p2p, N * page_size, RUST_GUP_OP_PIN_FAST,
-				RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM, &id, &got));
-	EXPECT_EQ(-EINVAL, hold(self->fd, self->p2p, N * page_size, RUST_GUP_OP_GET_FAST, RUST_GUP_F_P2PDMA,
-				&id, &got));
+	ASSERT_NE(MAP_FAILED, mixed);
+	memset(mixed, 1, N * page_size);
+	ASSERT_NE(MAP_FAILED, map_p2pmem(mixed + N * page_size, N));
+
+	/* Not for the gup_test commands, nor the benchmark. */
 	EXPECT_EQ(-1, ioctl(self->fd, PIN_FAST_BENCHMARK, &gup));
 	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, RUST_GUP_IOC_BENCH, &bench));
+	EXPECT_EQ(EINVAL, errno);
+	/* Nor for FOLL_GET, nor with WORKER on a local op. */
+	EXPECT_EQ(-EINVAL, hold(self->fd, self->p2p, N * page_size, RUST_GUP_OP_GET_FAST,
+				RUST_GUP_F_P2PDMA, &id, &got));
+	EXPECT_EQ(-EINVAL, hold(self->fd, self->p2p, N * page_size, RUST_GUP_OP_PIN_FAST,
+				registration | RUST_GUP_F_WORKER, &id, &got));
+	/* Ordinary memory in a registration, alone or with p2pmem. */
+	EXPECT_EQ(-EINVAL, hold(self->fd, mixed, N * page_size, RUST_GUP_OP_PIN_FAST, registration,
+				&id, &got));
+	EXPECT_EQ(-EINVAL, hold(self->fd, mixed, 2 * N * page_size, RUST_GUP_OP_PIN_LOCKED,
+				registration, &id, &got));
+	EXPECT_EQ(pins, pins_outstanding());
+	EXPECT_EQ(vm_pin, vm_pin_kb()) TH_LOG("the charge is given back");
+
+	/* p2pmem alone: a registration, charged, whole. */
+	for (int o = 0; o < 4; o++) {
+		ASSERT_EQ(0, hold(self->fd, self->p2p, N * page_size, all_ops[o], registration, &id, &got))
+			TH_LOG("op %u", all_ops[o]);
+		EXPECT_EQ(N, got);
+		EXPECT_EQ(vm_pin + N * page_size / 1024, vm_pin_kb());
+		EXPECT_EQ(pins + N, pins_outstanding());
+
+		q = (struct rust_gup_query) { .id = id, .flags = 1 };
+		EXPECT_EQ(-1, ioctl(self->fd, RUST_GUP_IOC_QUERY, &q)) TH_LOG("flags in");
+		EXPECT_EQ(EINVAL, errno);
+		q = (struct rust_gup_query) { .id = id, .reserved = 1 };
+		EXPECT_EQ(-1, ioctl(self->fd, RUST_GUP_IOC_QUERY, &q)) TH_LOG("reserved");
+		EXPECT_EQ(EINVAL, errno);
+		q6.id = id;
+		EXPECT_EQ(0, ioctl(self->fd, _IOWR('g', 0x45, q6), &q6)) TH_LOG("ABI 6's QUERY");
+		EXPECT_EQ(N, q6.set_pages);
+		EXPECT_EQ(0, unhold(self->fd, id));
+	}
+	EXPECT_EQ(pins, pins_outstanding());
+	EXPECT_EQ(vm_pin, vm_pin_kb());
+	munmap(mixed, 2 * N * page_size);
 }
 
 /* The gup_test commands: FOLL_PCI_P2PDMA in gup_flags, as gup_test takes it. */
@@ -584,9 +642,12 @@ TEST_F(dma, bad_input)
 	} else {
 		TH_LOG("no PCI function without a driver: that case not run");
 	}
-	/* Page references cannot be DMA-mapped; LONGTERM with P2PDMA never. */
+	/* Page references cannot be DMA-mapped; LONGTERM with P2PDMA only
+	 * p2pmem (ordinary memory, alone or with it: before it is mapped). */
 	EXPECT_EQ(-EINVAL, dma_map(self->fd, self->mem, N, RUST_GUP_OP_GET_FAST, 0, self->provider, &m));
-	EXPECT_EQ(-EINVAL, dma_map(self->fd, self->p2p, N, RUST_GUP_OP_PIN_FAST,
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, self->mem, 2 * N, RUST_GUP_OP_PIN_FAST,
+				   RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM, self->provider, &m));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_LOCKED,
 				   RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM, self->provider, &m));
 	EXPECT_EQ(-EINVAL, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, ~0u, self->provider, &m));
 	EXPECT_EQ(-EINVAL, dma_map(self->fd, self->mem, N, 0, 0, self->provider, &m));
@@ -748,6 +809,450 @@ TEST_F_TIMEOUT(dma, unbind_revokes, 180)
 	EXPECT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
 			     self->other, &again));
 	EXPECT_EQ(0, unhold(self->fd, again.id));
+}
+
+/*
+ * Provider removal. Every p2pmem page holds a reference on its provider's
+ * pagemap, and the provider's driver teardown (memunmap_pages()) waits
+ * until every page is freed: a pin held across it blocks the unbind. A
+ * set holding P2PDMA pages is registered with its providers and revoked
+ * when one unbinds: its mapping undone, its pins released, its charge
+ * returned; it stays, revoked, until UNPIN.
+ *
+ * Each variant holds one kind of set, then unbinds the provider's nvme
+ * driver from a child process and times it. The unbind must finish while
+ * the file is still open; if it has not after UNBIND_WAIT_S seconds (the
+ * environment's RUST_GUP_UNBIND_WAIT_S, default 90: the debug kernel's
+ * unbind of a rebound controller takes some 30 s by itself), the file is
+ * closed and the test fails, saying how long the unbind then took. That
+ * is how the 6.12 baseline (no revocation) is measured.
+ */
+enum unbind_case { PINNED, MAPPED_FOR_PROVIDER, MAPPED_FOR_OTHER, LONGTERM, MIXED };
+
+FIXTURE(unbind) {
+	int fd;
+	char *mem;	/* N ordinary pages, then N pages of p2pmem */
+	long provider, other;
+	char provider_name[64], other_name[64];
+};
+
+FIXTURE_VARIANT(unbind) {
+	enum unbind_case held;
+	const char *what;
+};
+
+FIXTURE_VARIANT_ADD(unbind, pinned) { PINNED, "a P2PDMA pin" };
+FIXTURE_VARIANT_ADD(unbind, mapped_for_provider) { MAPPED_FOR_PROVIDER, "DMA-mapped for the provider" };
+FIXTURE_VARIANT_ADD(unbind, mapped_for_other) { MAPPED_FOR_OTHER, "nothing (the other controller: EREMOTEIO)" };
+FIXTURE_VARIANT_ADD(unbind, longterm_registration) { LONGTERM, "a long-term registration, ACCOUNT" };
+FIXTURE_VARIANT_ADD(unbind, mixed) { MIXED, "a P2PDMA pin of ordinary memory and p2pmem" };
+
+/* The sysfs file of the provider's p2pmem, once it has it. */
+static int wait_for_p2pmem(const char *bdf, int seconds)
+{
+	char path[128], ns[64];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/p2pmem/allocate", bdf);
+	for (int i = 0; i < seconds * 10; i++) {
+		if (!access(path, F_OK) && !nvme_namespace(bdf, ns, sizeof(ns)))
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+/* Binds the nvme driver to `bdf` again, if it is unbound, and waits. */
+static int rebind(const char *bdf)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	if (access(path, F_OK))
+		write_file("/sys/bus/pci/drivers/nvme/bind", bdf);
+	/* Probing takes a while under TCG (some 20 s on the debug kernel). */
+	return wait_for_p2pmem(bdf, 120);
+}
+
+/* The unbind fixture's set-up, which unbind_race shares. */
+static void unbind_prepare(struct __test_metadata *_metadata, FIXTURE_DATA(unbind) *self)
+{
+	page_size = sysconf(_SC_PAGESIZE);
+	self->fd = -1;
+	self->provider = p2pmem_provider(self->provider_name, sizeof(self->provider_name));
+	if (self->provider < 0)
+		SKIP(return, "no p2pmem (a PCI device publishing P2PDMA memory)");
+	self->other = pci_function("nvme", self->provider, self->other_name, sizeof(self->other_name));
+	if (self->other < 0)
+		SKIP(return, "no second NVMe controller");
+	ASSERT_EQ(0, rebind(self->provider_name)) TH_LOG("%s has no p2pmem", self->provider_name);
+	self->fd = open(RUST_GUP_DEVICE, O_RDWR);
+	ASSERT_GE(self->fd, 0);
+	self->mem = mmap(NULL, 2 * N * page_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+	memset(self->mem, 1, N * page_size);
+	ASSERT_NE(MAP_FAILED, map_p2pmem(self->mem + N * page_size, N));
+}
+
+FIXTURE_SETUP(unbind)
+{
+	unbind_prepare(_metadata, self);
+}
+
+static void unbind_cleanup(FIXTURE_DATA(unbind) *self)
+{
+	if (self->provider < 0 || self->other < 0)
+		return;
+	munmap(self->mem, 2 * N * page_size);
+	if (self->fd >= 0)
+		close(self->fd);
+	/* For what follows, whatever happened. */
+	rebind(self->provider_name);
+}
+
+FIXTURE_TEARDOWN(unbind)
+{
+	unbind_cleanup(self);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Starts unbinding the nvme driver of `bdf` in a child, which closes its
+ * copy of `fd` first (an open file of the device in the child would hold
+ * the pins too) and writes how long the unbind took, in ms, to the pipe
+ * whose read end is returned in *rd.
+ */
+static pid_t start_unbind(const char *bdf, int fd, int *rd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		long start, ms;
+
+		close(fd);
+		close(p[0]);
+		start = now_ms();
+		ms = write_file("/sys/bus/pci/drivers/nvme/unbind", bdf) ? -1 : now_ms() - start;
+		_exit(write(p[1], &ms, sizeof(ms)) == sizeof(ms) ? 0 : 1);
+	}
+	close(p[1]);
+	*rd = p[0];
+	return pid;
+}
+
+/* The unbind's time in ms once it is done, within `seconds`; -1 if not. */
+static long unbind_done(int rd, int seconds)
+{
+	struct pollfd pfd = { .fd = rd, .events = POLLIN };
+	long ms = -1;
+
+	if (poll(&pfd, 1, seconds * 1000) == 1 && read(rd, &ms, sizeof(ms)) != sizeof(ms))
+		ms = -1;
+	return ms;
+}
+
+/* Active entries of the DMA API's debug tracking; -1 without it. */
+static long dma_debug_entries(void)
+{
+	long total = -1, free = -1;
+	FILE *f;
+
+	f = fopen("/sys/kernel/debug/dma-api/nr_total_entries", "r");
+	if (f && fscanf(f, "%ld", &total) != 1)
+		total = -1;
+	if (f)
+		fclose(f);
+	f = fopen("/sys/kernel/debug/dma-api/num_free_entries", "r");
+	if (f && fscanf(f, "%ld", &free) != 1)
+		free = -1;
+	if (f)
+		fclose(f);
+	return total < 0 || free < 0 ? -1 : total - free;
+}
+
+/* RUST_GUP_IOC_QUERY of a set's size and flags: 0 or -errno. */
+static int query_set(int fd, __u32 id, __u64 *pages, __u32 *flags)
+{
+	struct rust_gup_query q = { .id = id };
+
+	if (ioctl(fd, RUST_GUP_IOC_QUERY, &q))
+		return -errno;
+	*pages = q.set_pages;
+	*flags = q.flags;
+	return 0;
+}
+
+TEST_F_TIMEOUT(unbind, revokes_what_it_holds, 290)
+{
+	const char *wait_env = getenv("RUST_GUP_UNBIND_WAIT_S");
+	int wait_s = wait_env ? atoi(wait_env) : 90;
+	long pins = pins_outstanding(), vm_pin = vm_pin_kb(), dma;
+	long charged = charged_pages(self->fd), sets = held_sets(self->fd);
+	long ms, pages = N, held_pages;
+	struct rust_gup_stats st;
+	struct rust_gup_dma_map m;
+	struct rust_gup_dma_segment seg;
+	__u32 id = 0, flags = 0;
+	__u64 set_pages = 0;
+	int rd, status;
+	bool mapped = false, held = true;
+	pid_t pid;
+
+	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_STATS, &st));
+	held_pages = st.held_pages;
+	switch (variant->held) {
+	case PINNED:
+		ASSERT_EQ(0, hold(self->fd, self->mem + N * page_size, N * page_size,
+				  RUST_GUP_OP_PIN_FAST, RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE, &id, &pages));
+		break;
+	case MAPPED_FOR_PROVIDER:
+		ASSERT_EQ(0, dma_map(self->fd, self->mem + N * page_size, N, RUST_GUP_OP_PIN_FAST,
+				     RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE, self->provider, &m));
+		EXPECT_LT(0, m.bus_segments);
+		id = m.id;
+		mapped = true;
+		break;
+	case MAPPED_FOR_OTHER:
+		/*
+		 * The other controller cannot reach the CMB (no common upstream
+		 * bridge, a host bridge not on the whitelist): nothing is held,
+		 * and the unbind takes what it takes with nothing pinned.
+		 */
+		EXPECT_EQ(-EREMOTEIO, dma_map(self->fd, self->mem + N * page_size, N,
+					      RUST_GUP_OP_PIN_FAST, RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE,
+					      self->other, &m));
+		held = false;
+		break;
+	case LONGTERM:
+		ASSERT_EQ(0, hold(self->fd, self->mem + N * page_size, N * page_size,
+				  RUST_GUP_OP_PIN_FAST, RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM |
+				  RUST_GUP_F_ACCOUNT | RUST_GUP_F_WRITE, &id, &pages));
+		EXPECT_EQ(vm_pin + N * page_size / 1024, vm_pin_kb());
+		EXPECT_EQ(charged + N, charged_pages(self->fd));
+		break;
+	case MIXED:
+		ASSERT_EQ(0, hold(self->fd, self->mem, 2 * N * page_size, RUST_GUP_OP_PIN_FAST,
+				  RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE, &id, &pages));
+		break;
+	}
+	if (held) {
+		EXPECT_EQ(0, query_set(self->fd, id, &set_pages, &flags));
+		EXPECT_EQ(0, flags);
+		EXPECT_EQ(pages, set_pages);
+		EXPECT_LT(pins, pins_outstanding());
+	}
+
+	pid = start_unbind(self->provider_name, self->fd, &rd);
+	ASSERT_GT(pid, 0);
+	ms = unbind_done(rd, wait_s);
+	if (ms < 0) {
+		long closed = now_ms();
+
+		close(self->fd);
+		self->fd = -1;
+		ms = unbind_done(rd, 120);
+		closed = now_ms() - closed;
+		close(rd);
+		waitpid(pid, &status, 0);
+		/* The harness skips the teardown after an ASSERT. */
+		rebind(self->provider_name);
+		ASSERT_GE(ms, 0) TH_LOG("the unbind was blocked for %d s, and still is after the close", wait_s);
+		ASSERT_GE(-1, 0) TH_LOG("the unbind was blocked for %d s with the set held; it finished %ld ms after the close",
+					 wait_s, closed);
+	}
+	close(rd);
+	EXPECT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	ksft_print_msg("unbind with %s held: %ld ms\n", variant->what, ms);
+
+	/* Revoked: no pages, no pins, no mapping, no charge; still there. */
+	EXPECT_EQ(pins, pins_outstanding());
+	EXPECT_EQ(vm_pin, vm_pin_kb());
+	EXPECT_EQ(charged, charged_pages(self->fd));
+	EXPECT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_STATS, &st));
+	EXPECT_EQ(held_pages, st.held_pages);
+	/* The unbound driver's own mappings went too: what is left must not
+	 * change when the revoked set goes. */
+	dma = dma_debug_entries();
+	if (held) {
+		EXPECT_EQ(0, query_set(self->fd, id, &set_pages, &flags));
+		EXPECT_EQ(RUST_GUP_QUERY_REVOKED, flags);
+		EXPECT_EQ(0, set_pages);
+		EXPECT_EQ(sets + 1, held_sets(self->fd));
+		if (mapped)
+			EXPECT_EQ(-ENODEV, dma_segments(self->fd, id, 0, &seg, 1, NULL));
+		EXPECT_EQ(0, unhold(self->fd, id));
+	}
+	EXPECT_EQ(dma, dma_debug_entries()) TH_LOG("DMA API debug: a mapping was left to UNPIN");
+	EXPECT_EQ(sets, held_sets(self->fd));
+
+	/* Back, with p2pmem that pins again. */
+	ASSERT_EQ(0, rebind(self->provider_name));
+	ASSERT_NE(MAP_FAILED, map_p2pmem(self->mem + N * page_size, N));
+	ASSERT_EQ(0, hold(self->fd, self->mem + N * page_size, N * page_size, RUST_GUP_OP_PIN_FAST,
+			  RUST_GUP_F_P2PDMA, &id, &pages));
+	EXPECT_EQ(N, pages);
+	EXPECT_EQ(0, unhold(self->fd, id));
+	EXPECT_EQ(pins, pins_outstanding());
+}
+
+/*
+ * Unbind racing PIN and DMA_MAP: a child unbinds and rebinds the provider
+ * UNBIND_CYCLES times while this process pins its p2pmem (PIN, a
+ * long-term registration, DMA_MAP for the provider) in a loop into 8
+ * slots. A set is released only once it reports revoked, so every unbind
+ * meets held sets, and one that slipped in unregistered would block it
+ * for good: an unbind that does not finish within UNBIND_WAIT_S fails the
+ * test, after the sets are released so that it can finish. (A DMA_MAP for
+ * the provider waits for its device lock, which such an unbind holds; the
+ * test kernels' hung-task panic then reports the unbind, as it did with
+ * the refusal of registrations during an unbind removed.) The child
+ * writes UNBIND_STARTS before each unbind and the time it took after. Each take
+ * either succeeds (and is revoked at the next unbind) or fails with ENODEV
+ * (the unbind has begun) or EFAULT (the memory is gone from the mapping).
+ * Nothing leaks.
+ */
+#define UNBIND_CYCLES 3
+#define UNBIND_WAIT_S 90
+#define SLOTS 8
+#define UNBIND_STARTS (-2L)
+
+FIXTURE(unbind_race) {
+	FIXTURE_DATA(unbind) u;
+};
+
+FIXTURE_SETUP(unbind_race)
+{
+	unbind_prepare(_metadata, &self->u);
+}
+
+FIXTURE_TEARDOWN(unbind_race)
+{
+	unbind_cleanup(&self->u);
+}
+
+/* Whether set `id` reports revoked. */
+static bool revoked(int fd, __u32 id)
+{
+	__u64 pages;
+	__u32 flags;
+
+	return !query_set(fd, id, &pages, &flags) && (flags & RUST_GUP_QUERY_REVOKED);
+}
+
+TEST_F_TIMEOUT(unbind_race, pins_and_dma_maps, 290)
+{
+	FIXTURE_DATA(unbind) *u = &self->u;
+	long pins = pins_outstanding(), vm_pin = vm_pin_kb(), sets = held_sets(u->fd);
+	long taken = 0, refused = 0, unbinding = 0, slowest = 0, started = 0, ms;
+	__u32 ids[SLOTS] = { 0 };
+	int rd, status = -1, p[2];
+	bool stuck = false;
+	unsigned int i;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(u->fd);
+		close(p[0]);
+		for (int c = 0; c < UNBIND_CYCLES; c++) {
+			long start = now_ms();
+
+			ms = UNBIND_STARTS;
+			if (write(p[1], &ms, sizeof(ms)) != sizeof(ms) ||
+			    write_file("/sys/bus/pci/drivers/nvme/unbind", u->provider_name))
+				_exit(2);
+			ms = now_ms() - start;
+			if (write(p[1], &ms, sizeof(ms)) != sizeof(ms) || rebind(u->provider_name))
+				_exit(3);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	rd = p[0];
+	for (i = 0; waitpid(pid, &status, WNOHANG) == 0; i++) {
+		struct rust_gup_dma_map m;
+		__u32 *slot = NULL;
+		long got;
+		int rc;
+
+		for (long t; (t = unbind_done(rd, 0)) != -1;) {
+			started = t == UNBIND_STARTS ? now_ms() : 0;
+			slowest = t > slowest ? t : slowest;
+		}
+		if (started && now_ms() - started > UNBIND_WAIT_S * 1000L) {
+			stuck = true;
+			break;
+		}
+		for (int s = 0; s < SLOTS && !slot; s++) {
+			if (ids[s] && revoked(u->fd, ids[s])) {
+				EXPECT_EQ(0, unhold(u->fd, ids[s]));
+				ids[s] = 0;
+			}
+			if (!ids[s])
+				slot = &ids[s];
+		}
+		if (!slot) {
+			usleep(1000);
+			continue;
+		}
+		switch (i % 3) {
+		case 0:
+			rc = hold(u->fd, u->mem + N * page_size, N * page_size, RUST_GUP_OP_PIN_FAST,
+				  RUST_GUP_F_P2PDMA, slot, &got);
+			break;
+		case 1:
+			rc = hold(u->fd, u->mem + N * page_size, N * page_size, RUST_GUP_OP_PIN_LOCKED,
+				  RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT, slot, &got);
+			break;
+		default:
+			rc = dma_map(u->fd, u->mem + N * page_size, N, RUST_GUP_OP_PIN_FAST,
+				     RUST_GUP_F_P2PDMA, u->provider, &m);
+			*slot = rc ? 0 : m.id;
+			break;
+		}
+		if (rc == 0) {
+			taken++;
+			continue;
+		}
+		*slot = 0;
+		refused++;
+		unbinding += rc == -ENODEV;
+		EXPECT_TRUE(rc == -ENODEV || rc == -EFAULT) TH_LOG("take %u: %s", i, strerror(-rc));
+		/* Map the provider's p2pmem again once it is back. */
+		if (rc == -EFAULT && map_p2pmem(u->mem + N * page_size, N) == MAP_FAILED)
+			usleep(10000);
+	}
+	/* Release everything, which lets a stuck unbind finish. */
+	for (i = 0; i < SLOTS; i++)
+		if (ids[i])
+			EXPECT_EQ(0, unhold(u->fd, ids[i]));
+	if (stuck)
+		waitpid(pid, &status, 0);
+	while (read(rd, &ms, sizeof(ms)) == sizeof(ms))
+		slowest = ms > slowest ? ms : slowest;
+	close(rd);
+	EXPECT_FALSE(stuck) TH_LOG("an unbind did not finish in %d s with sets held", UNBIND_WAIT_S);
+	EXPECT_EQ(0, status) TH_LOG("the unbinding child: %d", status);
+	ksft_print_msg("%d unbinds; %ld takes done, %ld refused (%ld of them ENODEV: the unbind had begun); slowest unbind %ld ms\n",
+		       UNBIND_CYCLES, taken, refused, unbinding, slowest);
+	EXPECT_LT(0, taken);
+	EXPECT_EQ(pins, pins_outstanding());
+	EXPECT_EQ(vm_pin, vm_pin_kb());
+	EXPECT_EQ(sets, held_sets(u->fd));
 }
 
 TEST_HARNESS_MAIN

@@ -20,7 +20,7 @@
 #define RUST_GUP_DEVICE			"/dev/rust_gup"
 
 /* Bumped for every change of this header; additions keep old numbers. */
-#define RUST_GUP_ABI_VERSION		6
+#define RUST_GUP_ABI_VERSION		7
 
 /*
  * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
@@ -118,6 +118,7 @@ struct pin_longterm_test {
 #define RUST_GUP_FEATURE_WORKER		(1ull << 4)	/* RUST_GUP_F_WORKER */
 #define RUST_GUP_FEATURE_PID		(1ull << 5)	/* RUST_GUP_F_PID */
 #define RUST_GUP_FEATURE_ACCESS		(1ull << 6)	/* RUST_GUP_IOC_ACCESS */
+#define RUST_GUP_FEATURE_REVOKE		(1ull << 7)	/* revocable P2PDMA sets */
 
 /**
  * struct rust_gup_version - what the loaded module implements
@@ -169,7 +170,11 @@ enum rust_gup_op {
 	RUST_GUP_OP_GET_REMOTE,		/* get_user_pages_remote() */
 };
 
-/* What for. LONGTERM and P2PDMA apply to pins only, and not together. */
+/*
+ * What for. LONGTERM and P2PDMA apply to pins only. Together they make a
+ * revocable long-term registration (RUST_GUP_IOC_PIN and _DMA_MAP only;
+ * elsewhere -EINVAL): see "P2PDMA sets and provider removal" below.
+ */
 #define RUST_GUP_F_WRITE	(1u << 0)	/* the device writes (FOLL_WRITE) */
 #define RUST_GUP_F_DIRTY	(1u << 1)	/* mark dirty on release; needs WRITE */
 #define RUST_GUP_F_FORCE	(1u << 2)	/* FOLL_FORCE */
@@ -324,6 +329,12 @@ struct rust_gup_page_info {
  * @first:	index of the first page to describe
  * @pages:	user pointer to struct rust_gup_page_info[nr]
  * @set_pages:	out: pages in the set
+ * @flags:	in: zero; out: RUST_GUP_QUERY_REVOKED for a revoked set
+ *		(which has no pages)
+ * @reserved:	zero
+ *
+ * ABI version 6's number, for the structure without @flags and @reserved,
+ * is answered too.
  */
 struct rust_gup_query {
 	__u32 id;
@@ -331,7 +342,31 @@ struct rust_gup_query {
 	__u64 first;
 	__u64 pages;
 	__u64 set_pages;
+	__u32 flags;
+	__u32 reserved;
 };
+
+/*
+ * P2PDMA sets and provider removal. A set of RUST_GUP_IOC_PIN or _DMA_MAP
+ * taken with RUST_GUP_F_P2PDMA is registered with every PCI function that
+ * provides one of its P2PDMA pages. When the driver of one of them is
+ * unbound (or the function removed), the set is revoked first: its DMA
+ * mapping is undone and all its pins released, ordinary pages included,
+ * and a registration's pinned_vm charge given back; then the unbind goes
+ * on. Without this the unbind would wait until the set is released. A
+ * revoked set keeps its id: QUERY reports RUST_GUP_QUERY_REVOKED and no
+ * pages, DMA_SEGMENTS gives -ENODEV, UNPIN removes it. A PIN or DMA_MAP
+ * racing with the unbind either completes first, and is revoked, or fails
+ * with -ENODEV.
+ *
+ * With RUST_GUP_F_LONGTERM too, the set is a long-term registration of
+ * P2PDMA memory, which GUP itself refuses (FOLL_LONGTERM with
+ * FOLL_PCI_P2PDMA) because nothing could give such pins back. The pages
+ * are pinned with FOLL_PCI_P2PDMA alone, so the range must be P2PDMA
+ * memory only (-EINVAL otherwise): an ordinary page would be a long-term
+ * pin without FOLL_LONGTERM's migration and shared-file checks.
+ */
+#define RUST_GUP_QUERY_REVOKED	(1u << 0)
 
 /* RUST_GUP_IOC_ACCESS: the device writes, rather than reads. */
 #define RUST_GUP_ACCESS_WRITE	(1u << 0)
@@ -494,8 +529,9 @@ struct rust_gup_mirror_access {
  * @op:			a pin: RUST_GUP_OP_PIN_*
  * @flags:		RUST_GUP_F_*. WRITE maps DMA_BIDIRECTIONAL (the device
  *			may write), otherwise DMA_TO_DEVICE. P2PDMA accepts
- *			PCI peer-to-peer pages; LONGTERM (and ACCOUNT) makes a
- *			registration, as RDMA does; not both.
+ *			PCI peer-to-peer pages (a revocable set); LONGTERM
+ *			(and ACCOUNT) makes a registration, as RDMA does;
+ *			both, a revocable registration of P2PDMA memory.
  * @client:		RUST_GUP_PCI_ID() of the function that does the DMA;
  *			it must be bound to a driver: unbinding the driver
  *			unmaps the function's mappings first (their pins
@@ -510,7 +546,8 @@ struct rust_gup_mirror_access {
  * it; -EREMOTEIO when a P2PDMA page's provider cannot be reached by the
  * client (pci_p2pdma_distance() < 0: no common upstream bridge and no
  * whitelisted host bridge), or, without RUST_GUP_F_P2PDMA, for a range
- * that starts with P2PDMA pages; -EBUSY, with WRITE, when a page is
+ * that starts with P2PDMA pages; -ENODEV too when the driver of a
+ * provider of its P2PDMA pages is being unbound; -EBUSY, with WRITE, when a page is
  * already in a mapping (of any file) that lets a device write it: the DMA
  * API does not support overlapping writable mappings (read-only ones may
  * overlap anything); -EINTR when killed while waiting for the function
@@ -575,7 +612,7 @@ __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_stats) == 32);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_bench) == 56);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_pin) == 32);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_page_info) == 32);
-__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_query) == 32);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_query) == 40);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_access) == 32);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror) == 48);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_entry) == 16);
