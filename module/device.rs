@@ -133,11 +133,12 @@ impl RustGupFile {
                 return pin::query(&self.sets, arg, len)
             }
             uapi::RUST_GUP_IOC_ACCESS => return pin::access(&self.sets, arg),
-            uapi::RUST_GUP_IOC_MIRROR => return mirror::create(&self.mirrors, arg, cx),
+            uapi::RUST_GUP_IOC_MIRROR => return mirror::create(&self.mirrors, &self.dma, arg, cx),
             uapi::RUST_GUP_IOC_MIRROR_FAULT => return mirror::fault(&self.mirrors, arg, cx),
             uapi::RUST_GUP_IOC_MIRROR_READ => return mirror::read(&self.mirrors, arg),
             uapi::RUST_GUP_IOC_MIRROR_ACCESS => return mirror::access(&self.mirrors, arg),
             uapi::RUST_GUP_IOC_MIRROR_DROP => return mirror::drop_mirror(&self.mirrors, arg),
+            uapi::RUST_GUP_IOC_MIRROR_DMA => return mirror::read_dma(&self.mirrors, arg),
             uapi::RUST_GUP_IOC_DMA_MAP => {
                 return dma::dma_map(&self.sets, &self.owner, &self.dma, arg, cx)
             }
@@ -151,7 +152,8 @@ impl RustGupFile {
                     | uapi::RUST_GUP_FEATURE_WORKER
                     | uapi::RUST_GUP_FEATURE_PID
                     | uapi::RUST_GUP_FEATURE_ACCESS
-                    | uapi::RUST_GUP_FEATURE_REVOKE;
+                    | uapi::RUST_GUP_FEATURE_REVOKE
+                    | uapi::RUST_GUP_FEATURE_MIRROR_DMA;
                 let version = uapi::rust_gup_version {
                     abi_version: ABI_VERSION,
                     features: features.into(),

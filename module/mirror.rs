@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! HMM mirrors an open file holds (`RUST_GUP_IOC_MIRROR*`): fault-and-map
-//! without pins, next to the pinning commands.
+//! without pins, next to the pinning commands, optionally DMA-mapped for a
+//! PCI function as RDMA ODP maps a memory region.
 
 #![forbid(unsafe_code)]
 
@@ -11,15 +12,19 @@ use kernel::{
     prelude::*,
     sync::{Arc, Mutex},
     time::Ktime,
+    types::AsBytes,
     uaccess::UserSlice,
 };
 
+use crate::abi::pci_address;
 use crate::access::by_page;
 use crate::ids::{self, IdTable};
 use crate::kernel_ext::{
+    dma::{may_map_for_dma, DmaRegistry, EntryDma},
     gup::UserPageRange,
     hmm::{Mirror, MirrorEntry, MirrorMode, MAX_MIRROR_PAGES},
     mm::CurrentMm,
+    pci::PciFunction,
     task::Syscall,
     uapi,
 };
@@ -52,8 +57,10 @@ fn mirror_range(cx: &Syscall, addr: u64, size: u64) -> Result<UserPageRange> {
     UserPageRange::new(cx, addr, size)
 }
 
+/// How to fill, from `flags` without `RUST_GUP_MIRROR_F_DMA`, which only
+/// creation takes.
 fn mirror_mode(flags: u32) -> Result<MirrorMode> {
-    if flags & !uapi::RUST_GUP_MIRROR_F_ALL != 0 {
+    if flags & !(uapi::RUST_GUP_MIRROR_F_ALL & !uapi::RUST_GUP_MIRROR_F_DMA) != 0 {
         return Err(EINVAL);
     }
     let write = flags & uapi::RUST_GUP_MIRROR_F_WRITE != 0;
@@ -66,29 +73,49 @@ fn mirror_mode(flags: u32) -> Result<MirrorMode> {
     }
 }
 
-/// Fills `range` of `mirror` per `args.flags` and reports into `args`.
-fn fill(mirror: &Mirror, range: UserPageRange, args: &mut uapi::rust_gup_mirror) -> Result {
-    let stats = mirror.fault(range, mirror_mode(args.flags)?)?;
+/// Fills `range` of `mirror` per `mode` and reports into `args`.
+fn fill(
+    mirror: &Mirror,
+    range: UserPageRange,
+    mode: MirrorMode,
+    args: &mut uapi::rust_gup_mirror,
+) -> Result {
+    let stats = mirror.fault(range, mode)?;
     args.valid = mirror.count_valid(range)? as u64;
     args.ns = stats.ns;
     args.retries = stats.retries;
     Ok(())
 }
 
-/// `RUST_GUP_IOC_MIRROR`: mirror a range of the caller and fill it.
-pub(crate) fn create(mirrors: &Mutex<FileMirrors>, arg: usize, cx: &Syscall) -> Result<isize> {
+/// `RUST_GUP_IOC_MIRROR`: mirror a range of the caller and fill it; with
+/// `RUST_GUP_MIRROR_F_DMA`, mapped for a PCI function.
+pub(crate) fn create(
+    mirrors: &Mutex<FileMirrors>,
+    dma: &Arc<DmaRegistry>,
+    arg: usize,
+    cx: &Syscall,
+) -> Result<isize> {
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
     let mut args: uapi::rust_gup_mirror = reader.read()?;
-    if args.reserved != 0 || args.id != 0 {
+    let for_dma = args.flags & uapi::RUST_GUP_MIRROR_F_DMA != 0;
+    if args.id != 0 || (!for_dma && args.client != 0) {
         return Err(EINVAL);
     }
-    mirror_mode(args.flags)?;
+    mirror_mode(args.flags & !uapi::RUST_GUP_MIRROR_F_DMA)?;
     let range = mirror_range(cx, args.addr, args.size)?;
+    let client = if for_dma {
+        if !may_map_for_dma(cx) {
+            return Err(EPERM);
+        }
+        Some(PciFunction::get(pci_address(args.client))?)
+    } else {
+        None
+    };
     mirrors.lock().check_room()?;
     let start = Ktime::ktime_get();
     let mm = CurrentMm::get(cx)?;
-    let mirror = Mirror::new(&mm, range)?;
+    let mirror = Mirror::new(&mm, range, client.as_ref().map(|c| (c, dma)))?;
     let held = Arc::pin_init(
         try_pin_init!(FileMirror {
             mirror <- mirror,
@@ -96,8 +123,9 @@ pub(crate) fn create(mirrors: &Mutex<FileMirrors>, arg: usize, cx: &Syscall) -> 
         }),
         GFP_KERNEL,
     )?;
-    // On failure, dropping `held` unregisters the mirror.
-    fill(&held.mirror, range, &mut args)?;
+    // On failure, dropping `held` unmaps and unregisters the mirror.
+    let mode = mirror_mode(args.flags & !uapi::RUST_GUP_MIRROR_F_DMA)?;
+    fill(&held.mirror, range, mode, &mut args)?;
     // A new mirror's cost includes setting it up: the table, the notifier.
     args.ns = (Ktime::ktime_get() - start).to_ns().max(0) as u64;
 
@@ -120,13 +148,13 @@ pub(crate) fn fault(mirrors: &Mutex<FileMirrors>, arg: usize, cx: &Syscall) -> R
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
     let mut args: uapi::rust_gup_mirror = reader.read()?;
-    if args.reserved != 0 {
+    if args.client != 0 {
         return Err(EINVAL);
     }
-    mirror_mode(args.flags)?;
+    let mode = mirror_mode(args.flags)?;
     let range = mirror_range(cx, args.addr, args.size)?;
     let held = mirrors.lock().get(args.id)?;
-    fill(&held.mirror, range, &mut args)?;
+    fill(&held.mirror, range, mode, &mut args)?;
     writer.write(&args)?;
     Ok(0)
 }
@@ -152,8 +180,42 @@ impl From<MirrorEntry> for uapi::rust_gup_mirror_entry {
     }
 }
 
-/// `RUST_GUP_IOC_MIRROR_READ`: copy entries of a mirror to user space.
-pub(crate) fn read(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
+impl From<EntryDma> for uapi::rust_gup_mirror_dma {
+    fn from(e: EntryDma) -> Self {
+        let (addr, flags) = match e {
+            EntryDma::None => (0, 0),
+            EntryDma::Mapped { addr, writable } => (
+                addr,
+                uapi::RUST_GUP_MIRROR_VALID
+                    | if writable {
+                        uapi::RUST_GUP_MIRROR_WRITE
+                    } else {
+                        0
+                    },
+            ),
+            EntryDma::Unmappable => (0, uapi::RUST_GUP_MIRROR_NO_DMA),
+        };
+        uapi::rust_gup_mirror_dma {
+            addr,
+            flags,
+            ..Default::default()
+        }
+    }
+}
+
+/// Copies entries of a mirror to user space as `U`s: in batches, which
+/// `copy(mirror, first, batch)` takes out of the table under its lock and
+/// counts, then written to user space without it. A refusal of `copy`
+/// comes before anything is written.
+fn read_entries<E, U>(
+    mirrors: &Mutex<FileMirrors>,
+    arg: usize,
+    copy: impl Fn(&Mirror, usize, &mut [E]) -> Result<usize>,
+) -> Result<isize>
+where
+    E: Copy + Default,
+    U: AsBytes + From<E>,
+{
     let (mut reader, mut writer) =
         UserSlice::new(arg, size_of::<uapi::rust_gup_mirror_read>()).reader_writer();
     let mut args: uapi::rust_gup_mirror_read = reader.read()?;
@@ -163,34 +225,41 @@ pub(crate) fn read(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
     if first > pages {
         return Err(EINVAL);
     }
+    copy(&held.mirror, first, &mut [])?;
     let nr = (args.nr as usize).min(pages - first);
-    let size = size_of::<uapi::rust_gup_mirror_entry>();
-    let mut out = UserSlice::new(usize::try_from(args.entries)?, nr * size).writer();
-    // Entries are copied out of the table in batches under its lock, then
-    // to user space without it.
-    let mut batch = [MirrorEntry::default(); READ_BATCH];
-    let mut invalidations = 0;
+    let mut out = UserSlice::new(usize::try_from(args.entries)?, nr * size_of::<U>()).writer();
+    let mut batch = [E::default(); READ_BATCH];
     let mut done = 0;
     while done < nr {
         let want = (nr - done).min(READ_BATCH);
-        let (got, inv) = held.mirror.entries(first + done, &mut batch[..want]);
-        invalidations = inv;
+        let got = copy(&held.mirror, first + done, &mut batch[..want])?;
         for e in &batch[..got] {
-            out.write(&uapi::rust_gup_mirror_entry::from(*e))?;
+            out.write(&U::from(*e))?;
         }
         done += got;
         if got < want {
             break;
         }
     }
-    if nr == 0 {
-        invalidations = held.mirror.entries(0, &mut []).1;
-    }
     args.nr = done as u32;
     args.mirror_pages = pages as u64;
-    args.invalidations = invalidations;
+    args.invalidations = held.mirror.entries(0, &mut []).1;
     writer.write(&args)?;
     Ok(0)
+}
+
+/// `RUST_GUP_IOC_MIRROR_READ`: copy entries of a mirror to user space.
+pub(crate) fn read(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
+    read_entries::<MirrorEntry, uapi::rust_gup_mirror_entry>(mirrors, arg, |m, first, out| {
+        Ok(m.entries(first, out).0)
+    })
+}
+
+/// `RUST_GUP_IOC_MIRROR_DMA`: copy what a mirror's entries give its client
+/// (DMA addresses) to user space; `EINVAL` for a mirror not mapped for a
+/// device, `ENODEV` once revoked.
+pub(crate) fn read_dma(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
+    read_entries::<EntryDma, uapi::rust_gup_mirror_dma>(mirrors, arg, Mirror::dma_entries)
 }
 
 /// `RUST_GUP_IOC_MIRROR_ACCESS`: read or write user memory the way the

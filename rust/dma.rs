@@ -43,6 +43,7 @@
 use super::{
     bindings,
     gup::{Access, GupOptions, MaybeP2pdma, PageSet, PinKind, PinnedPages},
+    page::{ordinary_page, set_page_dirty},
     pci::{eremoteio, P2pdmaPage, PciFunction},
     task::{cond_resched, Syscall},
 };
@@ -286,43 +287,67 @@ impl Drop for DeviceGuard<'_> {
     }
 }
 
-/// A table DMA-mapped for a client; unmapped on drop, and then (fields
-/// drop in order) freed, and the reference on the client put.
+/// A table DMA-mapped for a client; unmapped on drop, and then its claims
+/// dropped and (fields drop in order) the table freed and the reference on
+/// the client put.
 ///
 /// # Invariants
 ///
 /// `table` is mapped with `dma_map_sgtable()` for `client` in direction
-/// `dir`, and `client`'s driver is bound.
+/// `dir`, and `client`'s driver is bound. When the device may write, its
+/// pages are claimed in `claims`, which is then `Some`.
 struct MappedTable {
     table: SgTable,
     client: PciFunction,
     dir: bindings::dma_data_direction,
+    claims: Option<Arc<Claims>>,
 }
 
 impl MappedTable {
     /// Maps `table` for `client`, whose device lock `guard` holds with a
-    /// driver bound; the DMA layer's errors (the table goes with them).
-    fn new(mut table: SgTable, guard: &DeviceGuard<'_>, writable: bool) -> Result<Self> {
-        let dir = if writable {
-            bindings::dma_data_direction_DMA_BIDIRECTIONAL
+    /// driver bound, claiming its pages in `claims` first if the device is
+    /// to write them: `EBUSY` when one is claimed, and the DMA layer's
+    /// errors (the table goes with them).
+    fn new(
+        mut table: SgTable,
+        guard: &DeviceGuard<'_>,
+        writable: bool,
+        claims: &Arc<Claims>,
+    ) -> Result<Self> {
+        let (dir, claims) = if writable {
+            // Claimed before the mapping is made, so that two writable
+            // mappings of one page never exist at once.
+            claims.claim_table(&table)?;
+            (
+                bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+                Some(claims.clone()),
+            )
         } else {
-            bindings::dma_data_direction_DMA_TO_DEVICE
+            (bindings::dma_data_direction_DMA_TO_DEVICE, None)
         };
         // SAFETY: the table's pages are held and its entries set; the
         // device is referenced and its driver bound under the held lock.
-        to_result(unsafe {
+        let ret = to_result(unsafe {
             bindings::dma_map_sgtable(
                 guard.client.as_dev_ptr(),
                 &mut table.table,
                 dir,
                 bindings::DMA_ATTR_NO_WARN as c_ulong,
             )
-        })?;
-        // INVARIANT: mapped above, with the driver bound.
+        });
+        if let Err(e) = ret {
+            if let Some(claims) = claims {
+                claims.unclaim_pages(&table, usize::MAX);
+            }
+            return Err(e);
+        }
+        // INVARIANT: mapped above, with the driver bound; claimed if
+        // writable.
         Ok(MappedTable {
             table,
             client: guard.client.clone(),
             dir,
+            claims,
         })
     }
 
@@ -353,69 +378,92 @@ impl Drop for MappedTable {
                 0,
             )
         };
+        // After the unmap: the pages may be mapped writable again.
+        if let Some(claims) = &self.claims {
+            claims.unclaim_pages(&self.table, usize::MAX);
+        }
     }
 }
 
-/// The pfn ranges that live mappings let a device write, module-wide.
+/// The pages that live mappings let a device write, module-wide, by pfn.
 ///
 /// The DMA API does not support two such mappings of one cacheline at
 /// once: on a system without coherent DMA, one mapping's cache maintenance
 /// would destroy data the device wrote through the other, and
 /// `CONFIG_DMA_API_DEBUG` WARNs ("overlapping mappings aren't supported").
-/// A writable mapping that overlaps a claimed range, its own included (a
-/// page mapped at two addresses of the range), is refused. Read-only
+/// A writable mapping of a claimed page, its own included (a page mapped
+/// at two addresses of the range), is refused. Read-only
 /// (`DMA_TO_DEVICE`) mappings may overlap anything.
 ///
-/// The claimed ranges never overlap, so they are kept by first pfn, each
-/// with its last one.
-#[derive(Default)]
-struct Claims {
-    ranges: RBTree<u64, u64>,
+/// An XArray, which takes its own spinlock: an HMM mirror claims and drops
+/// pages under its table lock, where nothing may sleep, and pinned
+/// mappings claim theirs in process context.
+///
+/// # Invariants
+///
+/// `xa` is initialised from the end of [`Claims::new`] until the drop.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Claims {
+    #[pin]
+    xa: Opaque<bindings::xarray>,
 }
 
+// SAFETY: the XArray serialises its users with its own lock.
+unsafe impl Send for Claims {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Claims {}
+
 impl Claims {
-    /// Whether `[first, last]` overlaps a claimed range: the one that
-    /// starts last at or before `last` is the only candidate.
-    fn overlaps(&mut self, first: u64, last: u64) -> bool {
-        let before = match self.ranges.cursor_lower_bound(&(last + 1)) {
-            Some(cursor) => cursor.peek_prev().map(|(_, &end)| end),
-            None => self.ranges.cursor_back().map(|c| *c.current().1),
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Claims {
+            // SAFETY: `xa_init` initialises the slot, which stays in place
+            // (pinned) until the drop destroys it.
+            xa <- Opaque::ffi_init(|xa| unsafe { bindings::rust_gup_xa_init(xa) }),
+        })
+    }
+
+    /// Claims the page at `pfn`: `EBUSY` if it is claimed, `ENOMEM`. It
+    /// may sleep to allocate unless `atomic`.
+    fn claim(&self, pfn: u64, atomic: bool) -> Result {
+        let gfp = if atomic {
+            bindings::GFP_NOWAIT | bindings::__GFP_NOWARN
+        } else {
+            bindings::GFP_KERNEL
         };
-        before.is_some_and(|end| end >= first)
+        // SAFETY: the XArray is initialised (type invariant).
+        to_result(unsafe { bindings::rust_gup_xa_insert(self.xa.get(), pfn as c_ulong, gfp) })
     }
 
-    /// Claims the ranges of `table` with `nodes`, allocated for them (one
-    /// per entry), recording their first pfns in `claimed`, which has room
-    /// for them; `EBUSY`, with nothing claimed, when one overlaps.
-    fn claim(
-        &mut self,
-        table: &SgTable,
-        nodes: KVVec<RBTreeNodeReservation<u64, u64>>,
-        claimed: &mut KVVec<u64>,
-    ) -> Result {
-        for ((first, last), node) in table.pfn_ranges().zip(nodes) {
-            if self.overlaps(first, last) {
-                self.unclaim(claimed);
-                return Err(EBUSY);
+    /// Drops the claim on the page at `pfn`, which the caller made.
+    fn unclaim(&self, pfn: u64) {
+        // SAFETY: the XArray is initialised (type invariant).
+        unsafe { bindings::xa_erase(self.xa.get(), pfn as c_ulong) };
+    }
+
+    /// Claims every page of `table`; on failure (as [`Self::claim`]) none.
+    fn claim_table(&self, table: &SgTable) -> Result {
+        let mut claimed = 0usize;
+        let mut ret = Ok(());
+        'outer: for (first, last) in table.pfn_ranges() {
+            for pfn in first..=last {
+                ret = self.claim(pfn, false);
+                if ret.is_err() {
+                    break 'outer;
+                }
+                claimed += 1;
             }
-            self.ranges.insert(node.into_node(first, last));
-            // Allocates nothing: room for every entry was reserved.
-            claimed.push(first, GFP_KERNEL)?;
         }
-        Ok(())
+        if ret.is_err() {
+            self.unclaim_pages(table, claimed);
+        }
+        ret
     }
 
-    /// Undoes `live`, under the registry's lock (so an unbind that did
-    /// not find it waits until it is gone): its claims go, and its mapping
-    /// is undone on drop.
-    fn undo(&mut self, live: Live) {
-        self.unclaim(&live.claimed);
-        drop(live);
-    }
-
-    fn unclaim(&mut self, firsts: &[u64]) {
-        for (i, first) in firsts.iter().enumerate() {
-            self.ranges.remove(first);
+    /// Drops the claims on the first `n` pages of `table`.
+    fn unclaim_pages(&self, table: &SgTable, n: usize) {
+        let pfns = table.pfn_ranges().flat_map(|(first, last)| first..=last);
+        for (i, pfn) in pfns.take(n).enumerate() {
+            self.unclaim(pfn);
             if i % 1024 == 1023 {
                 cond_resched();
             }
@@ -423,21 +471,24 @@ impl Claims {
     }
 }
 
-/// A live mapping, as the registry keeps it: undone (unmapped, freed,
-/// unclaimed) by whichever comes first, its owner or the unbind of its
-/// client's driver.
-struct Live {
-    table: MappedTable,
-    claimed: KVVec<u64>,
+#[pinned_drop]
+impl PinnedDrop for Claims {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: initialised (type invariant), destroyed once, here.
+        unsafe { bindings::xa_destroy(self.xa.get()) };
+    }
 }
 
 /// What [`DmaRegistry`]'s lock guards.
 #[derive(Default)]
 struct Registry {
-    claims: Claims,
-    live: RBTree<u64, Live>,
+    /// The live mappings of pinned pages, by key: undone (unmapped, freed,
+    /// unclaimed) by whichever comes first, their owner or the unbind of
+    /// their client's driver.
+    live: RBTree<u64, MappedTable>,
     last_key: u64,
-    /// The registered [`Revocable`]s, by key.
+    /// What an unbind revokes besides those ([`Revocable`]s, HMM mirrors
+    /// mapped for a device), by key.
     revocable: RBTree<u64, Arc<dyn Revoke>>,
     /// The devices whose driver is being unbound (from
     /// `BUS_NOTIFY_UNBIND_DRIVER` to `BUS_NOTIFY_UNBOUND_DRIVER`): pins of
@@ -446,12 +497,13 @@ struct Registry {
 }
 
 impl Registry {
-    /// Takes out a registered [`Revocable`] with pages of `dev`, if any.
+    /// Takes out a registered [`Revoke`] that the unbind of `dev`'s driver
+    /// revokes, if any.
     fn take_revocable_of(&mut self, dev: *mut bindings::device) -> Option<Arc<dyn Revoke>> {
         let key = self
             .revocable
             .iter()
-            .find(|(_, r)| r.provided_by(dev))
+            .find(|(_, r)| r.revoked_by(dev))
             .map(|(&key, _)| key)?;
         self.revocable.remove(&key)
     }
@@ -480,6 +532,7 @@ impl Registry {
 pub(crate) struct DmaRegistry {
     #[pin]
     inner: Mutex<Registry>,
+    claims: Arc<Claims>,
     // Last: registered when `inner` is ready for the callback.
     #[pin]
     nb: Opaque<bindings::notifier_block>,
@@ -556,19 +609,25 @@ unsafe extern "C" fn bus_notify(
     let registry = &mut *guard;
     let mut cursor = registry.live.cursor_front();
     while let Some(current) = cursor {
-        if current.current().1.table.client.as_dev_ptr() != dev {
+        if current.current().1.client.as_dev_ptr() != dev {
             cursor = current.move_next();
             continue;
         }
         // The next one, or the previous (already seen) if this was last.
         let (next, node) = current.remove_current();
-        registry.claims.undo(node.to_key_value().1);
+        drop(node);
         cursor = next;
     }
     bindings::NOTIFY_OK as c_int
 }
 
 impl DmaRegistry {
+    /// The claims of the registry's mappings, which the mappings of HMM
+    /// mirrors share.
+    pub(crate) fn claims(&self) -> &Arc<Claims> {
+        &self.claims
+    }
+
     /// An empty registry, watching PCI driver unbinds.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         // SAFETY: on success the closure has initialised the slot (a
@@ -592,6 +651,7 @@ impl DmaRegistry {
         // INVARIANT: `nb` is initialised (registered) last.
         try_pin_init!(DmaRegistry {
             inner <- new_mutex!(Registry::default(), "rust_gup_dma_registry"),
+            claims: Arc::pin_init(Claims::new(), GFP_KERNEL)?,
             nb <- nb,
         })
     }
@@ -624,10 +684,10 @@ impl Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        let mut registry = self.registry.inner.lock();
-        if let Some(live) = registry.live.remove(&self.key) {
-            registry.claims.undo(live);
-        }
+        // Undone under the lock, so an unbind that did not find it waits
+        // until it is gone.
+        let live = self.registry.inner.lock().live.remove(&self.key);
+        drop(live);
     }
 }
 
@@ -683,39 +743,16 @@ impl<K: PinKind> DmaMapped<K> {
 
         // Allocated before the registry's lock is taken.
         let live_node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let mut claimed = KVVec::new();
-        if writable {
-            // Claimed before the mapping is made, so that two writable
-            // mappings of one page never exist at once.
-            let n = table.table.orig_nents as usize;
-            let mut nodes = KVVec::with_capacity(n, GFP_KERNEL | __GFP_NOWARN)?;
-            for _ in 0..n {
-                nodes.push(RBTreeNodeReservation::new(GFP_KERNEL)?, GFP_KERNEL)?;
-            }
-            claimed.reserve(n, GFP_KERNEL | __GFP_NOWARN)?;
-            registry
-                .inner
-                .lock()
-                .claims
-                .claim(&table, nodes, &mut claimed)?;
-        }
-        let table = match MappedTable::new(table, guard, writable) {
-            Ok(table) => table,
-            Err(e) => {
-                registry.inner.lock().claims.unclaim(&claimed);
-                return Err(e);
-            }
-        };
+        let table = MappedTable::new(table, guard, writable, &registry.claims)?;
         let mut segments = KVVec::with_capacity(table.table.table.nents as usize, GFP_KERNEL)?;
         for segment in table.segments() {
             segments.push(segment, GFP_KERNEL)?;
         }
 
-        let live = Live { table, claimed };
         let mut inner = registry.inner.lock();
         inner.last_key += 1;
         let key = inner.last_key;
-        inner.live.insert(live_node.into_node(key, live));
+        inner.live.insert(live_node.into_node(key, table));
         drop(inner);
         Ok(DmaMapped {
             registered: Registered {
@@ -830,13 +867,70 @@ pub(crate) struct P2pState<T> {
     _with: T,
 }
 
-/// A [`Revocable`] as its registry sees it.
-trait Revoke: Send + Sync {
-    /// Whether `dev` provides P2PDMA pages the pins hold.
-    fn provided_by(&self, dev: *mut bindings::device) -> bool;
+/// What the unbind of a PCI driver revokes, as a [`DmaRegistry`] sees it:
+/// a [`Revocable`], or an HMM mirror mapped for a device.
+pub(crate) trait Revoke: Send + Sync {
+    /// Whether the unbind of `dev`'s driver revokes it.
+    fn revoked_by(&self, dev: *mut bindings::device) -> bool;
 
-    /// Releases the holding: its mapping, if any, then its pins.
+    /// Releases what it holds for the devices (mappings, pins). Called
+    /// from the notifier, outside the registry's lock, and by owners; a
+    /// second call finds nothing to release.
     fn revoke(&self);
+}
+
+/// A [`Revoke`]'s place in a [`DmaRegistry`]; dropping it takes it out.
+pub(crate) struct Registration {
+    registry: Arc<DmaRegistry>,
+    key: u64,
+}
+
+impl Registration {
+    /// Registers `what`, unless `refused(registry)`, checked under the
+    /// registry's lock, says it must not be: then `ENODEV`.
+    fn new(
+        registry: &Arc<DmaRegistry>,
+        what: Arc<dyn Revoke>,
+        refused: impl FnOnce(&Registry) -> bool,
+    ) -> Result<Self> {
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        let mut locked = registry.inner.lock();
+        if refused(&locked) {
+            // `what` goes after the lock.
+            return Err(ENODEV);
+        }
+        locked.last_key += 1;
+        let key = locked.last_key;
+        locked.revocable.insert(node.into_node(key, what));
+        Ok(Registration {
+            registry: registry.clone(),
+            key,
+        })
+    }
+
+    /// Registers `what` for revocation when `client`'s driver unbinds:
+    /// `ENODEV` when no driver is bound to it (or one without DMA set up),
+    /// `EINTR` when killed while waiting for its device lock. Under that
+    /// lock, so an unbind either finds it or came before and is refused.
+    pub(crate) fn for_client(
+        registry: &Arc<DmaRegistry>,
+        client: &PciFunction,
+        what: Arc<dyn Revoke>,
+    ) -> Result<Self> {
+        let guard = DeviceGuard::lock(client)?;
+        if !guard.driver_bound() {
+            return Err(ENODEV);
+        }
+        Self::new(registry, what, |_| false)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let registered = self.registry.inner.lock().revocable.remove(&self.key);
+        // Dropped outside the lock.
+        drop(registered);
+    }
 }
 
 #[pin_data]
@@ -848,7 +942,7 @@ struct RevocableInner<T> {
 }
 
 impl<T: Send> Revoke for RevocableInner<T> {
-    fn provided_by(&self, dev: *mut bindings::device) -> bool {
+    fn revoked_by(&self, dev: *mut bindings::device) -> bool {
         self.providers.iter().any(|p| p.as_dev_ptr() == dev)
     }
 
@@ -879,8 +973,7 @@ impl<T: Send> Revoke for RevocableInner<T> {
 /// Lock order: a client's device lock, then the state, then the registry.
 pub(crate) struct Revocable<T: Send + 'static> {
     inner: Arc<RevocableInner<T>>,
-    registry: Arc<DmaRegistry>,
-    key: u64,
+    registration: Registration,
 }
 
 /// The state of a [`Revocable`], locked: `None` once revoked. Nothing
@@ -927,27 +1020,16 @@ impl<T: Send + 'static> Revocable<T> {
             }),
             GFP_KERNEL,
         )?;
-        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let key = {
-            let mut locked = registry.inner.lock();
-            if inner
+        let revoke: Arc<dyn Revoke> = inner.clone();
+        let registration = Registration::new(registry, revoke, |locked| {
+            inner
                 .providers
                 .iter()
                 .any(|p| locked.unbinding.get(&(p.as_dev_ptr() as usize)).is_some())
-            {
-                // The pins go after the lock.
-                return Err(ENODEV);
-            }
-            locked.last_key += 1;
-            let key = locked.last_key;
-            let revoke: Arc<dyn Revoke> = inner.clone();
-            locked.revocable.insert(node.into_node(key, revoke));
-            key
-        };
+        })?;
         let this = Revocable {
             inner,
-            registry: registry.clone(),
-            key,
+            registration,
         };
         if let Some(client) = client {
             this.map_for(client)?;
@@ -966,9 +1048,11 @@ impl<T: Send + 'static> Revocable<T> {
         // On failure the pins go, then `_with`, under the lock; the caller
         // drops the set.
         let holding = match holding {
-            P2pHolding::Pinned(pins) => {
-                P2pHolding::Mapped(DmaMapped::map_locked(pins, &guard, &self.registry)?)
-            }
+            P2pHolding::Pinned(pins) => P2pHolding::Mapped(DmaMapped::map_locked(
+                pins,
+                &guard,
+                &self.registration.registry,
+            )?),
             mapped => mapped,
         };
         *locked = Some(P2pState { holding, _with });
@@ -983,10 +1067,205 @@ impl<T: Send + 'static> Revocable<T> {
 
 impl<T: Send + 'static> Drop for Revocable<T> {
     fn drop(&mut self) {
-        let registered = self.registry.inner.lock().revocable.remove(&self.key);
-        drop(registered);
         // Released now, whoever else holds a reference (a revocation that
-        // took it out of the registry and is waiting for the lock).
+        // took it out of the registry and is waiting for the lock); an
+        // unbind that finds it before `registration` takes it out finds
+        // nothing to release.
         self.inner.revoke();
+    }
+}
+
+/// One page of an HMM mirror mapped for its client.
+#[derive(Clone, Copy)]
+struct PageMapping {
+    addr: u64,
+    pfn: u64,
+    writable: bool,
+}
+
+/// What a mirror's entry gives its client: see [`MirrorDma::mapping`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum EntryDma {
+    /// The entry is not valid: nothing to use.
+    #[default]
+    None,
+    /// The page is mapped at `addr`; `writable`: `DMA_BIDIRECTIONAL`,
+    /// otherwise `DMA_TO_DEVICE`.
+    Mapped { addr: u64, writable: bool },
+    /// The entry is valid, but its page is not ordinary memory (PCI
+    /// P2PDMA, device private), which `dma_map_page()` cannot map.
+    Unmappable,
+}
+
+/// The DMA side of an HMM mirror's device page table: each valid entry of
+/// ordinary memory mapped for the mirror's client with `dma_map_page()`,
+/// in the direction its write permission gives, as RDMA ODP maps the
+/// pages `hmm_range_fault()` returns. It lives under the mirror's table
+/// lock, next to the entries, and the mirror keeps it in step with them:
+/// an entry is mapped when a fault commits it and unmapped (and its page
+/// marked dirty if the device could write it) before an invalidation lets
+/// it go.
+///
+/// Nothing here sleeps: mapping and unmapping a page may be done under a
+/// spinlock, and claims are made with `GFP_NOWAIT`.
+///
+/// # Invariants
+///
+/// `maps[i]`, when `Some`, is the page at its `pfn` mapped with
+/// `dma_map_page()` for `client` at its `addr`: `DMA_BIDIRECTIONAL`, with
+/// the page claimed in `claims`, when `writable`, else `DMA_TO_DEVICE`.
+/// Every entry is `None` once `revoked`. While not `revoked`, `client`'s
+/// driver is bound: the value is registered for revocation when that
+/// driver unbinds before any mapping is made.
+pub(crate) struct MirrorDma {
+    client: PciFunction,
+    claims: Arc<Claims>,
+    maps: KVVec<Option<PageMapping>>,
+    revoked: bool,
+}
+
+impl MirrorDma {
+    /// No entry mapped yet, of `pages` entries for `client`, with the
+    /// writable pages claimed in `claims`. The caller registers it for
+    /// revocation at the unbind of the client's driver (a
+    /// [`Registration::for_client`]) before it maps anything.
+    pub(crate) fn new(client: &PciFunction, claims: &Arc<Claims>, pages: usize) -> Result<Self> {
+        Ok(MirrorDma {
+            client: client.clone(),
+            claims: claims.clone(),
+            maps: KVVec::from_elem(None, pages, GFP_KERNEL | __GFP_NOWARN)?,
+            revoked: false,
+        })
+    }
+
+    /// The client's device.
+    pub(crate) fn client_dev(&self) -> *mut bindings::device {
+        self.client.as_dev_ptr()
+    }
+
+    /// Whether the unbind of the client's driver (or the mirror's
+    /// teardown) revoked the mappings.
+    pub(crate) fn revoked(&self) -> bool {
+        self.revoked
+    }
+
+    /// The mapping of entry `i`, `None` if it has none.
+    pub(crate) fn mapping(&self, i: usize) -> Option<(u64, bool)> {
+        self.maps
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|m| (m.addr, m.writable))
+    }
+
+    /// Maps entry `i`, the page at `pfn`, for the client: kept as it is if
+    /// it maps that page with that permission already, otherwise its old
+    /// mapping undone first. `ENODEV` once revoked, `EREMOTEIO` for a page
+    /// that is not ordinary memory, `EBUSY` when `writable` and the page
+    /// is claimed (a device may write it through another mapping),
+    /// `ENOMEM`. On failure entry `i` has no mapping.
+    ///
+    /// # Safety
+    ///
+    /// The page at `pfn`, and the page entry `i` maps now if any, are
+    /// mapped by the CPU page table at the entry's address, and stay so for
+    /// the call: the caller holds the lock that the mirror's invalidation
+    /// takes, and the entry is valid under it.
+    pub(crate) unsafe fn map(&mut self, i: usize, pfn: u64, writable: bool) -> Result {
+        if self.revoked {
+            return Err(ENODEV);
+        }
+        match self.maps.get(i).ok_or(EINVAL)? {
+            Some(m) if m.pfn == pfn && m.writable == writable => return Ok(()),
+            // SAFETY: by the function's safety requirement.
+            Some(_) => unsafe { self.unmap(i) },
+            None => {}
+        }
+        // SAFETY: the page is mapped, so it is not freed during the call.
+        let page = unsafe { ordinary_page(pfn)? };
+        let dir = if writable {
+            self.claims.claim(pfn, true)?;
+            bindings::dma_data_direction_DMA_BIDIRECTIONAL
+        } else {
+            bindings::dma_data_direction_DMA_TO_DEVICE
+        };
+        let dev = self.client.as_dev_ptr();
+        // SAFETY: the page is ordinary memory that stays mapped for the
+        // call, and stays until the mirror's invalidation, which unmaps
+        // it first; the client's driver is bound (type invariant: not
+        // revoked), so its DMA mask is set.
+        let (addr, failed) = unsafe {
+            let addr = bindings::dma_map_page_attrs(
+                dev,
+                page.as_ptr(),
+                0,
+                PAGE_SIZE,
+                dir,
+                bindings::DMA_ATTR_NO_WARN as c_ulong,
+            );
+            (addr, bindings::rust_gup_dma_mapping_error(dev, addr) != 0)
+        };
+        if failed {
+            if writable {
+                self.claims.unclaim(pfn);
+            }
+            return Err(ENOMEM);
+        }
+        // INVARIANT: mapped above in the direction `writable` gives,
+        // claimed if writable.
+        self.maps[i] = Some(PageMapping {
+            addr,
+            pfn,
+            writable,
+        });
+        Ok(())
+    }
+
+    /// Undoes the mapping of entry `i`, if any; a page the device could
+    /// write is marked dirty (`set_page_dirty()`), as ODP does, then its
+    /// claim dropped.
+    ///
+    /// # Safety
+    ///
+    /// The page entry `i` maps, if any, is mapped by the CPU page table
+    /// for the call, as for [`Self::map`].
+    pub(crate) unsafe fn unmap(&mut self, i: usize) {
+        let Some(m) = self.maps.get_mut(i).and_then(Option::take) else {
+            return;
+        };
+        let dir = if m.writable {
+            bindings::dma_data_direction_DMA_BIDIRECTIONAL
+        } else {
+            bindings::dma_data_direction_DMA_TO_DEVICE
+        };
+        // SAFETY: mapped for the client in `dir` (type invariant), taken
+        // out of `maps` above, so unmapped once; the page is still there,
+        // by the function's safety requirement.
+        unsafe {
+            bindings::dma_unmap_page_attrs(self.client.as_dev_ptr(), m.addr, PAGE_SIZE, dir, 0)
+        };
+        if m.writable {
+            // SAFETY: as above; `ordinary_page` succeeded at mapping time,
+            // and the page is the same.
+            if let Ok(page) = unsafe { ordinary_page(m.pfn) } {
+                // SAFETY: the page is mapped by the CPU, as above.
+                unsafe { set_page_dirty(page) };
+            }
+            self.claims.unclaim(m.pfn);
+        }
+    }
+
+    /// Undoes every mapping and refuses new ones: at the unbind of the
+    /// client's driver, or when the mirror goes.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::unmap`], for every entry.
+    pub(crate) unsafe fn revoke(&mut self) {
+        self.revoked = true;
+        for i in 0..self.maps.len() {
+            // SAFETY: by the function's safety requirement.
+            unsafe { self.unmap(i) };
+        }
     }
 }

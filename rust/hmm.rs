@@ -35,9 +35,11 @@
 
 use super::{
     bindings,
+    dma::{DmaRegistry, EntryDma, MirrorDma, Registration, Revoke},
     gup::{CpuPages, UserPageRange},
     mm::{AddressSpace, CurrentMm, Mm, MmWithUser},
     page::{ordinary_page, set_page_dirty, with_page_mapped},
+    pci::{eremoteio, PciFunction},
     task::{cond_resched, fatal_signal_pending},
 };
 use core::ptr::addr_of;
@@ -50,7 +52,7 @@ use kernel::{
     new_spinlock,
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
-    sync::SpinLock,
+    sync::{Arc, SpinLock},
     time::Ktime,
     types::{ARef, Opaque},
 };
@@ -125,9 +127,97 @@ impl MirrorEntry {
 }
 
 /// The device page table and what happened to it.
+///
+/// # Invariants
+///
+/// An entry with a mapping in `dma` is valid, for the page the mapping is
+/// of: the CPU page table maps that page at the entry's address until an
+/// invalidation, which undoes the mapping before it clears the entry.
 struct Table {
     entries: KVVec<c_ulong>,
+    /// For a mirror mapped for a device: the entries' DMA mappings.
+    dma: Option<MirrorDma>,
     invalidations: u64,
+}
+
+impl Table {
+    /// Clears entries `[from, to)`, undoing their DMA mappings first.
+    fn clear(&mut self, from: usize, to: usize) {
+        if let Some(dma) = &mut self.dma {
+            for i in from..to {
+                // SAFETY: a mapped entry is valid (type invariant), so its
+                // page is still mapped by the CPU.
+                unsafe { dma.unmap(i) };
+            }
+        }
+        self.entries[from..to].fill(0);
+    }
+
+    /// Commits `new`, entries `hmm_range_fault()` filled, at index `at`,
+    /// and maps the valid ones for the device, if any. Pages that are not
+    /// ordinary memory stay valid, unmapped. On an error (see
+    /// [`MirrorDma::map`]) the entries before the failing one are
+    /// committed and it is cleared.
+    ///
+    /// # Safety
+    ///
+    /// The pages of `new`'s valid entries are mapped by the CPU page table
+    /// at their addresses until an invalidation, which takes this table's
+    /// lock: `mmu_interval_read_retry()`, under the lock, found no
+    /// invalidation since `hmm_range_fault()` filled them.
+    unsafe fn commit(&mut self, at: usize, new: &[c_ulong]) -> Result {
+        for (i, &raw) in (at..).zip(new) {
+            let entry = MirrorEntry(raw);
+            if let Some(dma) = &mut self.dma {
+                let ret = if entry.valid() && !entry.error() {
+                    // SAFETY: the new page is mapped, by the function's
+                    // safety requirement; the old one, if the entry maps
+                    // one, is valid (type invariant).
+                    unsafe { dma.map(i, entry.pfn(), entry.writable()) }
+                } else {
+                    // SAFETY: as above.
+                    unsafe { dma.unmap(i) };
+                    Ok(())
+                };
+                match ret {
+                    Err(e) if e == eremoteio() => {}
+                    Err(e) => {
+                        self.entries[i] = 0;
+                        return Err(e);
+                    }
+                    Ok(()) => {}
+                }
+            }
+            // INVARIANT: mapped only if valid, for the entry's page.
+            self.entries[i] = raw;
+        }
+        Ok(())
+    }
+}
+
+/// The table and its lock, shared with the registry of DMA mappings for a
+/// mirror mapped for a device.
+#[pin_data]
+struct MirrorTable {
+    #[pin]
+    lock: SpinLock<Table>,
+    /// The device the entries are mapped for, if any.
+    client_dev: Option<usize>,
+}
+
+impl Revoke for MirrorTable {
+    fn revoked_by(&self, dev: *mut bindings::device) -> bool {
+        self.client_dev == Some(dev as usize)
+    }
+
+    fn revoke(&self) {
+        let mut table = self.lock.lock();
+        if let Some(dma) = &mut table.dma {
+            // SAFETY: the lock is held, and a mapped entry is valid (type
+            // invariant of `Table`), so its page is still mapped.
+            unsafe { dma.revoke() };
+        }
+    }
 }
 
 /// How a [`Mirror::fault`] went.
@@ -144,16 +234,22 @@ pub(crate) struct FaultStats {
 /// range and the device page table it keeps coherent. Dropping it
 /// unregisters the notifier. No page is referenced or pinned.
 ///
+/// A mirror may be mapped for a PCI function, its client: every entry a
+/// fault makes valid is then DMA-mapped too (see [`MirrorDma`]), and the
+/// unbind of the client's driver revokes the mappings.
+///
 /// # Invariants
 ///
 /// `notifier` is registered on `range` of an address space, with
 /// [`MIRROR_OPS`], from the end of [`Mirror::new`] until the drop;
-/// `table.entries` has `range.nr_pages()` entries.
+/// `table.entries` has `range.nr_pages()` entries, and `table.dma`, if
+/// any, as many. `registration`, if any, registers `table` for
+/// revocation at the unbind of the client's driver.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Mirror {
     range: UserPageRange,
-    #[pin]
-    table: SpinLock<Table>,
+    table: Arc<MirrorTable>,
+    _registration: Option<Registration>,
     // Last: it is registered when every other field is initialised, so
     // the callback, which may run at once, finds them ready.
     #[pin]
@@ -193,7 +289,8 @@ unsafe extern "C" fn invalidate(
     // those fields are valid here; only they are read.
     let (mirror_range, table) = unsafe {
         let mirror = container_of!(sub, Mirror, notifier);
-        (&*addr_of!((*mirror).range), &*addr_of!((*mirror).table))
+        let table: &Arc<MirrorTable> = &*addr_of!((*mirror).table);
+        (&*addr_of!((*mirror).range), &table.lock)
     };
     // SAFETY: the core passes a valid range for the duration of the call.
     let (start, end) = unsafe { ((*range).start, (*range).end) };
@@ -208,7 +305,9 @@ unsafe extern "C" fn invalidate(
         // Whole pages touched by [first, last), as indices into the table.
         let from = (first - mirror_range.start()) >> PAGE_SHIFT;
         let to = (last - mirror_range.start()).div_ceil(PAGE_SIZE);
-        table.entries[from..to].fill(0);
+        // The device's mappings of the range go before the callback
+        // returns, and with them its references to the pages.
+        table.clear(from, to);
     }
     table.invalidations = table.invalidations.wrapping_add(1);
     true
@@ -217,16 +316,49 @@ unsafe extern "C" fn invalidate(
 impl Mirror {
     /// Mirrors `range` of the calling task's address space: an initialiser
     /// that registers an interval notifier on it, with an empty table
-    /// (every entry not valid). `EINVAL` past [`MAX_MIRROR_PAGES`];
+    /// (every entry not valid). With a `client`, its entries are mapped for
+    /// that PCI function, registered in `registry` for revocation when its
+    /// driver unbinds: `ENODEV` when none is bound, `EINTR` when killed
+    /// waiting for its device lock. `EINVAL` past [`MAX_MIRROR_PAGES`];
     /// `ENOMEM`.
     pub(crate) fn new<'a>(
         mm: &'a CurrentMm,
         range: UserPageRange,
+        client: Option<(&PciFunction, &Arc<DmaRegistry>)>,
     ) -> Result<impl PinInit<Self, Error> + 'a> {
         if range.nr_pages() > MAX_MIRROR_PAGES {
             return Err(EINVAL);
         }
         let entries = KVVec::from_elem(0 as c_ulong, range.nr_pages(), GFP_KERNEL | __GFP_NOWARN)?;
+        let dma = match client {
+            Some((client, registry)) => {
+                Some(MirrorDma::new(client, registry.claims(), range.nr_pages())?)
+            }
+            None => None,
+        };
+        let client_dev = dma.as_ref().map(|d| d.client_dev() as usize);
+        let table = Arc::pin_init(
+            pin_init!(MirrorTable {
+                lock <- new_spinlock!(
+                    Table {
+                        entries,
+                        dma,
+                        invalidations: 0
+                    },
+                    "rust_gup_mirror"
+                ),
+                client_dev,
+            }),
+            GFP_KERNEL,
+        )?;
+        // Before anything is mapped: an unbind from now on revokes.
+        let registration = match client {
+            Some((client, registry)) => {
+                let revoke: Arc<dyn Revoke> = table.clone();
+                Some(Registration::for_client(registry, client, revoke)?)
+            }
+            None => None,
+        };
         let mm = mm.as_raw();
         // SAFETY: on success the closure has initialised the slot (the core
         // filled it in and registered it); on failure it is left
@@ -251,7 +383,8 @@ impl Mirror {
         };
         Ok(try_pin_init!(Mirror {
             range,
-            table <- new_spinlock!(Table { entries, invalidations: 0 }, "rust_gup_mirror"),
+            table,
+            _registration: registration,
             notifier <- notifier,
         }))
     }
@@ -336,15 +469,16 @@ impl Mirror {
                 }
                 to_result(ret)?;
 
-                let mut table = self.table.lock();
+                let mut table = self.table.lock.lock();
                 // SAFETY: the notifier is registered; `invalidate` sets the
                 // sequence under the lock held here.
                 if unsafe { bindings::rust_gup_mmu_interval_read_retry(sub_ptr, seq) } {
                     stats.retries += 1;
                     continue;
                 }
-                let at = first + done;
-                table.entries[at..at + n].copy_from_slice(&pfns[..n]);
+                // SAFETY: `hmm_range_fault()` filled `pfns` under `seq`,
+                // which the retry check under the table lock found current.
+                unsafe { table.commit(first + done, &pfns[..n])? };
                 break;
             }
             done += n;
@@ -357,7 +491,7 @@ impl Mirror {
     /// exist), and returns how many, with the number of invalidations the
     /// mirror has seen.
     pub(crate) fn entries(&self, first: usize, out: &mut [MirrorEntry]) -> (usize, u64) {
-        let table = self.table.lock();
+        let table = self.table.lock.lock();
         let src = table.entries.get(first..).unwrap_or(&[]);
         let n = src.len().min(out.len());
         for (o, e) in out.iter_mut().zip(&src[..n]) {
@@ -366,10 +500,33 @@ impl Mirror {
         (n, table.invalidations)
     }
 
+    /// Copies what the entries from index `first` give the client into
+    /// `out` (as many as fit and exist), under the table lock, and returns
+    /// how many: a DMA address only for an entry valid then. `EINVAL` for
+    /// a mirror not mapped for a device, `ENODEV` once the unbind of the
+    /// client's driver revoked its mappings.
+    pub(crate) fn dma_entries(&self, first: usize, out: &mut [EntryDma]) -> Result<usize> {
+        let table = self.table.lock.lock();
+        let dma = table.dma.as_ref().ok_or(EINVAL)?;
+        if dma.revoked() {
+            return Err(ENODEV);
+        }
+        let src = table.entries.get(first..).unwrap_or(&[]);
+        let n = src.len().min(out.len());
+        for (i, (o, &e)) in out.iter_mut().zip(&src[..n]).enumerate() {
+            *o = match dma.mapping(first + i) {
+                Some((addr, writable)) => EntryDma::Mapped { addr, writable },
+                None if MirrorEntry(e).valid() && !MirrorEntry(e).error() => EntryDma::Unmappable,
+                None => EntryDma::None,
+            };
+        }
+        Ok(n)
+    }
+
     /// How many entries of `sub` are valid; `EINVAL` outside the mirror.
     pub(crate) fn count_valid(&self, sub: UserPageRange) -> Result<usize> {
         let first = self.index_of(sub)?;
-        let table = self.table.lock();
+        let table = self.table.lock.lock();
         Ok(table.entries[first..first + sub.nr_pages()]
             .iter()
             .filter(|&&e| MirrorEntry(e).valid())
@@ -386,7 +543,7 @@ impl Mirror {
         write: bool,
         f: impl FnOnce(u64) -> Result<T>,
     ) -> Result<T> {
-        let table = self.table.lock();
+        let table = self.table.lock.lock();
         let entry = MirrorEntry(*table.entries.get(index).ok_or(EINVAL)?);
         if entry.error() {
             return Err(EFAULT);
@@ -448,6 +605,10 @@ impl CpuPages for Mirror {
 #[pinned_drop]
 impl PinnedDrop for Mirror {
     fn drop(self: Pin<&mut Self>) {
+        // The device's mappings go while the notifier still tells when the
+        // pages change, and new ones are refused; then the registration, a
+        // field, goes after this.
+        self.table.revoke();
         // SAFETY: the notifier is registered (type invariant) and removed
         // once, here. Removal waits for running callbacks; after it none
         // runs, so the table may go.

@@ -43,12 +43,14 @@ pub(crate) use bindings::{
     RUST_GUP_FEATURE_DMA_MAP, RUST_GUP_IOC_DMA_MAP, RUST_GUP_IOC_DMA_SEGMENTS,
 };
 pub(crate) use bindings::{
-    rust_gup_mirror, rust_gup_mirror_access, rust_gup_mirror_entry, rust_gup_mirror_read,
-    RUST_GUP_FEATURE_MIRROR, RUST_GUP_IOC_MIRROR, RUST_GUP_IOC_MIRROR_ACCESS,
+    rust_gup_mirror, rust_gup_mirror_access, rust_gup_mirror_dma, rust_gup_mirror_entry,
+    rust_gup_mirror_read, RUST_GUP_FEATURE_MIRROR, RUST_GUP_FEATURE_MIRROR_DMA,
+    RUST_GUP_IOC_MIRROR, RUST_GUP_IOC_MIRROR_ACCESS, RUST_GUP_IOC_MIRROR_DMA,
     RUST_GUP_IOC_MIRROR_DROP, RUST_GUP_IOC_MIRROR_FAULT, RUST_GUP_IOC_MIRROR_READ,
     RUST_GUP_MIRROR_ACCESS_WRITE, RUST_GUP_MIRROR_ERROR, RUST_GUP_MIRROR_F_ALL,
-    RUST_GUP_MIRROR_F_SNAPSHOT, RUST_GUP_MIRROR_F_WRITE, RUST_GUP_MIRROR_MAX_PAGES,
-    RUST_GUP_MIRROR_VALID, RUST_GUP_MIRROR_WRITE,
+    RUST_GUP_MIRROR_F_DMA, RUST_GUP_MIRROR_F_SNAPSHOT, RUST_GUP_MIRROR_F_WRITE,
+    RUST_GUP_MIRROR_MAX_PAGES, RUST_GUP_MIRROR_NO_DMA, RUST_GUP_MIRROR_VALID,
+    RUST_GUP_MIRROR_WRITE,
 };
 pub(crate) use bindings::{
     RUST_GUP_COMPAT_GUP_TEST_SIZE, RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE, RUST_GUP_FEATURE_COMPAT,
@@ -118,9 +120,10 @@ to_user! {
     rust_gup_query { id, nr, first, pages, set_pages, flags, reserved }
     rust_gup_page_info { pfn, zone, order, flags, pincount, refcount, provider }
     rust_gup_mr_reg { addr, len, access, key }
-    rust_gup_mirror { addr, size, flags, id, valid, ns, retries, reserved }
+    rust_gup_mirror { addr, size, flags, id, valid, ns, retries, client }
     rust_gup_mirror_read { id, nr, first, entries, mirror_pages, invalidations }
     rust_gup_mirror_entry { pfn, flags, order }
+    rust_gup_mirror_dma { addr, flags, reserved }
     rust_gup_dma_map { addr, size, op, flags, client, id, nr_segments, bus_segments }
     rust_gup_dma_segments { id, nr, first, segments, nr_segments }
     rust_gup_dma_segment { addr, len, flags }

@@ -37,7 +37,7 @@ static const struct abi_item ours[] = { ABI_LIST(ABI_ITEM) };
 	X(RUST_GUP_IOC_MIRROR_FAULT) X(RUST_GUP_IOC_MIRROR_READ)	\
 	X(RUST_GUP_IOC_MIRROR_ACCESS) X(RUST_GUP_IOC_MIRROR_DROP)	\
 	X(RUST_GUP_IOC_DMA_MAP) X(RUST_GUP_IOC_DMA_SEGMENTS)		\
-	X(RUST_GUP_IOC_ACCESS)						\
+	X(RUST_GUP_IOC_ACCESS) X(RUST_GUP_IOC_MIRROR_DMA)		\
 	X(RUST_GUP_MR_REG) X(RUST_GUP_MR_DEREG) X(RUST_GUP_MR_WRITE)	\
 	X(RUST_GUP_MR_READ) X(RUST_GUP_SAMPLE_COPY)			\
 	X(sizeof(struct rust_gup_version))				\
@@ -66,6 +66,7 @@ static const struct abi_item ours[] = { ABI_LIST(ABI_ITEM) };
 	X(sizeof(struct rust_gup_mirror))				\
 	OFF(X, rust_gup_mirror, flags) OFF(X, rust_gup_mirror, valid)		\
 	OFF(X, rust_gup_mirror, ns) OFF(X, rust_gup_mirror, retries)		\
+	OFF(X, rust_gup_mirror, client)					\
 	X(sizeof(struct rust_gup_mirror_entry))				\
 	OFF(X, rust_gup_mirror_entry, flags)				\
 	X(sizeof(struct rust_gup_mirror_read))				\
@@ -74,6 +75,8 @@ static const struct abi_item ours[] = { ABI_LIST(ABI_ITEM) };
 	X(sizeof(struct rust_gup_mirror_access))			\
 	OFF(X, rust_gup_mirror_access, addr) OFF(X, rust_gup_mirror_access, len) \
 	OFF(X, rust_gup_mirror_access, buf)				\
+	X(sizeof(struct rust_gup_mirror_dma))				\
+	OFF(X, rust_gup_mirror_dma, flags)				\
 	X(sizeof(struct rust_gup_dma_map))				\
 	OFF(X, rust_gup_dma_map, op) OFF(X, rust_gup_dma_map, client)		\
 	OFF(X, rust_gup_dma_map, bus_segments)				\

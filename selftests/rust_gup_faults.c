@@ -83,13 +83,20 @@ static char *map_anon(size_t size, int extra_flags)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static long mirror(int fd, void *addr, size_t size, __u32 flags)
+static long mirror_for(int fd, void *addr, size_t size, __u32 flags, __u32 client)
 {
-	struct rust_gup_mirror m = { .addr = (unsigned long)addr, .size = size, .flags = flags };
+	struct rust_gup_mirror m = {
+		.addr = (unsigned long)addr, .size = size, .flags = flags, .client = client,
+	};
 
 	if (ioctl(fd, RUST_GUP_IOC_MIRROR, &m))
 		return -errno;
 	return m.id;
+}
+
+static long mirror(int fd, void *addr, size_t size, __u32 flags)
+{
+	return mirror_for(fd, addr, size, flags, 0);
 }
 
 static int drop_mirror(int fd, __u32 id)
@@ -676,7 +683,7 @@ static long fail_nth_get(int fd)
 
 enum fault_call {
 	CALL_PIN, CALL_PIN_REMOTE, CALL_PIN_WORKER, CALL_PIN_PID, CALL_ACCESS, CALL_MIRROR,
-	CALL_BENCH, CALL_DMA_MAP, CALL_OPEN,
+	CALL_MIRROR_DMA, CALL_BENCH, CALL_DMA_MAP, CALL_OPEN,
 };
 
 static const char *const call_names[] = {
@@ -686,6 +693,7 @@ static const char *const call_names[] = {
 	[CALL_PIN_PID] = "RUST_GUP_IOC_PIN (pid-named registration)",
 	[CALL_ACCESS] = "RUST_GUP_IOC_ACCESS",
 	[CALL_MIRROR] = "RUST_GUP_IOC_MIRROR",
+	[CALL_MIRROR_DMA] = "RUST_GUP_IOC_MIRROR (mapped for a device)",
 	[CALL_BENCH] = "RUST_GUP_IOC_BENCH", [CALL_DMA_MAP] = "RUST_GUP_IOC_DMA_MAP",
 	[CALL_OPEN] = "open",
 };
@@ -717,7 +725,7 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 		double t = now_s();
 		unsigned int n;
 
-		if (c == CALL_DMA_MAP && client < 0) {
+		if ((c == CALL_DMA_MAP || c == CALL_MIRROR_DMA) && client < 0) {
 			printf("# fail-nth: no NVMe controller to map for: %s not run\n", call_names[c]);
 			continue;
 		}
@@ -767,6 +775,10 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 			case CALL_MIRROR:
 				ret = mirror(self->fd, buf, size, RUST_GUP_MIRROR_F_WRITE);
 				break;
+			case CALL_MIRROR_DMA:
+				ret = mirror_for(self->fd, buf, size,
+						 RUST_GUP_MIRROR_F_WRITE | RUST_GUP_MIRROR_F_DMA, client);
+				break;
 			case CALL_BENCH:
 				ret = bench(self->fd, buf, size, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
 					    &pages);
@@ -810,6 +822,7 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 					EXPECT_EQ(0, unhold(self->fd, id));
 					break;
 				case CALL_MIRROR:
+				case CALL_MIRROR_DMA:
 					ASSERT_EQ(0, get_stats(self->fd, &s));
 					EXPECT_EQ(self->stats.mirrors + 1, s.mirrors) TH_LOG("n %u", n);
 					EXPECT_EQ(0, drop_mirror(self->fd, ret));
@@ -842,7 +855,7 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 				/* No fault injected: it must have succeeded, whole. */
 				EXPECT_EQ(0, err) TH_LOG("%s failed with %s, n %u, no fault injected",
 							 call_names[c], errname(err), n);
-				if (c != CALL_MIRROR && c != CALL_OPEN) {
+				if (c != CALL_MIRROR && c != CALL_MIRROR_DMA && c != CALL_OPEN) {
 					EXPECT_EQ(FAULT_PAGES, pages) TH_LOG("%s n %u", call_names[c], n);
 				}
 				done = true;

@@ -130,6 +130,15 @@ static __u32 fuzz_pid(struct rng *r)
 	}
 }
 
+/* A client PCI function: the test VM's NVMe controllers (00:04.0,
+ * 00:05.0), other functions of its root bus, or anything. */
+static __u32 fuzz_client(struct rng *r)
+{
+	if (pick(r, 4))
+		return RUST_GUP_PCI_ID(0, 0, pick(r, 2) ? 0x20 : 0x28);
+	return pick(r, 2) ? RUST_GUP_PCI_ID(0, 0, pick(r, 0x40)) : (__u32)next(r);
+}
+
 /* The argument pointer: usually the struct, sometimes NULL or bad. */
 static void *fuzz_arg(struct rng *r, void *good)
 {
@@ -170,6 +179,7 @@ static void one_call(struct rng *r)
 		RUST_GUP_IOC_MIRROR, RUST_GUP_IOC_MIRROR_FAULT, RUST_GUP_IOC_MIRROR_READ,
 		RUST_GUP_IOC_MIRROR_ACCESS, RUST_GUP_IOC_MIRROR_DROP, RUST_GUP_IOC_DMA_MAP,
 		RUST_GUP_IOC_DMA_SEGMENTS, RUST_GUP_IOC_DMA_MAP, RUST_GUP_IOC_ACCESS,
+		RUST_GUP_IOC_MIRROR, RUST_GUP_IOC_MIRROR_DMA,
 	};
 	unsigned long cmd = cmds[pick(r, sizeof(cmds) / sizeof(cmds[0]))];
 	int fd = fds[pick(r, NR_FDS)], nr;
@@ -226,8 +236,10 @@ static void one_call(struct rng *r)
 			.addr = fuzz_addr(r), .size = fuzz_size(r),
 			.flags = fuzz_flags(r, RUST_GUP_MIRROR_F_ALL),
 			.id = _IOC_NR(cmd) == 0x47 || pick(r, 16) == 0 ? fuzz_id(r) : 0,
-			.reserved = pick(r, 16) == 0,
 		};
+		/* Mapped for a device: mostly one of the NVMe controllers. */
+		if (u.mirror.flags & RUST_GUP_MIRROR_F_DMA || pick(r, 16) == 0)
+			u.mirror.client = fuzz_client(r);
 		if (_IOC_NR(cmd) == 0x47 && pick(r, 4)) {
 			/* Mostly part of a mirror made lately. */
 			int m = pick(r, 8);
@@ -240,6 +252,7 @@ static void one_call(struct rng *r)
 		}
 		break;
 	case 0x48:
+	case 0x4e:
 		u.mirror_read = (struct rust_gup_mirror_read) {
 			.id = fuzz_id(r), .nr = pick(r, 700), .first = pick(r, 8) ? pick(r, 600) : next(r),
 			.entries = pick(r, 8) ? (uintptr_t)bufs[pick(r, NR_BUFS)] : fuzz_addr(r),
@@ -266,14 +279,10 @@ static void one_call(struct rng *r)
 		u.u32 = fuzz_id(r);
 		break;
 	case 0x4b:
-		/* Clients: the test VM's NVMe controllers (00:04.0, 00:05.0),
-		 * other functions of its root bus, or anything. */
 		u.dma = (struct rust_gup_dma_map) {
 			.addr = fuzz_addr(r), .size = fuzz_size(r), .op = pick(r, 10),
 			.flags = fuzz_flags(r, RUST_GUP_F_ALL),
-			.client = pick(r, 4) ? RUST_GUP_PCI_ID(0, 0, pick(r, 2) ? 0x20 : 0x28) :
-				  pick(r, 2) ? RUST_GUP_PCI_ID(0, 0, pick(r, 0x40)) : (__u32)next(r),
-			.id = pick(r, 16) == 0,
+			.client = fuzz_client(r), .id = pick(r, 16) == 0,
 		};
 		break;
 	case 0x4d:

@@ -7,6 +7,7 @@
  * affected entries were invalidated and that a new fault sees the new
  * pages, and through /proc/vmstat that no pin was taken.
  */
+#include <glob.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -377,20 +378,33 @@ TEST_F(mirror, fork_and_cow_invalidate)
 	EXPECT_EQ(0, drop_mirror(self->fd, id));
 }
 
+#define HUGE (2UL << 20)
+
+/* A 2 MiB range advised MADV_HUGEPAGE and written, aligned inside a 4 MiB
+ * mapping whose start goes to *raw; NULL if it cannot be mapped. */
+static char *map_thp(char **raw)
+{
+	char *p;
+
+	*raw = mmap(NULL, 2 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*raw == MAP_FAILED)
+		return NULL;
+	p = (char *)(((uintptr_t)*raw + HUGE - 1) & ~(HUGE - 1));
+	madvise(p, HUGE, MADV_HUGEPAGE);
+	memset(p, 1, HUGE);
+	return p;
+}
+
 /* A THP-backed range reports the PMD mapping order, 9 for 2 MiB, with
  * consecutive pfns. */
 TEST_F(mirror, thp_map_order)
 {
-	size_t huge = 2UL << 20;
-	char *raw = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char *p = (char *)(((uintptr_t)raw + huge - 1) & ~(huge - 1));
+	size_t huge = HUGE;
+	char *raw, *p = map_thp(&raw);
 	static struct rust_gup_mirror_entry e[512];
 	long id, n;
 
-	ASSERT_NE(MAP_FAILED, raw);
-	ASSERT_EQ(0, madvise(p, huge, MADV_HUGEPAGE));
-	memset(p, 1, huge);
+	ASSERT_NE(NULL, p);
 	id = mirror(self->fd, p, huge, RUST_GUP_MIRROR_F_WRITE);
 	ASSERT_GT(id, 0);
 	n = entries(self->fd, id, 0, e, 512, NULL);
@@ -586,11 +600,17 @@ TEST_F(mirror, bad_input)
 		{ "MIRROR WRITE with SNAPSHOT", RUST_GUP_IOC_MIRROR,
 		  .m = { .addr = b, .size = size, .flags = 3 }, .expected = EINVAL },
 		{ "MIRROR unknown flag", RUST_GUP_IOC_MIRROR,
-		  .m = { .addr = b, .size = size, .flags = 4 }, .expected = EINVAL },
+		  .m = { .addr = b, .size = size, .flags = 8 }, .expected = EINVAL },
 		{ "MIRROR id set", RUST_GUP_IOC_MIRROR, .m = { .addr = b, .size = size, .id = 1 },
 		  .expected = EINVAL },
-		{ "MIRROR reserved", RUST_GUP_IOC_MIRROR,
-		  .m = { .addr = b, .size = size, .reserved = 1 }, .expected = EINVAL },
+		{ "MIRROR client without DMA", RUST_GUP_IOC_MIRROR,
+		  .m = { .addr = b, .size = size, .client = 1 }, .expected = EINVAL },
+		{ "MIRROR DMA, no such function", RUST_GUP_IOC_MIRROR,
+		  .m = { .addr = b, .size = size, .flags = RUST_GUP_MIRROR_F_DMA,
+			 .client = RUST_GUP_PCI_ID(0xffff, 0xff, 0xff) }, .expected = ENODEV },
+		{ "MIRROR DMA WRITE with SNAPSHOT", RUST_GUP_IOC_MIRROR,
+		  .m = { .addr = b, .size = size, .flags = RUST_GUP_MIRROR_F_DMA | 3 },
+		  .expected = EINVAL },
 		{ "MIRROR past the page limit", RUST_GUP_IOC_MIRROR,
 		  .m = { .addr = b, .size = (RUST_GUP_MIRROR_MAX_PAGES + 1UL) * page_size },
 		  .expected = EINVAL },
@@ -609,14 +629,23 @@ TEST_F(mirror, bad_input)
 		  .m = { .addr = b - page_size, .size = page_size, .id = id }, .expected = EINVAL },
 		{ "MIRROR_FAULT bad flags", RUST_GUP_IOC_MIRROR_FAULT,
 		  .m = { .addr = b, .size = size, .id = id, .flags = 8 }, .expected = EINVAL },
-		{ "MIRROR_FAULT reserved", RUST_GUP_IOC_MIRROR_FAULT,
-		  .m = { .addr = b, .size = size, .id = id, .reserved = 1 }, .expected = EINVAL },
+		{ "MIRROR_FAULT client", RUST_GUP_IOC_MIRROR_FAULT,
+		  .m = { .addr = b, .size = size, .id = id, .client = 1 }, .expected = EINVAL },
+		{ "MIRROR_FAULT DMA flag", RUST_GUP_IOC_MIRROR_FAULT,
+		  .m = { .addr = b, .size = size, .id = id, .flags = RUST_GUP_MIRROR_F_DMA },
+		  .expected = EINVAL },
 		{ "MIRROR_READ unknown id", RUST_GUP_IOC_MIRROR_READ, .r = { .id = 0xdead },
 		  .expected = ENOENT },
 		{ "MIRROR_READ first past the end", RUST_GUP_IOC_MIRROR_READ,
 		  .r = { .id = id, .first = PAGES + 1 }, .expected = EINVAL },
 		{ "MIRROR_READ bad buffer", RUST_GUP_IOC_MIRROR_READ,
 		  .r = { .id = id, .nr = 4, .entries = 8 }, .expected = EFAULT },
+		{ "MIRROR_DMA not a DMA mirror", RUST_GUP_IOC_MIRROR_DMA,
+		  .r = { .id = id, .nr = 1, .entries = b }, .expected = EINVAL },
+		{ "MIRROR_DMA unknown id", RUST_GUP_IOC_MIRROR_DMA, .r = { .id = 0xdead },
+		  .expected = ENOENT },
+		{ "MIRROR_DMA NULL argument", RUST_GUP_IOC_MIRROR_DMA, .null = true,
+		  .expected = EFAULT },
 		{ "MIRROR_ACCESS len 0", RUST_GUP_IOC_MIRROR_ACCESS,
 		  .a = { .id = id, .addr = b, .buf = b }, .expected = EINVAL },
 		{ "MIRROR_ACCESS past the mirror", RUST_GUP_IOC_MIRROR_ACCESS,
@@ -638,7 +667,8 @@ TEST_F(mirror, bad_input)
 	printf("# %-36s %-8s %-8s\n", "case", "expected", "seen");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		unsigned long cmd = cases[i].cmd;
-		void *arg = cmd == RUST_GUP_IOC_MIRROR_READ ? (void *)&cases[i].r :
+		void *arg = cmd == RUST_GUP_IOC_MIRROR_READ || cmd == RUST_GUP_IOC_MIRROR_DMA ?
+				    (void *)&cases[i].r :
 			    cmd == RUST_GUP_IOC_MIRROR_ACCESS ? (void *)&cases[i].a :
 			    cmd == RUST_GUP_IOC_MIRROR_DROP ? (void *)&cases[i].id :
 			    (void *)&cases[i].m;
@@ -652,6 +682,399 @@ TEST_F(mirror, bad_input)
 	EXPECT_EQ(0, failed);
 	EXPECT_EQ(1, mirrors_alive(self->fd));
 	EXPECT_EQ(0, drop_mirror(self->fd, id));
+}
+
+/*
+ * A mirror mapped for a device (RUST_GUP_MIRROR_F_DMA), as RDMA ODP maps a
+ * memory region: every valid entry is DMA-mapped for the client, an NVMe
+ * controller of the test VM, and each change of the CPU page table unmaps
+ * exactly the entries it touches before the page goes. On a kernel with
+ * the DMA API's debugging, its count of live mappings must follow.
+ */
+FIXTURE(dma_mirror) {
+	int fd;
+	char *buf;
+	long client;
+	char client_name[64];
+	long live;		/* DMA API debug live mappings at setup; -1 without */
+	bool iommu;
+	struct rust_gup_mirror_entry e[PAGES];
+	struct rust_gup_mirror_dma d[PAGES];
+};
+
+FIXTURE_SETUP(dma_mirror)
+{
+	glob_t g;
+
+	page_size = getpagesize();
+	self->fd = open(RUST_GUP_DEVICE, O_RDWR);
+	ASSERT_GE(self->fd, 0);
+	self->buf = map_anon(PAGES * page_size);
+	ASSERT_NE(NULL, self->buf);
+	fill(self->buf, PAGES * page_size, 'd');
+	self->client = pci_function("nvme", -1, self->client_name, sizeof(self->client_name));
+	if (self->client < 0)
+		SKIP(return, "no PCI function bound to nvme to be the client");
+	/* Without an IOMMU, DMA addresses are physical ones: checkable. */
+	self->iommu = !glob("/sys/class/iommu/*", 0, NULL, &g);
+	globfree(&g);
+	self->live = dma_debug_live();
+}
+
+FIXTURE_TEARDOWN(dma_mirror)
+{
+	munmap(self->buf, PAGES * page_size);
+	close(self->fd);
+	/* Whatever happened, no mapping of a mirror is left. */
+	if (self->live >= 0 && self->client >= 0)
+		EXPECT_EQ(self->live, dma_debug_live()) TH_LOG("DMA API debug: mappings left");
+}
+
+/* RUST_GUP_IOC_MIRROR with RUST_GUP_MIRROR_F_DMA: the id, or -errno. */
+static long dma_mirror(int fd, void *addr, size_t size, __u32 flags, long client)
+{
+	struct rust_gup_mirror m = {
+		.addr = (unsigned long)addr, .size = size,
+		.flags = flags | RUST_GUP_MIRROR_F_DMA, .client = client,
+	};
+
+	if (ioctl(fd, RUST_GUP_IOC_MIRROR, &m))
+		return -errno;
+	return m.id;
+}
+
+/* RUST_GUP_IOC_MIRROR_DMA of entries [first, first + nr): entries read or
+ * -errno. */
+static long dma_entries(int fd, __u32 id, __u64 first, struct rust_gup_mirror_dma *d, __u32 nr)
+{
+	struct rust_gup_mirror_read r = {
+		.id = id, .nr = nr, .first = first, .entries = (unsigned long)d,
+	};
+
+	if (ioctl(fd, RUST_GUP_IOC_MIRROR_DMA, &r))
+		return -errno;
+	return r.nr;
+}
+
+/* How many of d[0..n) have exactly `flags`. */
+static int count_flags(const struct rust_gup_mirror_dma *d, int n, __u32 flags)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += d[i].flags == flags;
+	return k;
+}
+
+/* The DMA API debug count moved by `delta` since setup (no check without
+ * DMA API debugging). */
+#define EXPECT_LIVE(delta) do {							\
+	if (self->live >= 0)							\
+		EXPECT_EQ(self->live + (delta), dma_debug_live())		\
+			TH_LOG("DMA API debug: live mappings");		\
+} while (0)
+
+/* Every valid entry mapped, in the direction of its permission, at the
+ * page's address (no IOMMU); dropping the mirror unmaps them all. */
+TEST_F(dma_mirror, maps_valid_entries)
+{
+	size_t size = PAGES * page_size;
+	long id = dma_mirror(self->fd, self->buf, size, 0, self->client);
+	long ro;
+
+	ASSERT_GT(id, 0) TH_LOG("%s", strerror(-id));
+	EXPECT_LIVE(PAGES);
+	ASSERT_EQ(PAGES, entries(self->fd, id, 0, self->e, PAGES, NULL));
+	ASSERT_EQ(PAGES, dma_entries(self->fd, id, 0, self->d, PAGES));
+	for (int i = 0; i < PAGES; i++) {
+		/* Writable anonymous memory: HMM_PFN_WRITE even for a read fault. */
+		EXPECT_EQ(VALID | WRITE, self->d[i].flags) TH_LOG("entry %d", i);
+		EXPECT_NE(0, self->d[i].addr);
+		if (!self->iommu) {
+			EXPECT_EQ(self->e[i].pfn * page_size, self->d[i].addr) TH_LOG("entry %d", i);
+		}
+	}
+	/* Writable mappings claim their pages: a second one is refused. */
+	EXPECT_EQ(-EBUSY, dma_mirror(self->fd, self->buf, size, 0, self->client));
+	EXPECT_LIVE(PAGES);
+	/* A read-only mapping (DMA_TO_DEVICE) may overlap it. */
+	ASSERT_EQ(0, mprotect(self->buf + size / 2, size / 2, PROT_READ));
+	ro = dma_mirror(self->fd, self->buf + size / 2, size / 2, 0, self->client);
+	ASSERT_GT(ro, 0) TH_LOG("%s", strerror(-ro));
+	ASSERT_EQ(PAGES / 2, dma_entries(self->fd, ro, 0, self->d, PAGES / 2));
+	EXPECT_EQ(PAGES / 2, count_flags(self->d, PAGES / 2, VALID));
+	EXPECT_EQ(0, drop_mirror(self->fd, ro));
+	EXPECT_EQ(0, drop_mirror(self->fd, id));
+	EXPECT_LIVE(0);
+	EXPECT_EQ(0, mprotect(self->buf, size, PROT_READ | PROT_WRITE));
+}
+
+/*
+ * Each change of the CPU page table unmaps exactly the entries it touches:
+ * munmap, MADV_DONTNEED, mprotect; a new fault maps the pages again, the
+ * second fault of mapped entries keeps their mappings.
+ */
+TEST_F(dma_mirror, invalidations_unmap)
+{
+	size_t size = PAGES * page_size;
+	static struct rust_gup_mirror_dma before[PAGES];
+	long id = dma_mirror(self->fd, self->buf, size, RUST_GUP_MIRROR_F_WRITE, self->client);
+	struct rust_gup_mirror m;
+
+	ASSERT_GT(id, 0) TH_LOG("%s", strerror(-id));
+	ASSERT_EQ(PAGES, dma_entries(self->fd, id, 0, before, PAGES));
+
+	/* A second fault of mapped entries: the same mappings. */
+	ASSERT_EQ(0, refault(self->fd, id, self->buf, size, RUST_GUP_MIRROR_F_WRITE, &m));
+	ASSERT_EQ(PAGES, dma_entries(self->fd, id, 0, self->d, PAGES));
+	EXPECT_EQ(0, memcmp(before, self->d, sizeof(before)));
+	EXPECT_LIVE(PAGES);
+
+	ASSERT_EQ(0, madvise(self->buf, 4 * page_size, MADV_DONTNEED));
+	ASSERT_EQ(PAGES, dma_entries(self->fd, id, 0, self->d, PAGES));
+	for (int i = 0; i < PAGES; i++) {
+		EXPECT_EQ(i < 4 ? 0 : VALID | WRITE, self->d[i].flags) TH_LOG("entry %d", i);
+		if (i >= 4) {
+			EXPECT_EQ(before[i].addr, self->d[i].addr) TH_LOG("entry %d moved", i);
+		}
+	}
+	EXPECT_LIVE(PAGES - 4);
+
+	ASSERT_EQ(0, munmap(self->buf + 12 * page_size, 2 * page_size));
+	ASSERT_EQ(PAGES, dma_entries(self->fd, id, 0, self->d, PAGES));
+	EXPECT_EQ(0, self->d[12].flags);
+	EXPECT_EQ(0, self->d[13].flags);
+	EXPECT_EQ(VALID | WRITE, self->d[14].flags);
+	EXPECT_LIVE(PAGES - 6);
+	/* Stale entries are refused to the device, as for any mirror. */
+	EXPECT_EQ(-EAGAIN, access_mirror(self->fd, id, self->buf, 1, self->e, false));
+
+	ASSERT_EQ(0, mprotect(self->buf + 4 * page_size, 4 * page_size, PROT_READ));
+	ASSERT_EQ(PAGES, dma_entries(self->fd, id, 0, self->d, PAGES));
+	EXPECT_EQ(PAGES - 10, count_flags(self->d, PAGES, VALID | WRITE));
+	EXPECT_LIVE(PAGES - 10);
+	/* Read faults map read-only pages DMA_TO_DEVICE: the write-protected
+	 * ones, and the zero page where the pages were dropped. */
+	ASSERT_EQ(0, refault(self->fd, id, self->buf, 8 * page_size, 0, NULL));
+	ASSERT_EQ(PAGES, dma_entries(self->fd, id, 0, self->d, PAGES));
+	EXPECT_EQ(8, count_flags(self->d, 8, VALID));
+	EXPECT_LIVE(PAGES - 2);
+	/* A write fault maps the dropped ones writable, with new pages. */
+	ASSERT_EQ(0, refault(self->fd, id, self->buf, 4 * page_size, RUST_GUP_MIRROR_F_WRITE, NULL));
+	ASSERT_EQ(PAGES, dma_entries(self->fd, id, 0, self->d, PAGES));
+	EXPECT_EQ(4, count_flags(self->d, 4, VALID | WRITE));
+	EXPECT_LIVE(PAGES - 2);
+
+	EXPECT_EQ(0, drop_mirror(self->fd, id));
+	EXPECT_LIVE(0);
+	EXPECT_EQ(0, mprotect(self->buf + 4 * page_size, 4 * page_size, PROT_READ | PROT_WRITE));
+	/* Back, so that the teardown's munmap covers a whole mapping. */
+	ASSERT_NE(MAP_FAILED, mmap(self->buf + 12 * page_size, 2 * page_size,
+				   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				   -1, 0));
+}
+
+/* fork write-protects the parent's pages: their writable mappings go; a
+ * read fault maps the shared page DMA_TO_DEVICE; the parent's COW copy
+ * unmaps it again. */
+TEST_F(dma_mirror, fork_and_cow_unmap)
+{
+	char *p = self->buf;
+	int to_child[2];
+	char c;
+	pid_t pid;
+	long id = dma_mirror(self->fd, p, page_size, RUST_GUP_MIRROR_F_WRITE, self->client);
+
+	ASSERT_GT(id, 0) TH_LOG("%s", strerror(-id));
+	ASSERT_EQ(0, pipe(to_child));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		_exit(read(to_child[0], &c, 1) == 1 ? 0 : 1);
+	}
+	ASSERT_EQ(1, dma_entries(self->fd, id, 0, self->d, 1));
+	EXPECT_EQ(0, self->d[0].flags) TH_LOG("a writable mapping survived fork");
+	EXPECT_LIVE(0);
+	ASSERT_EQ(0, refault(self->fd, id, p, page_size, 0, NULL));
+	ASSERT_EQ(1, dma_entries(self->fd, id, 0, self->d, 1));
+	EXPECT_EQ(VALID, self->d[0].flags);
+	EXPECT_LIVE(1);
+	p[0] = 'P';
+	ASSERT_EQ(1, dma_entries(self->fd, id, 0, self->d, 1));
+	EXPECT_EQ(0, self->d[0].flags) TH_LOG("a mapping survived the COW copy");
+	EXPECT_LIVE(0);
+	ASSERT_EQ(1, write(to_child[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	EXPECT_EQ(0, drop_mirror(self->fd, id));
+}
+
+/* Splitting a PMD-mapped THP (partial mprotect) unmaps all of its 512
+ * entries; a new fault maps them again, page by page. */
+TEST_F(dma_mirror, thp_split_unmaps)
+{
+	size_t huge = HUGE;
+	char *raw, *p = map_thp(&raw);
+	static struct rust_gup_mirror_dma d[512];
+	static struct rust_gup_mirror_entry e[512];
+	long id;
+
+	ASSERT_NE(NULL, p);
+	id = dma_mirror(self->fd, p, huge, RUST_GUP_MIRROR_F_WRITE, self->client);
+	ASSERT_GT(id, 0) TH_LOG("%s", strerror(-id));
+	ASSERT_EQ(512, entries(self->fd, id, 0, e, 512, NULL));
+	if (e[0].order == 0)
+		SKIP(goto out, "no THP backs the range (transparent_hugepage disabled?)");
+	ASSERT_EQ(512, dma_entries(self->fd, id, 0, d, 512));
+	EXPECT_EQ(512, count_flags(d, 512, VALID | WRITE));
+	EXPECT_LIVE(512);
+	ASSERT_EQ(0, mprotect(p + huge / 2, huge / 2, PROT_READ));
+	ASSERT_EQ(512, dma_entries(self->fd, id, 0, d, 512));
+	EXPECT_EQ(0, count_flags(d, 512, VALID | WRITE) + count_flags(d, 512, VALID));
+	EXPECT_LIVE(0);
+	ASSERT_EQ(0, refault(self->fd, id, p, huge, 0, NULL));
+	ASSERT_EQ(512, dma_entries(self->fd, id, 0, d, 512));
+	EXPECT_EQ(256, count_flags(d, 512, VALID | WRITE));
+	EXPECT_EQ(256, count_flags(d, 512, VALID));
+	EXPECT_LIVE(512);
+out:
+	drop_mirror(self->fd, id);
+	EXPECT_LIVE(0);
+	munmap(raw, 2 * huge);
+}
+
+/* Migration (a long-term pin moves pages out of ZONE_MOVABLE; needs a boot
+ * with movablecore=) unmaps exactly the moved pages' entries. */
+TEST_F(dma_mirror, migration_invalidates)
+{
+	static struct rust_gup_page_info info[PAGES];
+	size_t size = PAGES * page_size;
+	int moved = 0;
+	long pages, id;
+	__u32 set;
+
+	id = dma_mirror(self->fd, self->buf, size, 0, self->client);
+	ASSERT_GT(id, 0) TH_LOG("%s", strerror(-id));
+	ASSERT_EQ(PAGES, entries(self->fd, id, 0, self->e, PAGES, NULL));
+	ASSERT_EQ(0, hold(self->fd, self->buf, size, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_LONGTERM,
+			  &set, &pages));
+	ASSERT_EQ(PAGES, query(self->fd, set, info, PAGES));
+	ASSERT_EQ(PAGES, dma_entries(self->fd, id, 0, self->d, PAGES));
+	for (int i = 0; i < PAGES; i++) {
+		bool m = info[i].pfn != self->e[i].pfn;
+
+		moved += m;
+		EXPECT_EQ(m ? 0 : VALID | WRITE, self->d[i].flags) TH_LOG("entry %d", i);
+	}
+	EXPECT_LIVE(PAGES - moved);
+	ASSERT_EQ(0, unhold(self->fd, set));
+	printf("# %d of %d pages migrated by the long-term pin\n", moved, PAGES);
+	EXPECT_EQ(0, drop_mirror(self->fd, id));
+	if (!moved)
+		SKIP(return, "no page was in ZONE_MOVABLE: boot with movablecore=");
+}
+
+/* The owner's exit unmaps everything, before the file drops the mirror. */
+TEST_F(dma_mirror, owner_exit_unmaps)
+{
+	int status;
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		long id = dma_mirror(self->fd, self->buf, PAGES * page_size, 0, self->client);
+
+		_exit(id > 0 ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("the child's mirror failed");
+	EXPECT_EQ(1, mirrors_alive(self->fd));
+	EXPECT_LIVE(0);
+	ASSERT_EQ(PAGES, dma_entries(self->fd, 1, 0, self->d, PAGES));
+	EXPECT_EQ(PAGES, count_flags(self->d, PAGES, 0));
+	EXPECT_EQ(0, drop_mirror(self->fd, 1));
+}
+
+struct dma_churn {
+	int fd;
+	__u32 id;
+	char *buf;
+	size_t size;
+	volatile bool stop;
+	unsigned long faults, failed;
+};
+
+static void *dma_fault_thread(void *arg)
+{
+	struct dma_churn *c = arg;
+
+	while (!c->stop) {
+		int ret = refault(c->fd, c->id, c->buf, c->size, RUST_GUP_MIRROR_F_WRITE, NULL);
+
+		c->faults++;
+		/* -EBUSY: the range kept changing for a second. */
+		c->failed += ret && ret != -EBUSY;
+	}
+	return NULL;
+}
+
+/* Faults from two threads race with a third that drops and refills the
+ * pages: every fault either commits and maps a consistent view or
+ * retries; at the end no mapping is left. */
+TEST_F(dma_mirror, races_with_invalidation)
+{
+	struct dma_churn c = { .fd = self->fd, .buf = self->buf, .size = PAGES * page_size };
+	struct churn drop = { .buf = self->buf, .size = PAGES * page_size };
+	pthread_t t[3];
+	long id = dma_mirror(self->fd, self->buf, c.size, RUST_GUP_MIRROR_F_WRITE, self->client);
+
+	ASSERT_GT(id, 0) TH_LOG("%s", strerror(-id));
+	c.id = id;
+	ASSERT_EQ(0, pthread_create(&t[0], NULL, dma_fault_thread, &c));
+	ASSERT_EQ(0, pthread_create(&t[1], NULL, dma_fault_thread, &c));
+	ASSERT_EQ(0, pthread_create(&t[2], NULL, churn_thread, &drop));
+	sleep(3);
+	c.stop = drop.stop = true;
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	printf("# %lu faults, %lu failed\n", c.faults, c.failed);
+	EXPECT_GT(c.faults, 0);
+	EXPECT_EQ(0, c.failed);
+	ASSERT_EQ(0, refault(self->fd, id, self->buf, c.size, RUST_GUP_MIRROR_F_WRITE, NULL));
+	ASSERT_EQ(PAGES, dma_entries(self->fd, id, 0, self->d, PAGES));
+	EXPECT_EQ(PAGES, count_flags(self->d, PAGES, VALID | WRITE));
+	EXPECT_LIVE(PAGES);
+	EXPECT_EQ(0, drop_mirror(self->fd, id));
+	EXPECT_LIVE(0);
+}
+
+/* Bad input for the DMA fields: no mirror, nothing mapped. */
+TEST_F(dma_mirror, bad_input)
+{
+	char unbound_name[64];
+	long unbound = pci_function(NULL, -1, unbound_name, sizeof(unbound_name));
+	size_t size = PAGES * page_size;
+	pid_t pid;
+	int status;
+
+	EXPECT_EQ(-ENODEV, dma_mirror(self->fd, self->buf, size, 0, RUST_GUP_PCI_ID(0xffff, 0xff, 0xff)));
+	if (unbound >= 0) {
+		EXPECT_EQ(-ENODEV, dma_mirror(self->fd, self->buf, size, 0, unbound))
+			TH_LOG("%s has no driver", unbound_name);
+	}
+	EXPECT_EQ(-EINVAL, dma_mirror(self->fd, self->buf, size, RUST_GUP_MIRROR_F_SNAPSHOT |
+				      RUST_GUP_MIRROR_F_WRITE, self->client));
+	/* CAP_SYS_RAWIO, as for RUST_GUP_IOC_DMA_MAP. */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		if (drop_cap(CAP_SYS_RAWIO))
+			_exit(2);
+		_exit(dma_mirror(self->fd, self->buf, size, 0, self->client) == -EPERM ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("without CAP_SYS_RAWIO: 1 not EPERM, 2 capset");
+	EXPECT_EQ(0, mirrors_alive(self->fd));
+	EXPECT_LIVE(0);
 }
 
 TEST_HARNESS_MAIN

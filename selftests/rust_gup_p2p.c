@@ -773,18 +773,92 @@ TEST_F(dma, o_direct_reference)
  * segments are gone (ENODEV), their pins stay until UNPIN, their claims
  * are released. Rebinding brings the controller back for what follows.
  */
+/* RUST_GUP_IOC_MIRROR with RUST_GUP_MIRROR_F_DMA for `client`, writable:
+ * 0 or -errno; the id in *id. */
+static int dma_mirror(int fd, void *addr, long pages, long client, __u32 *id)
+{
+	struct rust_gup_mirror m = {
+		.addr = (unsigned long)addr, .size = pages * page_size,
+		.flags = RUST_GUP_MIRROR_F_DMA | RUST_GUP_MIRROR_F_WRITE, .client = client,
+	};
+
+	if (ioctl(fd, RUST_GUP_IOC_MIRROR, &m))
+		return -errno;
+	*id = m.id;
+	return 0;
+}
+
+/* RUST_GUP_IOC_MIRROR_READ (dma false) or _MIRROR_DMA of a mirror's first
+ * `nr` entries into `out`: 0 or -errno. */
+static int mirror_read(int fd, __u32 id, bool dma, void *out, __u32 nr)
+{
+	struct rust_gup_mirror_read r = { .id = id, .nr = nr, .entries = (unsigned long)out };
+
+	return ioctl(fd, dma ? RUST_GUP_IOC_MIRROR_DMA : RUST_GUP_IOC_MIRROR_READ, &r) ? -errno : 0;
+}
+
+/*
+ * A mirror mapped for the provider over ordinary memory and p2pmem:
+ * hmm_range_fault() gives the p2pmem pages as valid entries, and the
+ * mirror does not DMA-map them (RUST_GUP_MIRROR_NO_DMA): 6.12's
+ * dma_map_page() has no P2PDMA path. The ordinary pages are mapped.
+ */
+TEST_F(dma, mirror_of_p2pmem)
+{
+	struct rust_gup_mirror_entry e[2 * N];
+	struct rust_gup_mirror_dma d[2 * N];
+	long live = dma_debug_live();
+	__u32 id;
+
+	ASSERT_EQ(0, dma_mirror(self->fd, self->mem, 2 * N, self->provider, &id));
+	ASSERT_EQ(0, mirror_read(self->fd, id, false, e, 2 * N));
+	ASSERT_EQ(0, mirror_read(self->fd, id, true, d, 2 * N));
+	printf("# p2pmem entry: flags %#x, pfn %#llx; DMA flags %#x\n", e[N].flags,
+	       (unsigned long long)e[N].pfn, d[N].flags);
+	for (int i = 0; i < 2 * N; i++) {
+		EXPECT_EQ(RUST_GUP_MIRROR_VALID | RUST_GUP_MIRROR_WRITE, e[i].flags) TH_LOG("%d", i);
+		EXPECT_EQ(i < N ? RUST_GUP_MIRROR_VALID | RUST_GUP_MIRROR_WRITE : RUST_GUP_MIRROR_NO_DMA,
+			  d[i].flags) TH_LOG("entry %d", i);
+	}
+	if (live >= 0)
+		EXPECT_EQ(live + N, dma_debug_live()) TH_LOG("DMA API debug: live mappings");
+	EXPECT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_MIRROR_DROP, &id));
+	if (live >= 0)
+		EXPECT_EQ(live, dma_debug_live()) TH_LOG("DMA API debug: mappings left");
+}
+
 TEST_F_TIMEOUT(dma, unbind_revokes, 180)
 {
 	long pins = pins_outstanding(), sets = held_sets(self->fd);
 	struct rust_gup_dma_map w, r, again;
 	struct rust_gup_page_info info[N];
+	struct rust_gup_mirror_entry e[N];
+	struct rust_gup_mirror_dma d[N];
 	struct rust_gup_dma_segment seg;
-	char ns[64];
+	struct rust_gup_mirror m;
+	char ns[64], *buf;
+	__u32 mirror_id;
 
 	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
 			     self->other, &w));
 	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, 0, self->other, &r));
+	/* And a mirror mapped for it, of memory of its own. */
+	buf = mmap(NULL, N * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 2, N * page_size);
+	ASSERT_EQ(0, dma_mirror(self->fd, buf, N, self->other, &mirror_id));
 	ASSERT_EQ(0, write_file("/sys/bus/pci/drivers/nvme/unbind", self->other_name));
+
+	/* The mirror's mappings went with the driver; its entries stay. */
+	EXPECT_EQ(-ENODEV, mirror_read(self->fd, mirror_id, true, d, N));
+	EXPECT_EQ(0, mirror_read(self->fd, mirror_id, false, e, N));
+	EXPECT_EQ(RUST_GUP_MIRROR_VALID | RUST_GUP_MIRROR_WRITE, e[0].flags);
+	m = (struct rust_gup_mirror) { .addr = (unsigned long)buf, .size = N * page_size,
+				       .id = mirror_id };
+	EXPECT_EQ(-1, ioctl(self->fd, RUST_GUP_IOC_MIRROR_FAULT, &m));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_MIRROR_DROP, &mirror_id));
+	munmap(buf, N * page_size);
 
 	EXPECT_EQ(-ENODEV, dma_segments(self->fd, w.id, 0, &seg, 1, NULL));
 	EXPECT_EQ(-ENODEV, dma_segments(self->fd, r.id, 0, &seg, 1, NULL));
@@ -962,25 +1036,6 @@ static long unbind_done(int rd, int seconds)
 	return ms;
 }
 
-/* Active entries of the DMA API's debug tracking; -1 without it. */
-static long dma_debug_entries(void)
-{
-	long total = -1, free = -1;
-	FILE *f;
-
-	f = fopen("/sys/kernel/debug/dma-api/nr_total_entries", "r");
-	if (f && fscanf(f, "%ld", &total) != 1)
-		total = -1;
-	if (f)
-		fclose(f);
-	f = fopen("/sys/kernel/debug/dma-api/num_free_entries", "r");
-	if (f && fscanf(f, "%ld", &free) != 1)
-		free = -1;
-	if (f)
-		fclose(f);
-	return total < 0 || free < 0 ? -1 : total - free;
-}
-
 /* RUST_GUP_IOC_QUERY of a set's size and flags: 0 or -errno. */
 static int query_set(int fd, __u32 id, __u64 *pages, __u32 *flags)
 {
@@ -1084,7 +1139,7 @@ TEST_F_TIMEOUT(unbind, revokes_what_it_holds, 290)
 	EXPECT_EQ(held_pages, st.held_pages);
 	/* The unbound driver's own mappings went too: what is left must not
 	 * change when the revoked set goes. */
-	dma = dma_debug_entries();
+	dma = dma_debug_live();
 	if (held) {
 		EXPECT_EQ(0, query_set(self->fd, id, &set_pages, &flags));
 		EXPECT_EQ(RUST_GUP_QUERY_REVOKED, flags);
@@ -1094,7 +1149,7 @@ TEST_F_TIMEOUT(unbind, revokes_what_it_holds, 290)
 			EXPECT_EQ(-ENODEV, dma_segments(self->fd, id, 0, &seg, 1, NULL));
 		EXPECT_EQ(0, unhold(self->fd, id));
 	}
-	EXPECT_EQ(dma, dma_debug_entries()) TH_LOG("DMA API debug: a mapping was left to UNPIN");
+	EXPECT_EQ(dma, dma_debug_live()) TH_LOG("DMA API debug: a mapping was left to UNPIN");
 	EXPECT_EQ(sets, held_sets(self->fd));
 
 	/* Back, with p2pmem that pins again. */

@@ -183,6 +183,28 @@ static inline int drop_cap(int cap)
 	return syscall(SYS_capset, &hdr, data);
 }
 
+/*
+ * Live mappings the DMA API's debugging tracks (CONFIG_DMA_API_DEBUG), all
+ * devices together; -1 on a kernel without it.
+ */
+static inline long dma_debug_live(void)
+{
+	long total = -1, free = -1;
+	FILE *f;
+
+	f = fopen("/sys/kernel/debug/dma-api/nr_total_entries", "r");
+	if (f && fscanf(f, "%ld", &total) != 1)
+		total = -1;
+	if (f)
+		fclose(f);
+	f = fopen("/sys/kernel/debug/dma-api/num_free_entries", "r");
+	if (f && fscanf(f, "%ld", &free) != 1)
+		free = -1;
+	if (f)
+		fclose(f);
+	return total < 0 || free < 0 ? -1 : total - free;
+}
+
 /* RUST_GUP_PCI_ID() of a "dddd:bb:dd.f" name; -1 if it is not one. */
 static inline long pci_id(const char *name)
 {

@@ -20,7 +20,7 @@
 #define RUST_GUP_DEVICE			"/dev/rust_gup"
 
 /* Bumped for every change of this header; additions keep old numbers. */
-#define RUST_GUP_ABI_VERSION		7
+#define RUST_GUP_ABI_VERSION		8
 
 /*
  * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
@@ -119,6 +119,7 @@ struct pin_longterm_test {
 #define RUST_GUP_FEATURE_PID		(1ull << 5)	/* RUST_GUP_F_PID */
 #define RUST_GUP_FEATURE_ACCESS		(1ull << 6)	/* RUST_GUP_IOC_ACCESS */
 #define RUST_GUP_FEATURE_REVOKE		(1ull << 7)	/* revocable P2PDMA sets */
+#define RUST_GUP_FEATURE_MIRROR_DMA	(1ull << 8)	/* RUST_GUP_MIRROR_F_DMA */
 
 /**
  * struct rust_gup_version - what the loaded module implements
@@ -408,7 +409,9 @@ struct rust_gup_access {
 /* How RUST_GUP_IOC_MIRROR and _MIRROR_FAULT fill entries. */
 #define RUST_GUP_MIRROR_F_WRITE		(1u << 0)	/* fault writable (HMM_PFN_REQ_WRITE) */
 #define RUST_GUP_MIRROR_F_SNAPSHOT	(1u << 1)	/* fault nothing: what is mapped now */
-#define RUST_GUP_MIRROR_F_ALL		0x3
+/* RUST_GUP_IOC_MIRROR only: map the mirror for @client (see below). */
+#define RUST_GUP_MIRROR_F_DMA		(1u << 2)
+#define RUST_GUP_MIRROR_F_ALL		0x7
 
 /* At most this many pages (1 GiB of 4 KiB pages) per mirror. */
 #define RUST_GUP_MIRROR_MAX_PAGES	(1u << 18)
@@ -425,7 +428,8 @@ struct rust_gup_access {
  * @ns:		out: nanoseconds spent: the hmm_range_fault() passes and their
  *		commits, and for RUST_GUP_IOC_MIRROR the set-up (table, notifier)
  * @retries:	out: passes redone because the range changed meanwhile
- * @reserved:	zero
+ * @client:	with RUST_GUP_MIRROR_F_DMA, RUST_GUP_PCI_ID() of the PCI
+ *		function the mirror is mapped for; otherwise zero
  *
  * RUST_GUP_IOC_MIRROR registers the mirror and fills it whole; when that
  * fails there is no mirror. RUST_GUP_IOC_MIRROR_FAULT fills part of an
@@ -435,6 +439,23 @@ struct rust_gup_access {
  * (in SNAPSHOT mode such pages get ERROR entries instead), -EBUSY when a
  * 2 MiB chunk kept changing for a second; -EINTR when the caller is
  * killed.
+ *
+ * A mirror made with RUST_GUP_MIRROR_F_DMA is mapped for @client, as an
+ * RDMA ODP memory region is: every entry a fault makes valid is also
+ * DMA-mapped (dma_map_page()) for the function, DMA_BIDIRECTIONAL when the
+ * entry is writable, DMA_TO_DEVICE otherwise, and an invalidation unmaps
+ * the entries of its range before it returns, marking the pages the
+ * device could write dirty. RUST_GUP_IOC_MIRROR_DMA reads the addresses.
+ * The rules are RUST_GUP_IOC_DMA_MAP's: CAP_SYS_RAWIO (-EPERM), a function
+ * with a driver bound (-ENODEV), and whose unbinding unmaps every entry
+ * (the mirror stays, with its entries; faults and MIRROR_DMA then give
+ * -ENODEV); -EBUSY for a writable entry whose page is already in a
+ * mapping a device may write. A page that is not ordinary memory (PCI
+ * P2PDMA, which hmm_range_fault() returns as a valid entry) is not
+ * mapped: MIRROR_DMA reports it RUST_GUP_MIRROR_NO_DMA. 6.12's
+ * dma_map_page() has no P2PDMA path (only scatterlists do), so mapping it
+ * would give the device the CPU physical address even where a PCI bus
+ * address is needed.
  */
 struct rust_gup_mirror {
 	__u64 addr;
@@ -444,7 +465,7 @@ struct rust_gup_mirror {
 	__u64 valid;
 	__u64 ns;
 	__u32 retries;
-	__u32 reserved;
+	__u32 client;
 };
 
 #define RUST_GUP_MIRROR_VALID	(1u << 0)	/* HMM_PFN_VALID: maps a page */
@@ -481,6 +502,32 @@ struct rust_gup_mirror_read {
 	__u64 entries;
 	__u64 mirror_pages;
 	__u64 invalidations;
+};
+
+/* RUST_GUP_IOC_MIRROR_DMA: a valid entry whose page cannot be DMA-mapped. */
+#define RUST_GUP_MIRROR_NO_DMA	(1u << 3)
+
+/**
+ * struct rust_gup_mirror_dma - one entry of a mirror, as its client sees it
+ * @addr:	DMA address of the page (when VALID)
+ * @flags:	RUST_GUP_MIRROR_VALID: the entry is valid and mapped at @addr;
+ *		with RUST_GUP_MIRROR_WRITE, DMA_BIDIRECTIONAL (the device may
+ *		write), without, DMA_TO_DEVICE. RUST_GUP_MIRROR_NO_DMA: the
+ *		entry is valid, but its page is not mapped (not ordinary
+ *		memory). 0: the entry is not valid.
+ * @reserved:	zero
+ *
+ * RUST_GUP_IOC_MIRROR_DMA takes a struct rust_gup_mirror_read whose
+ * @entries point to struct rust_gup_mirror_dma[@nr]; @mirror_pages and
+ * @invalidations are filled as for RUST_GUP_IOC_MIRROR_READ. Each entry is
+ * read under the mirror's lock, so an address is given only for an entry
+ * valid at that moment. -EINVAL for a mirror not made with
+ * RUST_GUP_MIRROR_F_DMA, -ENODEV once its client's driver was unbound.
+ */
+struct rust_gup_mirror_dma {
+	__u64 addr;
+	__u32 flags;
+	__u32 reserved;
 };
 
 /* RUST_GUP_IOC_MIRROR_ACCESS: the device writes, rather than reads. */
@@ -618,6 +665,7 @@ __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror) == 48);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_entry) == 16);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_read) == 40);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_access) == 32);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_dma) == 16);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_map) == 40);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_segment) == 16);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_segments) == 32);
@@ -636,5 +684,6 @@ __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_segments) == 32);
 #define RUST_GUP_IOC_DMA_MAP	_IOWR('g', 0x4b, struct rust_gup_dma_map)
 #define RUST_GUP_IOC_DMA_SEGMENTS _IOWR('g', 0x4c, struct rust_gup_dma_segments)
 #define RUST_GUP_IOC_ACCESS	_IOW('g', 0x4d, struct rust_gup_access)
+#define RUST_GUP_IOC_MIRROR_DMA	_IOWR('g', 0x4e, struct rust_gup_mirror_read)
 
 #endif /* _UAPI_LINUX_RUST_GUP_H */
