@@ -49,18 +49,18 @@ use super::{
 };
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::{
-    alloc::flags::__GFP_NOWARN,
+    alloc::flags::{__GFP_NOWARN, GFP_NOWAIT},
     container_of,
     error::to_result,
     ffi::{c_int, c_ulong, c_void},
     init::pin_init_from_closure,
-    new_mutex,
+    new_mutex, new_spinlock,
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{
         lock::{mutex::MutexBackend, Guard},
-        Arc, Mutex,
+        Arc, Mutex, SpinLock,
     },
     types::Opaque,
 };
@@ -337,7 +337,7 @@ impl MappedTable {
         });
         if let Err(e) = ret {
             if let Some(claims) = claims {
-                claims.unclaim_pages(&table, usize::MAX);
+                claims.unclaim_ranges(&table, usize::MAX);
             }
             return Err(e);
         }
@@ -380,102 +380,110 @@ impl Drop for MappedTable {
         };
         // After the unmap: the pages may be mapped writable again.
         if let Some(claims) = &self.claims {
-            claims.unclaim_pages(&self.table, usize::MAX);
+            claims.unclaim_ranges(&self.table, usize::MAX);
         }
     }
 }
 
-/// The pages that live mappings let a device write, module-wide, by pfn.
+/// The pages that live mappings let a device write, module-wide.
 ///
 /// The DMA API does not support two such mappings of one cacheline at
 /// once: on a system without coherent DMA, one mapping's cache maintenance
 /// would destroy data the device wrote through the other, and
 /// `CONFIG_DMA_API_DEBUG` WARNs ("overlapping mappings aren't supported").
-/// A writable mapping of a claimed page, its own included (a page mapped
-/// at two addresses of the range), is refused. Read-only
+/// A writable mapping that overlaps a claimed range, its own included (a
+/// page mapped at two addresses of the range), is refused. Read-only
 /// (`DMA_TO_DEVICE`) mappings may overlap anything.
 ///
-/// An XArray, which takes its own spinlock: an HMM mirror claims and drops
-/// pages under its table lock, where nothing may sleep, and pinned
-/// mappings claim theirs in process context.
-///
-/// # Invariants
-///
-/// `xa` is initialised from the end of [`Claims::new`] until the drop.
-#[pin_data(PinnedDrop)]
+/// The claimed ranges never overlap, so they are kept by first pfn, each
+/// with its last one: a pinned mapping claims one range per segment, an
+/// HMM mirror one page per writable entry. The lock is a spinlock: a mirror
+/// claims and drops pages under its table lock, where nothing may sleep.
+#[pin_data]
 pub(crate) struct Claims {
     #[pin]
-    xa: Opaque<bindings::xarray>,
+    ranges: SpinLock<RBTree<u64, u64>>,
 }
 
-// SAFETY: the XArray serialises its users with its own lock.
-unsafe impl Send for Claims {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for Claims {}
+/// Claims taken or dropped per hold of the lock: a large mapping's do not
+/// keep it for long.
+const CLAIM_BATCH: usize = 1024;
 
 impl Claims {
     fn new() -> impl PinInit<Self> {
         pin_init!(Claims {
-            // SAFETY: `xa_init` initialises the slot, which stays in place
-            // (pinned) until the drop destroys it.
-            xa <- Opaque::ffi_init(|xa| unsafe { bindings::rust_gup_xa_init(xa) }),
+            ranges <- new_spinlock!(RBTree::new(), "rust_gup_claims"),
         })
     }
 
-    /// Claims the page at `pfn`: `EBUSY` if it is claimed, `ENOMEM`. It
-    /// may sleep to allocate unless `atomic`.
-    fn claim(&self, pfn: u64, atomic: bool) -> Result {
-        let gfp = if atomic {
-            bindings::GFP_NOWAIT | bindings::__GFP_NOWARN
-        } else {
-            bindings::GFP_KERNEL
+    /// Whether `[first, last]` overlaps a claimed range: the one that
+    /// starts last at or before `last` is the only candidate.
+    fn overlaps(ranges: &mut RBTree<u64, u64>, first: u64, last: u64) -> bool {
+        let before = match ranges.cursor_lower_bound(&(last + 1)) {
+            Some(cursor) => cursor.peek_prev().map(|(_, &end)| end),
+            None => ranges.cursor_back().map(|c| *c.current().1),
         };
-        // SAFETY: the XArray is initialised (type invariant).
-        to_result(unsafe { bindings::rust_gup_xa_insert(self.xa.get(), pfn as c_ulong, gfp) })
+        before.is_some_and(|end| end >= first)
     }
 
-    /// Drops the claim on the page at `pfn`, which the caller made.
-    fn unclaim(&self, pfn: u64) {
-        // SAFETY: the XArray is initialised (type invariant).
-        unsafe { bindings::xa_erase(self.xa.get(), pfn as c_ulong) };
-    }
-
-    /// Claims every page of `table`; on failure (as [`Self::claim`]) none.
+    /// Claims the ranges of `table`, one per segment, with nodes allocated
+    /// first: `EBUSY`, with nothing claimed, when one overlaps a claimed
+    /// range; `ENOMEM`.
     fn claim_table(&self, table: &SgTable) -> Result {
-        let mut claimed = 0usize;
-        let mut ret = Ok(());
-        'outer: for (first, last) in table.pfn_ranges() {
-            for pfn in first..=last {
-                ret = self.claim(pfn, false);
-                if ret.is_err() {
-                    break 'outer;
+        let n = table.table.orig_nents as usize;
+        let mut nodes = KVVec::with_capacity(n, GFP_KERNEL | __GFP_NOWARN)?;
+        for _ in 0..n {
+            nodes.push(RBTreeNodeReservation::new(GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        // One node per entry, so every range gets one.
+        let mut ranges = table.pfn_ranges().zip(nodes).enumerate().peekable();
+        while ranges.peek().is_some() {
+            let mut claimed = self.ranges.lock();
+            for (i, ((first, last), node)) in ranges.by_ref().take(CLAIM_BATCH) {
+                if Self::overlaps(&mut claimed, first, last) {
+                    drop(claimed);
+                    self.unclaim_ranges(table, i);
+                    return Err(EBUSY);
                 }
-                claimed += 1;
+                claimed.insert(node.into_node(first, last));
             }
+            drop(claimed);
+            cond_resched();
         }
-        if ret.is_err() {
-            self.unclaim_pages(table, claimed);
-        }
-        ret
+        Ok(())
     }
 
-    /// Drops the claims on the first `n` pages of `table`.
-    fn unclaim_pages(&self, table: &SgTable, n: usize) {
-        let pfns = table.pfn_ranges().flat_map(|(first, last)| first..=last);
-        for (i, pfn) in pfns.take(n).enumerate() {
-            self.unclaim(pfn);
-            if i % 1024 == 1023 {
-                cond_resched();
+    /// Drops the claims on the first `n` ranges of `table`.
+    fn unclaim_ranges(&self, table: &SgTable, n: usize) {
+        let mut ranges = table.pfn_ranges().take(n).peekable();
+        while ranges.peek().is_some() {
+            let mut claimed = self.ranges.lock();
+            for (first, _) in ranges.by_ref().take(CLAIM_BATCH) {
+                claimed.remove(&first);
             }
+            drop(claimed);
+            cond_resched();
         }
     }
-}
 
-#[pinned_drop]
-impl PinnedDrop for Claims {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: initialised (type invariant), destroyed once, here.
-        unsafe { bindings::xa_destroy(self.xa.get()) };
+    /// Claims the page at `pfn`, without sleeping: `EBUSY` if it is
+    /// claimed, `ENOMEM`.
+    fn claim_page(&self, pfn: u64) -> Result {
+        let node = RBTreeNodeReservation::new(GFP_NOWAIT | __GFP_NOWARN)?;
+        let mut claimed = self.ranges.lock();
+        if Self::overlaps(&mut claimed, pfn, pfn) {
+            return Err(EBUSY);
+        }
+        claimed.insert(node.into_node(pfn, pfn));
+        Ok(())
+    }
+
+    /// Drops the claim on the page at `pfn`, which the caller made with
+    /// [`Self::claim_page`].
+    fn unclaim_page(&self, pfn: u64) {
+        let node = self.ranges.lock().remove_node(&pfn);
+        // Freed outside the lock.
+        drop(node);
     }
 }
 
@@ -1184,7 +1192,7 @@ impl MirrorDma {
         // SAFETY: the page is mapped, so it is not freed during the call.
         let page = unsafe { ordinary_page(pfn)? };
         let dir = if writable {
-            self.claims.claim(pfn, true)?;
+            self.claims.claim_page(pfn)?;
             bindings::dma_data_direction_DMA_BIDIRECTIONAL
         } else {
             bindings::dma_data_direction_DMA_TO_DEVICE
@@ -1207,7 +1215,7 @@ impl MirrorDma {
         };
         if failed {
             if writable {
-                self.claims.unclaim(pfn);
+                self.claims.unclaim_page(pfn);
             }
             return Err(ENOMEM);
         }
@@ -1251,7 +1259,7 @@ impl MirrorDma {
                 // SAFETY: the page is mapped by the CPU, as above.
                 unsafe { set_page_dirty(page) };
             }
-            self.claims.unclaim(m.pfn);
+            self.claims.unclaim_page(m.pfn);
         }
     }
 

@@ -25,8 +25,20 @@
  * "mirror_faulted" is RUST_GUP_IOC_MIRROR_FAULT on that mirror with every
  * entry already valid (get only). -M leaves them out.
  *
+ * Then the same with DMA mapping, for an NVMe controller of the VM (the
+ * question of fault-and-map against GUP + DMA map), timed by user space
+ * around each call (wall_ns is get + put): "pin_dma" is
+ * RUST_GUP_IOC_DMA_MAP of the range (get; per_call "all") and UNPIN, which
+ * unmaps and unpins (put); "mirror_dma" is RUST_GUP_IOC_MIRROR with
+ * RUST_GUP_MIRROR_F_DMA (get: fault and map) and MADV_DONTNEED of the
+ * range (put: the invalidation, which unmaps, and the zap of the pages);
+ * "mirror_dma_faulted" is a fault of that mirror while every entry is
+ * mapped (get); "zap" is MADV_DONTNEED of the range with no mirror (put),
+ * the part of mirror_dma's put that is not the invalidation. The buffer
+ * is written again after each MADV_DONTNEED. -D leaves them out.
+ *
  * usage: rust_gup_bench [-o FILE] [-r REPEATS] [-s MIB,...] [-n PER_CALL,...]
- *                       [-c CMD,...] [-p TYPE,...] [-j THREADS,...] [-J MIB] [-M]
+ *                       [-c CMD,...] [-p TYPE,...] [-j THREADS,...] [-J MIB] [-M] [-D]
  *   PER_CALL: a number, or "all"; CMD: gup_fast pin_fast pin_longterm
  *   gup_basic pin_basic; TYPE: 4k thp hugetlb
  */
@@ -42,6 +54,8 @@
 #include <unistd.h>
 
 #include <linux/rust_gup.h>
+
+#include "rust_gup_util.h"
 
 #define MIB (1ul << 20)
 #define HPAGE (2ul << 20)
@@ -214,6 +228,76 @@ static void mirror_cell(int type, char *buf, size_t size)
 	}
 }
 
+/* Writes every page of the buffer again, after MADV_DONTNEED dropped them. */
+static void touch(char *buf, size_t size)
+{
+	for (size_t off = 0; off < size; off += 4096)
+		buf[off] = 1;
+}
+
+/* MADV_DONTNEED of the buffer, timed, then the pages faulted in again. */
+static long zap(char *buf, size_t size)
+{
+	long t = now_ns(), ns;
+
+	if (madvise(buf, size, MADV_DONTNEED))
+		die("MADV_DONTNEED");
+	ns = now_ns() - t;
+	touch(buf, size);
+	return ns;
+}
+
+/* GUP + DMA map against the mirror mapped for a device, on one buffer,
+ * for PCI function `client`. */
+static void dma_cell(int type, char *buf, size_t size, long client)
+{
+	unsigned long pages = size / 4096, calls = (pages + 511) / 512;
+
+	for (int rep = 0; rep < repeats; rep++) {
+		struct rust_gup_dma_map d = {
+			.addr = (unsigned long)buf, .size = size, .op = RUST_GUP_OP_PIN_FAST,
+			.flags = RUST_GUP_F_WRITE, .client = client,
+		};
+		struct rust_gup_mirror m = {
+			.addr = (unsigned long)buf, .size = size,
+			.flags = RUST_GUP_MIRROR_F_WRITE | RUST_GUP_MIRROR_F_DMA, .client = client,
+		};
+		long t = now_ns(), get, put;
+
+		if (ioctl(rust_fd, RUST_GUP_IOC_DMA_MAP, &d) || d.size != size)
+			die("RUST_GUP_IOC_DMA_MAP");
+		get = now_ns() - t;
+		t = now_ns();
+		if (ioctl(rust_fd, RUST_GUP_IOC_UNPIN, &d.id))
+			die("RUST_GUP_IOC_UNPIN");
+		put = now_ns() - t;
+		row_named("rust-ns", "pin_dma", type, size, -1, 1, rep, pages, 1, get, put, get + put);
+
+		t = now_ns();
+		if (ioctl(rust_fd, RUST_GUP_IOC_MIRROR, &m) || m.valid != pages)
+			die("RUST_GUP_IOC_MIRROR (F_DMA)");
+		get = now_ns() - t;
+		m = (struct rust_gup_mirror) {
+			.addr = (unsigned long)buf, .size = size, .flags = RUST_GUP_MIRROR_F_WRITE,
+			.id = m.id,
+		};
+		t = now_ns();
+		if (ioctl(rust_fd, RUST_GUP_IOC_MIRROR_FAULT, &m) || m.valid != pages)
+			die("RUST_GUP_IOC_MIRROR_FAULT (F_DMA)");
+		t = now_ns() - t;
+		row_named("rust-ns", "mirror_dma_faulted", type, size, 512, 1, rep, pages, calls, t, 0,
+			  t);
+		put = zap(buf, size);
+		row_named("rust-ns", "mirror_dma", type, size, 512, 1, rep, pages, calls, get, put,
+			  get + put);
+		if (ioctl(rust_fd, RUST_GUP_IOC_MIRROR_DROP, &m.id))
+			die("RUST_GUP_IOC_MIRROR_DROP");
+
+		put = zap(buf, size);
+		row_named("rust-ns", "zap", type, size, 512, 1, rep, pages, calls, 0, put, put);
+	}
+}
+
 /* One gup_test command on one device; 0 or -errno. */
 static int run_gup_test(int fd, int c, char *buf, size_t size, unsigned long per_call,
 			struct gup_test *g, long *wall)
@@ -329,7 +413,9 @@ int main(int argc, char **argv)
 	char types_arg[] = "4k,thp,hugetlb", threads_arg[] = "1,2,4";
 	struct list sizes, per_calls, cmd_list, type_list, thread_list;
 	long threads_mib = 128;
-	int opt, mirrors = 1;
+	int opt, mirrors = 1, dma = 1;
+	char client_name[64];
+	long client;
 
 	out = stdout;
 	parse_list(&sizes, sizes_arg, NULL, 0);
@@ -337,7 +423,7 @@ int main(int argc, char **argv)
 	parse_list(&cmd_list, cmds_arg, cmd_names, NR_CMDS);
 	parse_list(&type_list, types_arg, types, 3);
 	parse_list(&thread_list, threads_arg, NULL, 0);
-	while ((opt = getopt(argc, argv, "o:r:s:n:c:p:j:J:M")) != -1) {
+	while ((opt = getopt(argc, argv, "o:r:s:n:c:p:j:J:MD")) != -1) {
 		switch (opt) {
 		case 'o':
 			out = fopen(optarg, "w");
@@ -352,6 +438,7 @@ int main(int argc, char **argv)
 		case 'j': parse_list(&thread_list, optarg, NULL, 0); break;
 		case 'J': threads_mib = atol(optarg); break;
 		case 'M': mirrors = 0; break;
+		case 'D': dma = 0; break;
 		default:
 			fprintf(stderr, "usage: see the comment at the top of rust_gup_bench.c\n");
 			return 2;
@@ -366,6 +453,11 @@ int main(int argc, char **argv)
 	if (c_fd < 0)
 		die(C_DEVICE " (CONFIG_GUP_TEST, debugfs mounted?)");
 	check_clocksource("at start");
+	client = dma ? pci_function("nvme", -1, client_name, sizeof(client_name)) : -1;
+	if (dma && client < 0)
+		fprintf(stderr, "# no PCI function bound to nvme: no DMA rows\n");
+	else if (dma)
+		fprintf(stderr, "# DMA rows: mapped for %s\n", client_name);
 	fprintf(out, "impl,cmd,pages_type,size_mib,per_call,threads,repeat,pages,calls,get_ns,put_ns,wall_ns\n");
 
 	for (int ti = 0; ti < type_list.nr; ti++) {
@@ -389,6 +481,8 @@ int main(int argc, char **argv)
 					cell(cmd_list.v[ci], type, buf, size, per_calls.v[ni]);
 			if (mirrors && size / 4096 <= RUST_GUP_MIRROR_MAX_PAGES)
 				mirror_cell(type, buf, size);
+			if (client >= 0 && size / 4096 <= RUST_GUP_MIRROR_MAX_PAGES)
+				dma_cell(type, buf, size, client);
 			fflush(out);
 			munmap(buf, size);
 			fprintf(stderr, "# %s %zu MiB: %d cells x %d repeats in %.1f s\n", types[type],

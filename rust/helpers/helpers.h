@@ -22,7 +22,6 @@ struct pci_dev;
 struct scatterlist;
 struct sg_table;
 struct task_struct;
-struct xarray;
 
 /* mm.c */
 struct mm_struct *rust_gup_current_mm(void);
@@ -88,7 +87,5 @@ u64 rust_gup_sg_dma_address(struct scatterlist *sg);
 unsigned int rust_gup_sg_dma_len(struct scatterlist *sg);
 bool rust_gup_sg_dma_is_bus_address(struct scatterlist *sg);
 int rust_gup_dma_mapping_error(struct device *dev, dma_addr_t dma_addr);
-void rust_gup_xa_init(struct xarray *xa);
-int rust_gup_xa_insert(struct xarray *xa, unsigned long index, gfp_t gfp);
 
 #endif /* RUST_GUP_HELPERS_H */
