@@ -49,7 +49,7 @@ use super::{
 };
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::{
-    alloc::flags::{__GFP_NOWARN, GFP_NOWAIT},
+    alloc::flags::__GFP_NOWARN,
     container_of,
     error::to_result,
     ffi::{c_int, c_ulong, c_void},
@@ -391,19 +391,33 @@ impl Drop for MappedTable {
 /// once: on a system without coherent DMA, one mapping's cache maintenance
 /// would destroy data the device wrote through the other, and
 /// `CONFIG_DMA_API_DEBUG` WARNs ("overlapping mappings aren't supported").
-/// A writable mapping that overlaps a claimed range, its own included (a
-/// page mapped at two addresses of the range), is refused. Read-only
+/// A writable mapping that overlaps a claim, its own included (a page
+/// mapped at two addresses of the range), is refused. Read-only
 /// (`DMA_TO_DEVICE`) mappings may overlap anything.
 ///
-/// The claimed ranges never overlap, so they are kept by first pfn, each
-/// with its last one: a pinned mapping claims one range per segment, an
-/// HMM mirror one page per writable entry. The lock is a spinlock: a mirror
-/// claims and drops pages under its table lock, where nothing may sleep.
-#[pin_data]
+/// A pinned mapping claims one range of pfns per DMA segment, kept in an
+/// `RBTree` by first pfn with its last (the claims never overlap); an HMM
+/// mirror claims one page per writable entry, kept in an XArray by pfn,
+/// which allocates a node per 64 pfns rather than one per page. Claims are
+/// checked against both and made under one lock, a spinlock: a mirror
+/// claims under its table lock, where nothing may sleep.
+///
+/// # Invariants
+///
+/// `pages` is initialised from the end of [`Claims::new`] until the drop.
+#[pin_data(PinnedDrop)]
 pub(crate) struct Claims {
     #[pin]
     ranges: SpinLock<RBTree<u64, u64>>,
+    #[pin]
+    pages: Opaque<bindings::xarray>,
 }
+
+// SAFETY: the XArray serialises its users with its own lock; the ranges
+// are behind a lock.
+unsafe impl Send for Claims {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Claims {}
 
 /// Claims taken or dropped per hold of the lock: a large mapping's do not
 /// keep it for long.
@@ -413,22 +427,32 @@ impl Claims {
     fn new() -> impl PinInit<Self> {
         pin_init!(Claims {
             ranges <- new_spinlock!(RBTree::new(), "rust_gup_claims"),
+            // SAFETY: `xa_init` initialises the slot, which stays in place
+            // (pinned) until the drop destroys it.
+            pages <- Opaque::ffi_init(|xa| unsafe { bindings::rust_gup_xa_init(xa) }),
         })
     }
 
-    /// Whether `[first, last]` overlaps a claimed range: the one that
-    /// starts last at or before `last` is the only candidate.
-    fn overlaps(ranges: &mut RBTree<u64, u64>, first: u64, last: u64) -> bool {
+    /// Whether `[first, last]` overlaps a claim. Of the ranges, the one
+    /// that starts last at or before `last` is the only candidate. The
+    /// caller holds the lock of `ranges`.
+    fn overlaps(&self, ranges: &mut RBTree<u64, u64>, first: u64, last: u64) -> bool {
         let before = match ranges.cursor_lower_bound(&(last + 1)) {
             Some(cursor) => cursor.peek_prev().map(|(_, &end)| end),
             None => ranges.cursor_back().map(|c| *c.current().1),
         };
-        before.is_some_and(|end| end >= first)
+        if before.is_some_and(|end| end >= first) {
+            return true;
+        }
+        // SAFETY: the XArray is initialised (type invariant).
+        unsafe {
+            bindings::rust_gup_xa_present(self.pages.get(), first as c_ulong, last as c_ulong)
+        }
     }
 
     /// Claims the ranges of `table`, one per segment, with nodes allocated
-    /// first: `EBUSY`, with nothing claimed, when one overlaps a claimed
-    /// range; `ENOMEM`.
+    /// first: `EBUSY`, with nothing claimed, when one overlaps a claim;
+    /// `ENOMEM`.
     fn claim_table(&self, table: &SgTable) -> Result {
         let n = table.table.orig_nents as usize;
         let mut nodes = KVVec::with_capacity(n, GFP_KERNEL | __GFP_NOWARN)?;
@@ -440,7 +464,7 @@ impl Claims {
         while ranges.peek().is_some() {
             let mut claimed = self.ranges.lock();
             for (i, ((first, last), node)) in ranges.by_ref().take(CLAIM_BATCH) {
-                if Self::overlaps(&mut claimed, first, last) {
+                if self.overlaps(&mut claimed, first, last) {
                     drop(claimed);
                     self.unclaim_ranges(table, i);
                     return Err(EBUSY);
@@ -469,21 +493,28 @@ impl Claims {
     /// Claims the page at `pfn`, without sleeping: `EBUSY` if it is
     /// claimed, `ENOMEM`.
     fn claim_page(&self, pfn: u64) -> Result {
-        let node = RBTreeNodeReservation::new(GFP_NOWAIT | __GFP_NOWARN)?;
         let mut claimed = self.ranges.lock();
-        if Self::overlaps(&mut claimed, pfn, pfn) {
+        if self.overlaps(&mut claimed, pfn, pfn) {
             return Err(EBUSY);
         }
-        claimed.insert(node.into_node(pfn, pfn));
-        Ok(())
+        let gfp = bindings::GFP_NOWAIT | bindings::__GFP_NOWARN;
+        // SAFETY: the XArray is initialised (type invariant).
+        to_result(unsafe { bindings::rust_gup_xa_insert(self.pages.get(), pfn as c_ulong, gfp) })
     }
 
     /// Drops the claim on the page at `pfn`, which the caller made with
-    /// [`Self::claim_page`].
+    /// [`Self::claim_page`]. Dropping needs no check, so not the lock.
     fn unclaim_page(&self, pfn: u64) {
-        let node = self.ranges.lock().remove_node(&pfn);
-        // Freed outside the lock.
-        drop(node);
+        // SAFETY: the XArray is initialised (type invariant).
+        unsafe { bindings::xa_erase(self.pages.get(), pfn as c_ulong) };
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Claims {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: initialised (type invariant), destroyed once, here.
+        unsafe { bindings::xa_destroy(self.pages.get()) };
     }
 }
 

@@ -756,6 +756,24 @@ static long dma_entries(int fd, __u32 id, __u64 first, struct rust_gup_mirror_dm
 	return r.nr;
 }
 
+/* RUST_GUP_IOC_DMA_MAP of `pages` pages, writable: 0 or -errno; the set's
+ * id in *id (if not NULL; otherwise the set is released). */
+static int dma_map_pages(int fd, void *addr, long pages, long client, __u32 *id)
+{
+	struct rust_gup_dma_map m = {
+		.addr = (unsigned long)addr, .size = pages * page_size,
+		.op = RUST_GUP_OP_PIN_FAST, .flags = RUST_GUP_F_WRITE, .client = client,
+	};
+
+	if (ioctl(fd, RUST_GUP_IOC_DMA_MAP, &m))
+		return -errno;
+	if (id)
+		*id = m.id;
+	else
+		unhold(fd, m.id);
+	return 0;
+}
+
 /* How many of d[0..n) have exactly `flags`. */
 static int count_flags(const struct rust_gup_mirror_dma *d, int n, __u32 flags)
 {
@@ -780,6 +798,7 @@ TEST_F(dma_mirror, maps_valid_entries)
 {
 	size_t size = PAGES * page_size;
 	long id = dma_mirror(self->fd, self->buf, size, 0, self->client);
+	__u32 set = 0;
 	long ro;
 
 	ASSERT_GT(id, 0) TH_LOG("%s", strerror(-id));
@@ -794,8 +813,10 @@ TEST_F(dma_mirror, maps_valid_entries)
 			EXPECT_EQ(self->e[i].pfn * page_size, self->d[i].addr) TH_LOG("entry %d", i);
 		}
 	}
-	/* Writable mappings claim their pages: a second one is refused. */
+	/* Writable mappings claim their pages: a second one is refused, a
+	 * mirror's or a pinned one's (RUST_GUP_IOC_DMA_MAP). */
 	EXPECT_EQ(-EBUSY, dma_mirror(self->fd, self->buf, size, 0, self->client));
+	EXPECT_EQ(-EBUSY, dma_map_pages(self->fd, self->buf + page_size, 1, self->client, NULL));
 	EXPECT_LIVE(PAGES);
 	/* A read-only mapping (DMA_TO_DEVICE) may overlap it. */
 	ASSERT_EQ(0, mprotect(self->buf + size / 2, size / 2, PROT_READ));
@@ -807,6 +828,14 @@ TEST_F(dma_mirror, maps_valid_entries)
 	EXPECT_EQ(0, drop_mirror(self->fd, id));
 	EXPECT_LIVE(0);
 	EXPECT_EQ(0, mprotect(self->buf, size, PROT_READ | PROT_WRITE));
+
+	/* And the other way round: a page a pinned mapping lets the device
+	 * write fails a mirror's writable entry of it. */
+	ASSERT_EQ(0, dma_map_pages(self->fd, self->buf + page_size, 1, self->client, &set));
+	EXPECT_EQ(-EBUSY, dma_mirror(self->fd, self->buf, size, 0, self->client));
+	EXPECT_EQ(0, mirrors_alive(self->fd));
+	EXPECT_EQ(0, unhold(self->fd, set));
+	EXPECT_LIVE(0);
 }
 
 /*

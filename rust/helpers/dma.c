@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-/* DMA mapping of scatterlists and pages, and the device lock around it. */
+/*
+ * DMA mapping of scatterlists and pages, the device lock around it, and
+ * the XArray of pages that mirrors claim.
+ */
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
+#include <linux/xarray.h>
 
 #include "helpers.h"
 
@@ -64,3 +68,20 @@ int rust_gup_dma_mapping_error(struct device *dev, dma_addr_t dma_addr)
 	return dma_mapping_error(dev, dma_addr);
 }
 
+
+void rust_gup_xa_init(struct xarray *xa)
+{
+	xa_init(xa);
+}
+
+/* xa_insert() of the one value a claim needs: present or not. */
+int rust_gup_xa_insert(struct xarray *xa, unsigned long index, gfp_t gfp)
+{
+	return xa_insert(xa, index, xa_mk_value(0), gfp);
+}
+
+/* Whether an entry is present in [first, last]: xa_find(), XA_PRESENT. */
+bool rust_gup_xa_present(struct xarray *xa, unsigned long first, unsigned long last)
+{
+	return xa_find(xa, &first, last, XA_PRESENT);
+}

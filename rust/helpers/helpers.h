@@ -22,6 +22,7 @@ struct pci_dev;
 struct scatterlist;
 struct sg_table;
 struct task_struct;
+struct xarray;
 
 /* mm.c */
 struct mm_struct *rust_gup_current_mm(void);
@@ -87,5 +88,8 @@ u64 rust_gup_sg_dma_address(struct scatterlist *sg);
 unsigned int rust_gup_sg_dma_len(struct scatterlist *sg);
 bool rust_gup_sg_dma_is_bus_address(struct scatterlist *sg);
 int rust_gup_dma_mapping_error(struct device *dev, dma_addr_t dma_addr);
+void rust_gup_xa_init(struct xarray *xa);
+int rust_gup_xa_insert(struct xarray *xa, unsigned long index, gfp_t gfp);
+bool rust_gup_xa_present(struct xarray *xa, unsigned long first, unsigned long last);
 
 #endif /* RUST_GUP_HELPERS_H */
