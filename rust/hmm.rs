@@ -166,27 +166,29 @@ impl Table {
     /// lock: `mmu_interval_read_retry()`, under the lock, found no
     /// invalidation since `hmm_range_fault()` filled them.
     unsafe fn commit(&mut self, at: usize, new: &[c_ulong]) -> Result {
+        let Some(dma) = &mut self.dma else {
+            self.entries[at..at + new.len()].copy_from_slice(new);
+            return Ok(());
+        };
         for (i, &raw) in (at..).zip(new) {
             let entry = MirrorEntry(raw);
-            if let Some(dma) = &mut self.dma {
-                let ret = if entry.valid() && !entry.error() {
-                    // SAFETY: the new page is mapped, by the function's
-                    // safety requirement; the old one, if the entry maps
-                    // one, is valid (type invariant).
-                    unsafe { dma.map(i, entry.pfn(), entry.writable()) }
-                } else {
-                    // SAFETY: as above.
-                    unsafe { dma.unmap(i) };
-                    Ok(())
-                };
-                match ret {
-                    Err(e) if e == eremoteio() => {}
-                    Err(e) => {
-                        self.entries[i] = 0;
-                        return Err(e);
-                    }
-                    Ok(()) => {}
+            let ret = if entry.valid() && !entry.error() {
+                // SAFETY: the new page is mapped, by the function's safety
+                // requirement; the old one, if the entry maps one, is valid
+                // (type invariant).
+                unsafe { dma.map(i, entry.pfn(), entry.writable()) }
+            } else {
+                // SAFETY: as above.
+                unsafe { dma.unmap(i) };
+                Ok(())
+            };
+            match ret {
+                Err(e) if e == eremoteio() => {}
+                Err(e) => {
+                    self.entries[i] = 0;
+                    return Err(e);
                 }
+                Ok(()) => {}
             }
             // INVARIANT: mapped only if valid, for the entry's page.
             self.entries[i] = raw;

@@ -784,12 +784,17 @@ static int count_flags(const struct rust_gup_mirror_dma *d, int n, __u32 flags)
 	return k;
 }
 
-/* The DMA API debug count moved by `delta` since setup (no check without
- * DMA API debugging). */
+/* The DMA API debug count moved by `delta` since setup, logged (no check
+ * without DMA API debugging). */
 #define EXPECT_LIVE(delta) do {							\
-	if (self->live >= 0)							\
-		EXPECT_EQ(self->live + (delta), dma_debug_live())		\
+	if (self->live >= 0) {							\
+		long __live = dma_debug_live();					\
+									\
+		printf("# DMA API debug, line %d: %+ld live mappings, %+ld expected\n", \
+		       __LINE__, __live - self->live, (long)(delta));		\
+		EXPECT_EQ(self->live + (delta), __live)				\
 			TH_LOG("DMA API debug: live mappings");		\
+	}									\
 } while (0)
 
 /* Every valid entry mapped, in the direction of its permission, at the
