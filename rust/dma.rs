@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! DMA mapping of pinned user pages for a PCI function, done next to GUP.
+//! DMA mapping of pinned user pages for a PCI function, done next to GUP,
+//! and of the entries of an HMM mirror.
 //!
 //! C headers: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h),
 //! [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h),
@@ -34,6 +35,11 @@
 //!   [`Revocable`], registered with every provider of its pages. When one
 //!   unbinds, its mappings are undone and all its pins released before the
 //!   driver's teardown waits for the provider's pages to be freed.
+//! - A mirror's entries are mapped with no pin at all, so [`MirrorDma`]
+//!   lives under the mirror's table lock and maps and unmaps page by page
+//!   in step with the entries; its methods that touch pages are `unsafe`,
+//!   with the mirror's invariant (a mapped entry is valid) as the argument.
+//!   The same registry revokes it at its client's unbind.
 //!
 //! Upstream's `kernel::scatterlist` (6.18) types a table by the same
 //! stages (allocated, then DMA-mapped, dropped in reverse); the 6.12
