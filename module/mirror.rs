@@ -102,7 +102,7 @@ pub(crate) fn create(
     if args.id != 0 || (!for_dma && args.client != 0) {
         return Err(EINVAL);
     }
-    mirror_mode(args.flags & !uapi::RUST_GUP_MIRROR_F_DMA)?;
+    let mode = mirror_mode(args.flags & !uapi::RUST_GUP_MIRROR_F_DMA)?;
     let range = mirror_range(cx, args.addr, args.size)?;
     let client = if for_dma {
         if !may_map_for_dma(cx) {
@@ -124,7 +124,6 @@ pub(crate) fn create(
         GFP_KERNEL,
     )?;
     // On failure, dropping `held` unmaps and unregisters the mirror.
-    let mode = mirror_mode(args.flags & !uapi::RUST_GUP_MIRROR_F_DMA)?;
     fill(&held.mirror, range, mode, &mut args)?;
     // A new mirror's cost includes setting it up: the table, the notifier.
     args.ns = (Ktime::ktime_get() - start).to_ns().max(0) as u64;
