@@ -78,6 +78,16 @@ pub(crate) fn may_map_for_dma(_cx: &Syscall) -> bool {
     unsafe { bindings::capable(bindings::CAP_SYS_RAWIO as _) }
 }
 
+/// The direction of a mapping: `DMA_BIDIRECTIONAL` when the device may
+/// write, `DMA_TO_DEVICE` otherwise.
+fn dma_direction(writable: bool) -> bindings::dma_data_direction {
+    if writable {
+        bindings::dma_data_direction_DMA_BIDIRECTIONAL
+    } else {
+        bindings::dma_data_direction_DMA_TO_DEVICE
+    }
+}
+
 /// One DMA segment of a mapping, as the client is to use it.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct DmaSegment {
@@ -320,16 +330,14 @@ impl MappedTable {
         writable: bool,
         claims: &Arc<Claims>,
     ) -> Result<Self> {
-        let (dir, claims) = if writable {
+        let dir = dma_direction(writable);
+        let claims = if writable {
             // Claimed before the mapping is made, so that two writable
             // mappings of one page never exist at once.
             claims.claim_table(&table)?;
-            (
-                bindings::dma_data_direction_DMA_BIDIRECTIONAL,
-                Some(claims.clone()),
-            )
+            Some(claims.clone())
         } else {
-            (bindings::dma_data_direction_DMA_TO_DEVICE, None)
+            None
         };
         // SAFETY: the table's pages are held and its entries set; the
         // device is referenced and its driver bound under the held lock.
@@ -1228,12 +1236,10 @@ impl MirrorDma {
         }
         // SAFETY: the page is mapped, so it is not freed during the call.
         let page = unsafe { ordinary_page(pfn)? };
-        let dir = if writable {
+        if writable {
             self.claims.claim_page(pfn)?;
-            bindings::dma_data_direction_DMA_BIDIRECTIONAL
-        } else {
-            bindings::dma_data_direction_DMA_TO_DEVICE
-        };
+        }
+        let dir = dma_direction(writable);
         let dev = self.client.as_dev_ptr();
         // SAFETY: the page is ordinary memory that stays mapped for the
         // call, and stays until the mirror's invalidation, which unmaps
@@ -1278,11 +1284,7 @@ impl MirrorDma {
         let Some(m) = self.maps.get_mut(i).and_then(Option::take) else {
             return;
         };
-        let dir = if m.writable {
-            bindings::dma_data_direction_DMA_BIDIRECTIONAL
-        } else {
-            bindings::dma_data_direction_DMA_TO_DEVICE
-        };
+        let dir = dma_direction(m.writable);
         // SAFETY: mapped for the client in `dir` (type invariant), taken
         // out of `maps` above, so unmapped once; the page is still there,
         // by the function's safety requirement.
