@@ -5,7 +5,10 @@
 #   make              build the module and the selftests
 #   make bench        rust_gup against the kernel's C gup_test, with a report
 #                     (BENCH_ARGS="--quick", "--icount", ...: see scripts/bench -h)
-#   make check        build everything, boot the test kernel, run the tests
+#   make check        build everything, run the tests on the test kernel and
+#                     the concurrency tests on the KCSAN kernel
+#   make check-full   the same, and the whole suite on the debug kernel too
+#                     (KASAN, kmemleak, lockdep, ...): what CI runs
 #   make vm           interactive shell in the test VM, rust_gup loaded
 #   make lint         rustfmt --check and clippy, warnings are errors
 #   make fmt          rustfmt the Rust sources
@@ -87,6 +90,9 @@ endif
 
 check:
 	@$(CURDIR)/scripts/check.sh
+
+check-full:
+	@CHECK_DEBUG=1 $(CURDIR)/scripts/check.sh
 
 bench:
 	@$(CURDIR)/scripts/bench $(BENCH_ARGS)

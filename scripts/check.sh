@@ -1,21 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make check: set up everything on a fresh machine, lint and build rust_gup
-# and its selftests, boot the test kernel and run the harness in it.
+# make check and make check-full: set up everything on a fresh machine,
+# lint and build rust_gup and its selftests, boot the test kernels and run
+# the harness in them.
 #
-# Four boots: the suite on the test kernel, and its migration tests on the
-# test kernel with ZONE_MOVABLE and CMA; then both again on the debug
-# kernel (KASAN, kmemleak, lockdep, DEBUG_VM, DEBUG_ATOMIC_SLEEP, fault
-# injection; scripts/kernel/debug.config), where any report fails a test.
+# make check boots three times: the suite on the test kernel, and its
+# migration tests on the test kernel with ZONE_MOVABLE and CMA; then the
+# concurrency tests and the fuzzer's coverage on the KCSAN kernel
+# (scripts/kernel/kcsan.config), where a data race in the module fails a
+# test. make check-full (CHECK_DEBUG=1) adds two boots of the debug kernel
+# (KASAN, kmemleak, lockdep, DEBUG_VM, UBSAN, DEBUG_OBJECTS, fault
+# injection, ...; scripts/kernel/debug.config), the suite and the
+# migration tests, where any report fails a test.
 #
 # Environment:
 #   VMTESTS_ARGS    arguments for run_vmtests.sh, e.g. -t "device": one
 #                   boot of the test kernel with just that
-#   CHECK_DEBUG     0: leave out the debug kernel's boot (default 1)
+#   CHECK_DEBUG     1: the debug kernel's boots too (default 0; make
+#                   check-full sets it)
+#   CHECK_KCSAN     0: leave out the KCSAN kernel's boot (default 1)
 #   CHECK_TIMEOUT   seconds a guest may run (default 3000)
 #   KDIR            test against this kernel tree instead of the project's
-#                   (no debug boot then: the debug kernel is the project's)
+#                   (no debug or KCSAN boot then: those kernels are the
+#                   project's)
 #
 # Ends with one line "N passed, N failed, N skipped" (top-level tests; a
 # test the plan announced but that never reported counts as failed) and
@@ -30,10 +38,15 @@ elapsed() { echo "$((SECONDS - start)) s"; }
 "$TOPDIR/scripts/deps.sh"
 kdir=${KDIR:-$("$TOPDIR/scripts/kernel.sh" test)}
 mk() { make -C "$TOPDIR" --no-print-directory KDIR="$kdir" "$@"; }
-debug=0
-if [ -z "${KDIR:-}" ] && [ -z "${VMTESTS_ARGS:-}" ] && [ "${CHECK_DEBUG:-1}" = 1 ]; then
-	debug=1
-	debug_kdir=$("$TOPDIR/scripts/kernel.sh" debug)
+# The other flavours, each with its kernel tree: flavour_kdir[FLAVOUR].
+declare -A flavour_kdir=()
+if [ -z "${KDIR:-}" ] && [ -z "${VMTESTS_ARGS:-}" ]; then
+	if [ "${CHECK_DEBUG:-0}" = 1 ]; then
+		flavour_kdir[debug]=$("$TOPDIR/scripts/kernel.sh" debug)
+	fi
+	if [ "${CHECK_KCSAN:-1}" = 1 ]; then
+		flavour_kdir[kcsan]=$("$TOPDIR/scripts/kernel.sh" kcsan)
+	fi
 fi
 
 step "lint: rustfmt and clippy ($(elapsed))"
@@ -81,20 +94,30 @@ else
 	boot zones --append movablecore=768M --append cma=64M -- run_vmtests.sh -t migration
 fi
 
-if [ $debug = 1 ]; then
-	# An out-of-tree module is built in its source directory, and the
-	# debug kernel needs objects of its own: build a copy of the sources
-	# (build products and .git left out, as .gitignore says) against it.
-	step "build: module, selftests, initramfs for the debug kernel ($(elapsed))"
-	dsrc=$TOPDIR/build/debug-src
-	mkdir -p "$dsrc"
-	rsync -a --delete --exclude=/.git/ --filter=':- .gitignore' "$TOPDIR/" "$dsrc/"
-	make -C "$dsrc" --no-print-directory KDIR="$debug_kdir" WERROR=1 initramfs
+# An out-of-tree module is built in its source directory, and each other
+# kernel needs objects of its own: build a copy of the sources (build
+# products and .git left out, as .gitignore says) against it; prints the
+# copy's path.
+flavour_src() {
+	local src=$TOPDIR/build/$1-src
+	step "build: module, selftests, initramfs for the $1 kernel ($(elapsed))" >&2
+	mkdir -p "$src"
+	rsync -a --delete --exclude=/.git/ --filter=':- .gitignore' "$TOPDIR/" "$src/"
+	make -C "$src" --no-print-directory KDIR="${flavour_kdir[$1]}" WERROR=1 initramfs >&2
+	echo "$src"
+}
+if [ -n "${flavour_kdir[debug]:-}" ]; then
+	dsrc=$(flavour_src debug)
 	step "test: booting the debug kernel (KASAN, kmemleak, lockdep, ...; about 30 minutes) ($(elapsed))"
 	boot debug --from "$dsrc" --flavour debug -- run_vmtests.sh -x migration
 	step "test: the debug kernel with movablecore=768M cma=64M for the migration tests ($(elapsed))"
 	boot debug-zones --from "$dsrc" --flavour debug --append movablecore=768M --append cma=64M \
 		-- run_vmtests.sh -t migration
+fi
+if [ -n "${flavour_kdir[kcsan]:-}" ]; then
+	ksrc=$(flavour_src kcsan)
+	step "test: booting the KCSAN kernel for the concurrency tests and the fuzzer's coverage ($(elapsed))"
+	boot kcsan --from "$ksrc" --flavour kcsan -- run_vmtests.sh -t races
 fi
 
 # The harness's own lines are the unindented TAP ones; kernel lines carry

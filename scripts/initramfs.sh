@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Pack the test VM's initramfs: busybox, /init, the rust_gup module, the
-# selftests and the harness, and the kernel's test_hmm module.
+# selftests and the harness, and the kernel's test_hmm module; on a kernel
+# with KCOV, the module's coverage sites (scripts/kcov-sites).
 #
 #   scripts/initramfs.sh KDIR BUILD_DIR    writes BUILD_DIR/initramfs.cpio
 #
@@ -17,6 +18,8 @@ list=$build/initramfs.list
 mkdir -p "$build"
 
 cc -O2 -o "$build/gen_init_cpio" "$kdir/usr/gen_init_cpio.c"
+rm -f "$build/rust_gup.kcov"
+"$TOPDIR/scripts/kcov-sites" "$TOPDIR/rust_gup.ko" "$build/rust_gup.kcov"
 
 busybox=$(command -v busybox || true)
 [ -x /bin/busybox ] && busybox=/bin/busybox
@@ -39,6 +42,7 @@ file "$busybox" 2>/dev/null | grep -q 'statically linked' ||
 	[ -n "$hmm" ] && echo "file /opt/rust_gup/test_hmm.ko $hmm 644 0 0"
 	echo "file /opt/rust_gup/ktap_helpers.sh $kdir/tools/testing/selftests/kselftest/ktap_helpers.sh 644 0 0"
 	echo "file /opt/rust_gup/splat-patterns $TOPDIR/scripts/splat-patterns 644 0 0"
+	[ -e "$build/rust_gup.kcov" ] && echo "file /opt/rust_gup/rust_gup.kcov $build/rust_gup.kcov 644 0 0"
 	for f in "$build"/selftests/*; do
 		echo "file /opt/rust_gup/${f##*/} $f 755 0 0"
 	done

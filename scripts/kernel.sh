@@ -3,11 +3,12 @@
 #
 # Build (or reuse) the rust_gup test kernel and print its tree's path.
 #
-#   scripts/kernel.sh [FLAVOUR]     FLAVOUR: test (default) or debug
+#   scripts/kernel.sh [FLAVOUR]     FLAVOUR: test (default), debug or kcsan
 #
 # The tree is Debian's linux-source-6.12, configured from tinyconfig,
 # kvm_guest.config and the flavour's fragments under scripts/kernel/
-# (test: test.config; debug: test.config and debug.config), built with
+# (test: test.config; debug: test.config and debug.config; kcsan:
+# test.config and kcsan.config), built with
 # LLVM=1 and CONFIG_RUST=y. It is cached under $CACHE_DIR/kernel/, keyed on everything
 # that affects it: the source package, the fragment, the build recipe below,
 # and the Rust, bindgen and clang versions. Same inputs, no rebuild.
@@ -18,7 +19,8 @@ flavour=${1:-test}
 case $flavour in
 test) fragments=(test.config) ;;
 debug) fragments=(test.config debug.config) ;;
-*) die "no kernel flavour '$flavour' (test or debug)" ;;
+kcsan) fragments=(test.config kcsan.config) ;;
+*) die "no kernel flavour '$flavour' (test, debug or kcsan)" ;;
 esac
 fragments=("${fragments[@]/#/$TOPDIR/scripts/kernel/}")
 

@@ -64,6 +64,15 @@ Categories:
             unload while a kernel worker's job still runs
   kmemleak  on a kernel with kmemleak (the debug flavour): objects leaked by
             the tests run before it (listed only on such a kernel)
+  races     on a kernel with KCSAN (the kcsan flavour): the concurrency tests
+            again, under the data-race detector, and the fuzzer measuring
+            its coverage of the module (KCOV) with fault injection (listed
+            only on such a kernel)
+
+On a KCSAN kernel a data-race report fails the test that triggered it when
+either racing access is in the module (a frame of rust_gup's); a report
+whose accesses are both in the core kernel is shown and counted, not
+failed.
 
 Each test may run for RUST_GUP_TEST_TIMEOUT seconds (default 300).
 EOT
@@ -114,7 +123,42 @@ all_tests() {
 	echo "module rust_gup_reload.sh"
 	# Last: on a kmemleak kernel, what the tests above leaked.
 	[ -e /sys/kernel/debug/kmemleak ] && echo "kmemleak rust_gup_kmemleak.sh"
+	[ -e /sys/kernel/debug/kcsan ] && races
 	true
+}
+
+# On a KCSAN kernel: the tests where threads, processes or the provider's
+# unbind race the module.
+races() {
+	echo "races rust_gup_device -t concurrent_open_release"
+	echo "races rust_gup_faults -t close_during_ioctl -t sigkill_mid_pin"
+	echo "races rust_gup_remote -t owner_exit_races_remote_pins"
+	echo "races rust_gup_mirror -t races_with_invalidation"
+	echo "races rust_gup_p2p -f unbind_race -r dma.unbind_revokes"
+	# The fuzzer's threads, with its coverage of the module (KCOV) and
+	# fault injection into its calls; every command must succeed and
+	# every documented errno come back.
+	sites=$DIR/rust_gup.kcov
+	[ -e "$sites" ] || sites=
+	echo "races rust_gup_fuzz -s 3 -n 60000 -T 270 -f -r${sites:+ -c $sites}"
+}
+
+# Data-race reports in a dmesg excerpt: "module TITLE" when the first frame
+# of either racing access is a module's (helpers included), "core TITLE"
+# when neither is.
+kcsan_reports() {
+	awk '
+		/BUG: KCSAN: / { title = $0; sub(/.*BUG: KCSAN: /, "", title); mod = 0; next }
+		title != "" && /(read|write)[^:]* of [0-9]+ bytes by / { frame = 1; next }
+		title != "" && frame && /\+0x[0-9a-f]+\/0x[0-9a-f]+/ {
+			if ($0 ~ /\[rust_gup/) mod = 1
+			frame = 0
+			next
+		}
+		title != "" && /==========/ {
+			print (mod ? "module " : "core ") title
+			title = ""
+		}'
 }
 
 # The matrix of the kernel's run_vmtests.sh (run_gup_matrix), on rust_gup:
@@ -177,7 +221,7 @@ nr=$(selected_tests | wc -l)
 
 echo "TAP version 13"
 echo "1..$nr"
-n=0 pass=0 fail=0 skip=0
+n=0 pass=0 fail=0 skip=0 core_races=0
 rcfile=$(mktemp)
 case " $(selected_tests | cut -d' ' -f1 | tr '\n' ' ') " in
 *" kmemleak "*) rust_gup_kmemleak.sh start ;;
@@ -210,7 +254,18 @@ while read -r category cmd; do
 	[ "$rc" = 137 ] && why="timed out after ${TIMEOUT}s"
 	leaked=$(pins)
 	[ "$leaked" = 0 ] || why="$why${why:+, }$leaked pins not released (nr_foll_pin_acquired - released)"
-	splat=$(dmesg -c | grep -E -f "$DIR/splat-patterns" | head -5)
+	dmesg -c >"$rcfile.dmesg"
+	# A KCSAN report is judged whole (kcsan_reports), not by its first line.
+	splat=$(grep -v "BUG: KCSAN: " "$rcfile.dmesg" | grep -E -f "$DIR/splat-patterns" | head -5)
+	races=$(kcsan_reports <"$rcfile.dmesg")
+	core=$(echo "$races" | sed -n 's/^core //p')
+	if [ -n "$core" ]; then
+		echo "$core" | sed 's/^/# kernel: KCSAN in the core kernel (not failed): /'
+		core_races=$((core_races + $(echo "$core" | wc -l)))
+	fi
+	module_race=$(echo "$races" | sed -n 's/^module //p' | head -1)
+	[ -n "$module_race" ] && splat="$splat${splat:+
+}BUG: KCSAN: $module_race"
 	if [ -n "$splat" ]; then
 		echo "$splat" | sed 's/^/# kernel: /'
 		why="$why${why:+, }kernel splat"
@@ -227,7 +282,10 @@ while read -r category cmd; do
 		echo "ok $n $name"
 	fi
 done <"$rcfile.list"
-rm -f "$rcfile" "$rcfile.list"
+rm -f "$rcfile" "$rcfile.list" "$rcfile.dmesg"
+
+[ -e /sys/kernel/debug/kcsan ] &&
+	echo "# KCSAN: $core_races data-race reports in the core kernel (shown above), none failed"
 
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
 [ $fail = 0 ]

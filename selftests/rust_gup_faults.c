@@ -117,13 +117,6 @@ static int bench(int fd, void *addr, size_t size, __u32 op, __u32 flags, long *p
 	return 0;
 }
 
-static const char *errname(int err)
-{
-	const char *name = err ? strerrorname_np(err) : "success";
-
-	return name ? name : "?";
-}
-
 FIXTURE(faults) {
 	int fd;				/* for STATS; open for the whole test */
 	long pins;			/* pins_outstanding() at setup */
@@ -610,77 +603,8 @@ TEST_F_TIMEOUT(faults, pin_more_than_memory, 120)
 /*
  * 5. fail-nth: each call is made again and again with the n-th fault
  * injection point of the task made to fail, n = 1, 2, 3, ..., until one
- * succeeds with no fault injected. The debugfs knobs make sleeping, highmem
- * and order-0 allocations eligible, and silent.
+ * succeeds with no fault injected, with the fault knobs of rust_gup_util.h.
  */
-struct fault_knob {
-	const char *path;
-	const char *value;
-	char saved[32];
-	bool changed;
-};
-
-static struct fault_knob fault_knobs[] = {
-	{ "/sys/kernel/debug/failslab/verbose", "0" },
-	{ "/sys/kernel/debug/fail_page_alloc/verbose", "0" },
-	{ "/sys/kernel/debug/failslab/ignore-gfp-wait", "N" },
-	{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N" },
-	{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem", "N" },
-	{ "/sys/kernel/debug/fail_page_alloc/min-order", "0" },
-};
-
-#define NR_KNOBS (sizeof(fault_knobs) / sizeof(fault_knobs[0]))
-
-static int set_fault_knobs(void)
-{
-	for (unsigned int i = 0; i < NR_KNOBS; i++) {
-		struct fault_knob *k = &fault_knobs[i];
-		int fd = open(k->path, O_RDONLY);
-		ssize_t n;
-
-		if (fd < 0)
-			return -errno;
-		n = read(fd, k->saved, sizeof(k->saved) - 1);
-		close(fd);
-		if (n <= 0)
-			return -EIO;
-		k->saved[n] = 0;
-		if (write_file(k->path, k->value))
-			return -EIO;
-		k->changed = true;
-	}
-	return 0;
-}
-
-static void restore_fault_knobs(void)
-{
-	/* In reverse: verbose goes back last. */
-	for (unsigned int i = NR_KNOBS; i-- > 0;) {
-		if (fault_knobs[i].changed)
-			write_file(fault_knobs[i].path, fault_knobs[i].saved);
-		fault_knobs[i].changed = false;
-	}
-}
-
-static int fail_nth_set(int fd, unsigned int n)
-{
-	char b[16];
-	int len = snprintf(b, sizeof(b), "%u", n);
-
-	return pwrite(fd, b, len, 0) == len ? 0 : -1;
-}
-
-static long fail_nth_get(int fd)
-{
-	char b[16];
-	ssize_t n = pread(fd, b, sizeof(b) - 1, 0);
-
-	if (n <= 0)
-		return -1;
-	b[n] = 0;
-	return strtol(b, NULL, 10);
-}
-
 enum fault_call {
 	CALL_PIN, CALL_PIN_REMOTE, CALL_PIN_WORKER, CALL_PIN_PID, CALL_ACCESS, CALL_MIRROR,
 	CALL_MIRROR_DMA, CALL_BENCH, CALL_DMA_MAP, CALL_OPEN,

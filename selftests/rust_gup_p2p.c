@@ -63,24 +63,6 @@ static long p2pmem_provider(char *buf, size_t len)
 	return id;
 }
 
-/* Maps n pages of p2pmem at `at` (or anywhere if NULL); MAP_FAILED if none. */
-static void *map_p2pmem(void *at, long n)
-{
-	glob_t g;
-	void *p = MAP_FAILED;
-	int fd;
-
-	if (glob("/sys/bus/pci/devices/*/p2pmem/allocate", 0, NULL, &g))
-		return MAP_FAILED;
-	fd = open(g.gl_pathv[0], O_RDWR);
-	globfree(&g);
-	if (fd < 0)
-		return MAP_FAILED;
-	p = mmap(at, n * page_size, PROT_READ | PROT_WRITE, MAP_SHARED | (at ? MAP_FIXED : 0), fd, 0);
-	close(fd);
-	return p;
-}
-
 FIXTURE(p2p) {
 	int fd;
 	char *p2p;
@@ -93,7 +75,7 @@ FIXTURE_SETUP(p2p)
 	page_size = sysconf(_SC_PAGESIZE);
 	self->fd = open(RUST_GUP_DEVICE, O_RDWR);
 	ASSERT_GE(self->fd, 0);
-	self->p2p = map_p2pmem(NULL, N);
+	self->p2p = map_p2pmem(NULL, N * page_size);
 	if (self->p2p == MAP_FAILED)
 		SKIP(return, "no p2pmem (a PCI device publishing P2PDMA memory)");
 	self->provider = p2pmem_provider(self->provider_name, sizeof(self->provider_name));
@@ -180,7 +162,7 @@ TEST_F(p2p, new_flag_combinations)
 
 	ASSERT_NE(MAP_FAILED, mixed);
 	memset(mixed, 1, N * page_size);
-	ASSERT_NE(MAP_FAILED, map_p2pmem(mixed + N * page_size, N));
+	ASSERT_NE(MAP_FAILED, map_p2pmem(mixed + N * page_size, N * page_size));
 
 	/* Not for the gup_test commands, nor the benchmark. */
 	EXPECT_EQ(-1, ioctl(self->fd, PIN_FAST_BENCHMARK, &gup));
@@ -255,7 +237,7 @@ TEST_F(p2p, mixed_range)
 
 	ASSERT_NE(MAP_FAILED, base);
 	memset(base, 1, N * page_size);
-	ASSERT_NE(MAP_FAILED, map_p2pmem(base + N * page_size, N));
+	ASSERT_NE(MAP_FAILED, map_p2pmem(base + N * page_size, N * page_size));
 
 	for (int o = 0; o < 2; o++) {
 		__u32 op = o ? RUST_GUP_OP_PIN_LOCKED : RUST_GUP_OP_PIN_FAST;
@@ -305,7 +287,7 @@ FIXTURE_SETUP(dma)
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->mem);
 	memset(self->mem, 1, N * page_size);
-	self->p2p = map_p2pmem(self->mem + N * page_size, N);
+	self->p2p = map_p2pmem(self->mem + N * page_size, N * page_size);
 	if (self->p2p == MAP_FAILED)
 		SKIP(return, "no p2pmem (a PCI device publishing P2PDMA memory)");
 	self->provider = p2pmem_provider(self->provider_name, sizeof(self->provider_name));
@@ -965,7 +947,7 @@ static void unbind_prepare(struct __test_metadata *_metadata, FIXTURE_DATA(unbin
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->mem);
 	memset(self->mem, 1, N * page_size);
-	ASSERT_NE(MAP_FAILED, map_p2pmem(self->mem + N * page_size, N));
+	ASSERT_NE(MAP_FAILED, map_p2pmem(self->mem + N * page_size, N * page_size));
 }
 
 FIXTURE_SETUP(unbind)
@@ -1154,7 +1136,7 @@ TEST_F_TIMEOUT(unbind, revokes_what_it_holds, 290)
 
 	/* Back, with p2pmem that pins again. */
 	ASSERT_EQ(0, rebind(self->provider_name));
-	ASSERT_NE(MAP_FAILED, map_p2pmem(self->mem + N * page_size, N));
+	ASSERT_NE(MAP_FAILED, map_p2pmem(self->mem + N * page_size, N * page_size));
 	ASSERT_EQ(0, hold(self->fd, self->mem + N * page_size, N * page_size, RUST_GUP_OP_PIN_FAST,
 			  RUST_GUP_F_P2PDMA, &id, &pages));
 	EXPECT_EQ(N, pages);
@@ -1288,7 +1270,7 @@ TEST_F_TIMEOUT(unbind_race, pins_and_dma_maps, 290)
 		unbinding += rc == -ENODEV;
 		EXPECT_TRUE(rc == -ENODEV || rc == -EFAULT) TH_LOG("take %u: %s", i, strerror(-rc));
 		/* Map the provider's p2pmem again once it is back. */
-		if (rc == -EFAULT && map_p2pmem(u->mem + N * page_size, N) == MAP_FAILED)
+		if (rc == -EFAULT && map_p2pmem(u->mem + N * page_size, N * page_size) == MAP_FAILED)
 			usleep(10000);
 	}
 	/* Release everything, which lets a stuck unbind finish. */

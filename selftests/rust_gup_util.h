@@ -8,15 +8,28 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
 #include <linux/rust_gup.h>
+
+/* An errno's name ("EINVAL"), "success" for 0. */
+static inline const char *errname(int err)
+{
+	const char *name = err ? strerrorname_np(err) : "success";
+
+	return name ? name : "?";
+}
 
 /*
  * A counter from /proc/vmstat, exact: the per-CPU deltas are folded in
@@ -244,6 +257,140 @@ static inline long pci_function(const char *driver, long not, char *buf, size_t 
 	if (d)
 		closedir(d);
 	return id;
+}
+
+/* A file descriptor passed over a Unix socket (SCM_RIGHTS), with one byte. */
+static inline int send_fd(int sock, int fd)
+{
+	char data = 0, control[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control, .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static inline int recv_fd(int sock)
+{
+	char data, control[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control, .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *cmsg;
+	int fd;
+
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -1;
+	cmsg = CMSG_FIRSTHDR(&msg);
+	if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+	return fd;
+}
+
+/*
+ * Maps size bytes of p2pmem (the PCI P2PDMA memory a device publishes, in
+ * the test VM the NVMe CMB) at `at`, or anywhere if NULL; MAP_FAILED if
+ * there is none.
+ */
+static inline void *map_p2pmem(void *at, size_t size)
+{
+	glob_t g;
+	void *p;
+	int fd;
+
+	if (glob("/sys/bus/pci/devices/*/p2pmem/allocate", 0, NULL, &g))
+		return MAP_FAILED;
+	fd = open(g.gl_pathv[0], O_RDWR);
+	globfree(&g);
+	if (fd < 0)
+		return MAP_FAILED;
+	p = mmap(at, size, PROT_READ | PROT_WRITE, MAP_SHARED | (at ? MAP_FIXED : 0), fd, 0);
+	close(fd);
+	return p;
+}
+
+/*
+ * fail-nth (/proc/thread-self/fail-nth, CONFIG_FAULT_INJECTION): the
+ * debugfs knobs make sleeping, highmem and order-0 allocations eligible,
+ * and the injections silent (no stack in the log); restore_fault_knobs()
+ * puts back what set_fault_knobs() found.
+ */
+struct fault_knob {
+	const char *path;
+	const char *value;
+	char saved[32];
+	bool changed;
+};
+
+static struct fault_knob fault_knobs[] __attribute__((unused)) = {
+	{ "/sys/kernel/debug/failslab/verbose", "0" },
+	{ "/sys/kernel/debug/fail_page_alloc/verbose", "0" },
+	{ "/sys/kernel/debug/failslab/ignore-gfp-wait", "N" },
+	{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N" },
+	{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem", "N" },
+	{ "/sys/kernel/debug/fail_page_alloc/min-order", "0" },
+};
+
+#define NR_KNOBS (sizeof(fault_knobs) / sizeof(fault_knobs[0]))
+
+static inline int set_fault_knobs(void)
+{
+	for (unsigned int i = 0; i < NR_KNOBS; i++) {
+		struct fault_knob *k = &fault_knobs[i];
+		int fd = open(k->path, O_RDONLY);
+		ssize_t n;
+
+		if (fd < 0)
+			return -errno;
+		n = read(fd, k->saved, sizeof(k->saved) - 1);
+		close(fd);
+		if (n <= 0)
+			return -EIO;
+		k->saved[n] = 0;
+		if (write_file(k->path, k->value))
+			return -EIO;
+		k->changed = true;
+	}
+	return 0;
+}
+
+static inline void restore_fault_knobs(void)
+{
+	/* In reverse: verbose goes back last. */
+	for (unsigned int i = NR_KNOBS; i-- > 0;) {
+		if (fault_knobs[i].changed)
+			write_file(fault_knobs[i].path, fault_knobs[i].saved);
+		fault_knobs[i].changed = false;
+	}
+}
+
+static inline int fail_nth_set(int fd, unsigned int n)
+{
+	char b[16];
+	int len = snprintf(b, sizeof(b), "%u", n);
+
+	return pwrite(fd, b, len, 0) == len ? 0 : -1;
+}
+
+static inline long fail_nth_get(int fd)
+{
+	char b[16];
+	ssize_t n = pread(fd, b, sizeof(b) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	b[n] = 0;
+	return strtol(b, NULL, 10);
 }
 
 #endif /* RUST_GUP_UTIL_H */
