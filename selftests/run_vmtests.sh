@@ -135,6 +135,10 @@ races() {
 	echo "races rust_gup_remote -t owner_exit_races_remote_pins"
 	echo "races rust_gup_mirror -t races_with_invalidation"
 	echo "races rust_gup_p2p -f unbind_race -r dma.unbind_revokes"
+	# Four threads on one file and one buffer, a GUP call per page: the
+	# pins and releases through the module's C helpers, racing.
+	echo "races rust_gup_test -u -j 4 -n 1 -m 4 -r 20 -q"
+	echo "races rust_gup_test -a -j 4 -n 1 -m 4 -r 20 -q"
 	# The fuzzer's threads, with its coverage of the module (KCOV) and
 	# fault injection into its calls; every command must succeed and
 	# every documented errno come back.
