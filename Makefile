@@ -107,4 +107,4 @@ clean:
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '.*.d' \) -type f -print0 | \
 		xargs -0 rm -f
 
-.PHONY: $(TARGETS) deps check bench vm clean
+.PHONY: $(TARGETS) deps check check-full bench vm clean

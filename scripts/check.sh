@@ -96,28 +96,28 @@ fi
 
 # An out-of-tree module is built in its source directory, and each other
 # kernel needs objects of its own: build a copy of the sources (build
-# products and .git left out, as .gitignore says) against it; prints the
-# copy's path.
+# products and .git left out, as .gitignore says) against it, in $src.
+# (Not a command substitution: set -e would not stop a failed build there,
+# and the boot would take the copy's initramfs of an earlier run.)
 flavour_src() {
-	local src=$TOPDIR/build/$1-src
-	step "build: module, selftests, initramfs for the $1 kernel ($(elapsed))" >&2
+	src=$TOPDIR/build/$1-src
+	step "build: module, selftests, initramfs for the $1 kernel ($(elapsed))"
 	mkdir -p "$src"
 	rsync -a --delete --exclude=/.git/ --filter=':- .gitignore' "$TOPDIR/" "$src/"
-	make -C "$src" --no-print-directory KDIR="${flavour_kdir[$1]}" WERROR=1 initramfs >&2
-	echo "$src"
+	make -C "$src" --no-print-directory KDIR="${flavour_kdir[$1]}" WERROR=1 initramfs
 }
 if [ -n "${flavour_kdir[debug]:-}" ]; then
-	dsrc=$(flavour_src debug)
+	flavour_src debug
 	step "test: booting the debug kernel (KASAN, kmemleak, lockdep, ...; about 30 minutes) ($(elapsed))"
-	boot debug --from "$dsrc" --flavour debug -- run_vmtests.sh -x migration
+	boot debug --from "$src" --flavour debug -- run_vmtests.sh -x migration
 	step "test: the debug kernel with movablecore=768M cma=64M for the migration tests ($(elapsed))"
-	boot debug-zones --from "$dsrc" --flavour debug --append movablecore=768M --append cma=64M \
+	boot debug-zones --from "$src" --flavour debug --append movablecore=768M --append cma=64M \
 		-- run_vmtests.sh -t migration
 fi
 if [ -n "${flavour_kdir[kcsan]:-}" ]; then
-	ksrc=$(flavour_src kcsan)
+	flavour_src kcsan
 	step "test: booting the KCSAN kernel for the concurrency tests and the fuzzer's coverage ($(elapsed))"
-	boot kcsan --from "$ksrc" --flavour kcsan -- run_vmtests.sh -t races
+	boot kcsan --from "$src" --flavour kcsan -- run_vmtests.sh -t races
 fi
 
 # The harness's own lines are the unindented TAP ones; kernel lines carry
