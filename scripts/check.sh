@@ -98,12 +98,15 @@ fi
 # kernel needs objects of its own: build a copy of the sources (build
 # products and .git left out, as .gitignore says) against it, in $src.
 # (Not a command substitution: set -e would not stop a failed build there,
-# and the boot would take the copy's initramfs of an earlier run.)
+# and the boot would take the copy's initramfs of an earlier run.) Files
+# are compared by content and a changed one gets the time of the copy, not
+# the source's: a source older than the copy's object of an edited
+# version must still be rebuilt.
 flavour_src() {
 	src=$TOPDIR/build/$1-src
 	step "build: module, selftests, initramfs for the $1 kernel ($(elapsed))"
 	mkdir -p "$src"
-	rsync -a --delete --exclude=/.git/ --filter=':- .gitignore' "$TOPDIR/" "$src/"
+	rsync -rlp --checksum --delete --exclude=/.git/ --filter=':- .gitignore' "$TOPDIR/" "$src/"
 	make -C "$src" --no-print-directory KDIR="${flavour_kdir[$1]}" WERROR=1 initramfs
 }
 if [ -n "${flavour_kdir[debug]:-}" ]; then
