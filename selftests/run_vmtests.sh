@@ -176,6 +176,16 @@ kcsan_reports() {
 		}'
 }
 
+# Judges the data-race reports of "$rcfile.dmesg": shows the core kernel's
+# (prefixed with $1) and counts them in core_races; module_race is the
+# title of the first race in the project's modules, if any.
+judge_races() {
+	races=$(kcsan_reports <"$rcfile.dmesg")
+	echo "$races" | sed -n "s/^core /# kernel: $1KCSAN in the core kernel (not failed): /p"
+	core_races=$((core_races + $(echo "$races" | grep -c "^core ")))
+	module_race=$(echo "$races" | sed -n 's/^module //p' | head -1)
+}
+
 # The matrix of the kernel's run_vmtests.sh (run_gup_matrix), on rust_gup:
 # gup_matrix CATEGORY PROGRAM. hugetlb runs use half of the hugetlb pages
 # the VM reserves.
@@ -244,10 +254,8 @@ esac
 # What boot and the module's load printed: splats there fail the run in
 # scripts/vm's console watch, but KCSAN reports are left to this harness.
 dmesg -c >"$rcfile.dmesg"
-boot_races=$(kcsan_reports <"$rcfile.dmesg")
-echo "$boot_races" | sed -n 's/^core /# kernel: before the first test, KCSAN in the core kernel (not failed): /p'
-core_races=$(echo "$boot_races" | grep -c "^core ")
-boot_race=$(echo "$boot_races" | sed -n 's/^module //p' | head -1)
+judge_races "before the first test, "
+boot_race=$module_race
 [ -n "$boot_race" ] && echo "# kernel: before the first test: BUG: KCSAN: $boot_race"
 
 # Whether this kernel runs 32-bit processes (CONFIG_IA32_EMULATION, not
@@ -279,13 +287,7 @@ while read -r category cmd; do
 	dmesg -c >"$rcfile.dmesg"
 	# A KCSAN report is judged whole (kcsan_reports), not by its first line.
 	splat=$(grep -v "BUG: KCSAN: " "$rcfile.dmesg" | grep -E -f "$DIR/splat-patterns" | head -5)
-	races=$(kcsan_reports <"$rcfile.dmesg")
-	core=$(echo "$races" | sed -n 's/^core //p')
-	if [ -n "$core" ]; then
-		echo "$core" | sed 's/^/# kernel: KCSAN in the core kernel (not failed): /'
-		core_races=$((core_races + $(echo "$core" | wc -l)))
-	fi
-	module_race=$(echo "$races" | sed -n 's/^module //p' | head -1)
+	judge_races ""
 	[ -n "$module_race" ] && splat="$splat${splat:+
 }BUG: KCSAN: $module_race"
 	if [ -n "$splat" ]; then
