@@ -19,7 +19,9 @@ mkdir -p "$build"
 
 cc -O2 -o "$build/gen_init_cpio" "$kdir/usr/gen_init_cpio.c"
 rm -f "$build/rust_gup.kcov"
-"$TOPDIR/scripts/kcov-sites" "$TOPDIR/rust_gup.ko" "$build/rust_gup.kcov"
+if grep -q '^CONFIG_KCOV=y' "$kdir/.config"; then
+	"$TOPDIR/scripts/kcov-sites" "$TOPDIR/rust_gup.ko" "$build/rust_gup.kcov"
+fi
 
 busybox=$(command -v busybox || true)
 [ -x /bin/busybox ] && busybox=/bin/busybox
