@@ -35,25 +35,30 @@ ifeq ($(origin KDIR),undefined)
 $(TARGETS):
 	@$(MAKE) --no-print-directory KDIR="$$($(CURDIR)/scripts/kernel.sh)" $@
 else
-# The kernel versions rust_gup builds against. Any other tree stops here,
-# at once, rather than with compiler errors from a kernel crate whose API
-# has moved.
-SUPPORTED_KERNELS := 6.12
+# The kernel versions rust_gup builds against (scripts/lib.sh). Any other
+# tree stops here, at once, rather than with compiler errors from a kernel
+# crate whose API has moved.
+SUPPORTED_KERNELS := $(call lib_sh,SUPPORTED_KERNELS)
 ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
 KDIR_VERSION := $(shell sed -n 's/^VERSION = //p; s/^PATCHLEVEL = //p' $(KDIR)/Makefile 2>/dev/null | paste -sd.)
 ifeq ($(KDIR_VERSION),)
 $(error KDIR=$(KDIR) is not a kernel source tree (no Makefile with VERSION and PATCHLEVEL))
 endif
 ifeq ($(filter $(SUPPORTED_KERNELS),$(KDIR_VERSION)),)
-$(error KDIR=$(KDIR) is Linux $(KDIR_VERSION), and rust_gup supports Linux $(SUPPORTED_KERNELS) only (the 6.12 LTS, as in Debian's linux-source-6.12))
+$(error KDIR=$(KDIR) is Linux $(KDIR_VERSION); rust_gup supports Linux $(SUPPORTED_KERNELS) (the 6.12 LTS, and mainline as Debian's linux-source-$(lastword $(SUPPORTED_KERNELS))))
 endif
 endif
 
+# The module is built with the compiler the tree was built with: clang N
+# (LLVM=-N) when the tree's .config says so and clang-N is installed (the
+# deps target installs Debian's), and its libclang for the bindgen pass;
+# else LLVM=1, the default clang. Expanded when a recipe runs, after deps.
+KDIR_CLANG := $(shell sed -n 's/^CONFIG_CLANG_VERSION=\([0-9]*\)[0-9]\{4\}$$/\1/p' $(KDIR)/.config 2>/dev/null)
+KDIR_LLVM = $(if $(and $(KDIR_CLANG),$(shell command -v clang-$(KDIR_CLANG))),-$(KDIR_CLANG),1)
+KDIR_LIBCLANG = $(if $(KDIR_CLANG),$(wildcard /usr/lib/llvm-$(KDIR_CLANG)/lib))
+
 BINDGEN ?= $(or $(wildcard $(call lib_sh,BINDGEN)),bindgen)
-KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=1 BINDGEN=$(BINDGEN)
-ifeq ($(WERROR),1)
-KBUILD += KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror
-endif
+KBUILD = $(if $(KDIR_LIBCLANG),LIBCLANG_PATH=$(KDIR_LIBCLANG)) $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(KDIR_LLVM) BINDGEN=$(BINDGEN)
 # Crate roots; rustfmt follows their modules.
 RUST_CRATES := module/rust_gup.rs $(wildcard samples/*.rs)
 RUSTFMT := rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml
@@ -62,7 +67,7 @@ all: modules selftests
 
 # The compilers, the Rust toolchain and bindgen, installed when missing.
 deps:
-	@$(CURDIR)/scripts/deps.sh build
+	@$(CURDIR)/scripts/deps.sh build $(KDIR_CLANG)
 
 $(filter-out all,$(TARGETS)): | deps
 

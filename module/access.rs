@@ -6,11 +6,12 @@
 
 #![forbid(unsafe_code)]
 
-use kernel::{page::PAGE_SIZE, prelude::*, uaccess::UserSlice};
+use kernel::{page::PAGE_SIZE, prelude::*};
 
 use crate::kernel_ext::{
     gup::CpuPages,
     task::{cond_resched, fatal_signal_pending},
+    uaccess::user_slice,
 };
 
 /// Copies `len` bytes between the user buffer at `buf` and `pages`,
@@ -40,7 +41,7 @@ pub(crate) fn by_page(
         let pos = at + done;
         let offset = pos % PAGE_SIZE;
         let n = (PAGE_SIZE - offset).min(len - done);
-        let user = UserSlice::new(buf.checked_add(done).ok_or(EFAULT)?, n);
+        let user = user_slice(buf.checked_add(done).ok_or(EFAULT)?, n);
         let bytes = &mut bounce[..n];
         if write {
             user.reader().read_slice(bytes)?;

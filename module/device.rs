@@ -10,7 +10,6 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
-    uaccess::UserSlice,
 };
 
 use crate::dma;
@@ -23,6 +22,7 @@ use crate::kernel_ext::{
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     mm::{CurrentMm, MmOwner},
     task::Syscall,
+    uaccess::{user_slice, AsBytes},
     uapi,
     worker::Workers,
 };
@@ -162,7 +162,7 @@ impl RustGupFile {
                 write_to_user(arg, &version)?;
             }
             uapi::RUST_GUP_IOC_STATS | uapi::RUST_GUP_IOC_STATS_V5 => {
-                let mut writer = UserSlice::new(arg, len).writer();
+                let mut writer = user_slice(arg, len).writer();
                 uapi::write_prefix(&mut writer, &stats::stats())?
             }
             _ => return Err(ENOTTY),
@@ -172,6 +172,6 @@ impl RustGupFile {
 }
 
 /// Copies `value` to the user address `arg`; a bad address is `EFAULT`.
-fn write_to_user<T: kernel::types::AsBytes>(arg: usize, value: &T) -> Result {
-    UserSlice::new(arg, size_of::<T>()).writer().write(value)
+fn write_to_user<T: AsBytes>(arg: usize, value: &T) -> Result {
+    user_slice(arg, size_of::<T>()).writer().write(value)
 }

@@ -11,7 +11,6 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::{Arc, Mutex},
-    uaccess::UserSlice,
 };
 
 use crate::abi::pci_address;
@@ -20,6 +19,7 @@ use crate::kernel_ext::{
     mm::MmOwner,
     pci::PciFunction,
     task::Syscall,
+    uaccess::user_slice,
     uapi,
 };
 use crate::set::{self, FileSets, HeldSet, Set};
@@ -35,7 +35,7 @@ pub(crate) fn dma_map(
     cx: &Syscall,
 ) -> Result<isize> {
     let (mut reader, mut writer) =
-        UserSlice::new(arg, size_of::<uapi::rust_gup_dma_map>()).reader_writer();
+        user_slice(arg, size_of::<uapi::rust_gup_dma_map>()).reader_writer();
     let mut args: uapi::rust_gup_dma_map = reader.read()?;
     if args.id != 0 || args.nr_segments != 0 || args.bus_segments != 0 {
         return Err(EINVAL);
@@ -102,7 +102,7 @@ fn mapping_summary(set: &dyn HeldSet) -> Result<(usize, usize, usize)> {
 /// `EINVAL` for a set that is not mapped, `ENODEV` for one revoked.
 pub(crate) fn dma_segments(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) =
-        UserSlice::new(arg, size_of::<uapi::rust_gup_dma_segments>()).reader_writer();
+        user_slice(arg, size_of::<uapi::rust_gup_dma_segments>()).reader_writer();
     let mut args: uapi::rust_gup_dma_segments = reader.read()?;
     let set = sets.lock().get(args.id)?;
     let first = usize::try_from(args.first)?;
@@ -111,7 +111,7 @@ pub(crate) fn dma_segments(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> 
     let (_, total) = set.dma_segments(first, &mut [])?;
     let nr = (args.nr as usize).min(total - first);
     let size = nr * size_of::<uapi::rust_gup_dma_segment>();
-    let mut out = UserSlice::new(usize::try_from(args.segments)?, size).writer();
+    let mut out = user_slice(usize::try_from(args.segments)?, size).writer();
     let mut done = 0;
     while done < nr {
         let want = SEGMENT_BATCH.min(nr - done);

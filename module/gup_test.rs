@@ -12,12 +12,14 @@
 #![forbid(unsafe_code)]
 
 use core::mem::size_of;
-use kernel::{c_str, page::PAGE_SIZE, prelude::*, sync::Mutex, time::Ktime, uaccess::UserSlice};
+use kernel::{c_str, page::PAGE_SIZE, prelude::*, sync::Mutex};
 
 use crate::kernel_ext::{
     gup::{Access, GupOptions, MaybeP2pdma, PageSet, PinnedPages, TakePages, UserPageRange},
     mm::MmOwner,
     task::Syscall,
+    time::Instant,
+    uaccess::user_slice,
     uapi,
 };
 use crate::set::{FileSets, Set};
@@ -33,10 +35,6 @@ struct Measured {
     put_ns: u64,
 }
 
-fn elapsed_ns(start: Ktime) -> u64 {
-    (Ktime::ktime_get() - start).to_ns().max(0) as u64
-}
-
 /// Takes `range` into `holder` on `path`, `per_call` pages per GUP call,
 /// timed: the GUP calls made and the time taken.
 fn timed_take<H: TakePages>(
@@ -45,9 +43,9 @@ fn timed_take<H: TakePages>(
     range: UserPageRange,
     per_call: usize,
 ) -> Result<(u64, u64)> {
-    let start = Ktime::ktime_get();
+    let start = Instant::now();
     let calls = take_range(holder, path, range, per_call)?.calls;
-    Ok((calls, elapsed_ns(start)))
+    Ok((calls, start.elapsed_ns()))
 }
 
 /// Takes `range` of `target` per `request`, `per_call` pages per GUP call,
@@ -70,9 +68,9 @@ fn measure(
                 with_held!(&mut held, h => timed_take(h, &path, range, per_call))?;
             let pages = held.pages().len();
             inspect(held.pages());
-            let start = Ktime::ktime_get();
+            let start = Instant::now();
             drop(held);
-            (pages, calls, get_ns, elapsed_ns(start))
+            (pages, calls, get_ns, start.elapsed_ns())
         }
         HolderKind::P2pdma { .. } => {
             let path = Path::new(target)?;
@@ -80,9 +78,9 @@ fn measure(
                 PinnedPages::<MaybeP2pdma>::scoped(request.opts, range.nr_pages(), |pins| {
                     let (calls, get_ns) = timed_take(pins, &path, range, per_call)?;
                     inspect(pins);
-                    Ok((pins.len(), calls, get_ns, Ktime::ktime_get()))
+                    Ok((pins.len(), calls, get_ns, Instant::now()))
                 })?;
-            (pages, calls, get_ns, elapsed_ns(start))
+            (pages, calls, get_ns, start.elapsed_ns())
         }
     };
     Ok(Measured {
@@ -127,7 +125,7 @@ pub(crate) fn gup_test_ioctl(
     len: usize,
     cx: &Syscall,
 ) -> Result<isize> {
-    let (mut reader, mut writer) = UserSlice::new(arg, len).reader_writer();
+    let (mut reader, mut writer) = user_slice(arg, len).reader_writer();
     let mut gup: uapi::gup_test = uapi::read_prefix(&mut reader)?;
 
     let request = Request::from_gup_test(cmd, gup.gup_flags, gup.test_flags)?;
@@ -153,7 +151,7 @@ pub(crate) fn gup_test_ioctl(
 /// `RUST_GUP_IOC_BENCH`: the same, with any entry point and nanoseconds.
 pub(crate) fn bench_ioctl(owner: &MmOwner, arg: usize, cx: &Syscall) -> Result<isize> {
     let (mut reader, mut writer) =
-        UserSlice::new(arg, size_of::<uapi::rust_gup_bench>()).reader_writer();
+        user_slice(arg, size_of::<uapi::rust_gup_bench>()).reader_writer();
     let mut bench: uapi::rust_gup_bench = reader.read()?;
     if bench.reserved != 0 {
         return Err(EINVAL);
@@ -190,7 +188,7 @@ pub(crate) fn longterm_test_start(
     len: usize,
     cx: &Syscall,
 ) -> Result<isize> {
-    let args: uapi::pin_longterm_test = uapi::read_prefix(&mut UserSlice::new(arg, len).reader())?;
+    let args: uapi::pin_longterm_test = uapi::read_prefix(&mut user_slice(arg, len).reader())?;
     let all = uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE | uapi::PIN_LONGTERM_TEST_FLAG_USE_FAST;
     if sets.lock().longterm_test.is_some()
         || args.flags & !all != 0
@@ -233,7 +231,7 @@ pub(crate) fn longterm_test_stop(sets: &Mutex<FileSets>) -> Result<isize> {
 /// buffer whose address is the `__u64` at `arg`.
 pub(crate) fn longterm_test_read(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
     let test = sets.lock().longterm_test.clone().ok_or(EINVAL)?;
-    let dest: u64 = UserSlice::new(arg, size_of::<u64>()).reader().read()?;
+    let dest: u64 = user_slice(arg, size_of::<u64>()).reader().read()?;
     let mut dest = usize::try_from(dest)?;
     let pins = &test.holding.holding;
     for index in 0..pins.len() {

@@ -10,6 +10,8 @@ use kernel::{
     sync::{Arc, Mutex},
 };
 
+use crate::kernel_ext::LockData;
+
 /// Up to `MAX` objects of one kind, each under an id of its own.
 ///
 /// Objects are reference counted: an ioctl that uses one takes a reference
@@ -80,7 +82,7 @@ impl<T: ?Sized, const MAX: usize> IdTable<T, MAX> {
 /// then calls `report` with the new id outside the lock (telling user
 /// space may fault for as long as it wants). If `report` fails, the object
 /// is taken out again and dropped, outside the lock.
-pub(crate) fn publish<S, T: ?Sized, const MAX: usize>(
+pub(crate) fn publish<S: LockData, T: ?Sized, const MAX: usize>(
     lock: &Mutex<S>,
     table: impl Fn(&mut S) -> &mut IdTable<T, MAX>,
     object: Arc<T>,

@@ -11,9 +11,6 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::{Arc, Mutex},
-    time::Ktime,
-    types::AsBytes,
-    uaccess::UserSlice,
 };
 
 use crate::abi::pci_address;
@@ -26,6 +23,8 @@ use crate::kernel_ext::{
     mm::CurrentMm,
     pci::PciFunction,
     task::Syscall,
+    time::Instant,
+    uaccess::{user_slice, AsBytes},
     uapi,
 };
 use crate::stats::{Counted, MIRRORS};
@@ -96,7 +95,7 @@ pub(crate) fn create(
     cx: &Syscall,
 ) -> Result<isize> {
     let (mut reader, mut writer) =
-        UserSlice::new(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
+        user_slice(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
     let mut args: uapi::rust_gup_mirror = reader.read()?;
     let for_dma = args.flags & uapi::RUST_GUP_MIRROR_F_DMA != 0;
     if args.id != 0 || (!for_dma && args.client != 0) {
@@ -113,7 +112,7 @@ pub(crate) fn create(
         None
     };
     mirrors.lock().check_room()?;
-    let start = Ktime::ktime_get();
+    let start = Instant::now();
     let mm = CurrentMm::get(cx)?;
     let mirror = Mirror::new(&mm, range, client.as_ref().map(|c| (c, dma)))?;
     let held = Arc::pin_init(
@@ -126,7 +125,7 @@ pub(crate) fn create(
     // On failure, dropping `held` unmaps and unregisters the mirror.
     fill(&held.mirror, range, mode, &mut args)?;
     // A new mirror's cost includes setting it up: the table, the notifier.
-    args.ns = (Ktime::ktime_get() - start).to_ns().max(0) as u64;
+    args.ns = start.elapsed_ns();
 
     // Dropped outside the lock if telling user space fails: removal waits
     // for notifier callbacks.
@@ -145,7 +144,7 @@ pub(crate) fn create(
 /// `RUST_GUP_IOC_MIRROR_FAULT`: fill part of an existing mirror again.
 pub(crate) fn fault(mirrors: &Mutex<FileMirrors>, arg: usize, cx: &Syscall) -> Result<isize> {
     let (mut reader, mut writer) =
-        UserSlice::new(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
+        user_slice(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
     let mut args: uapi::rust_gup_mirror = reader.read()?;
     if args.client != 0 {
         return Err(EINVAL);
@@ -216,7 +215,7 @@ where
     U: AsBytes + From<E>,
 {
     let (mut reader, mut writer) =
-        UserSlice::new(arg, size_of::<uapi::rust_gup_mirror_read>()).reader_writer();
+        user_slice(arg, size_of::<uapi::rust_gup_mirror_read>()).reader_writer();
     let mut args: uapi::rust_gup_mirror_read = reader.read()?;
     let held = mirrors.lock().get(args.id)?;
     let pages = held.mirror.range().nr_pages();
@@ -226,7 +225,7 @@ where
     }
     copy(&held.mirror, first, &mut [])?;
     let nr = (args.nr as usize).min(pages - first);
-    let mut out = UserSlice::new(usize::try_from(args.entries)?, nr * size_of::<U>()).writer();
+    let mut out = user_slice(usize::try_from(args.entries)?, nr * size_of::<U>()).writer();
     let mut batch = [E::default(); READ_BATCH];
     let mut done = 0;
     while done < nr {
@@ -265,7 +264,7 @@ pub(crate) fn read_dma(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize
 /// device would, through the mirror's entries, one page at a time.
 pub(crate) fn access(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
     let args: uapi::rust_gup_mirror_access =
-        UserSlice::new(arg, size_of::<uapi::rust_gup_mirror_access>())
+        user_slice(arg, size_of::<uapi::rust_gup_mirror_access>())
             .reader()
             .read()?;
     let write = match args.flags {
@@ -291,7 +290,7 @@ pub(crate) fn access(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> 
 /// `RUST_GUP_IOC_MIRROR_DROP`: drop the mirror whose id is the `__u32` at
 /// `arg`.
 pub(crate) fn drop_mirror(mirrors: &Mutex<FileMirrors>, arg: usize) -> Result<isize> {
-    let id: u32 = UserSlice::new(arg, size_of::<u32>()).reader().read()?;
+    let id: u32 = user_slice(arg, size_of::<u32>()).reader().read()?;
     let held = mirrors.lock().remove(id).ok_or(ENOENT)?;
     // Unregistered here, outside the lock (or later, by an ioctl still
     // using it).

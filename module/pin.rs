@@ -11,13 +11,12 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::{Arc, Mutex},
-    uaccess::UserSlice,
 };
 
 use crate::access::by_page;
 use crate::kernel_ext::{
-    dma::DmaRegistry, gup::eopnotsupp, mm::MmOwner, page::PageInfo, task::Syscall, uapi,
-    worker::Workers,
+    dma::DmaRegistry, gup::eopnotsupp, mm::MmOwner, page::PageInfo, task::Syscall,
+    uaccess::user_slice, uapi, worker::Workers,
 };
 use crate::set::{self, FileSets};
 use crate::take::{take_for_set_in, OpCommand, Request, Target};
@@ -34,8 +33,7 @@ pub(crate) fn pin(
     arg: usize,
     cx: &Syscall,
 ) -> Result<isize> {
-    let (mut reader, mut writer) =
-        UserSlice::new(arg, size_of::<uapi::rust_gup_pin>()).reader_writer();
+    let (mut reader, mut writer) = user_slice(arg, size_of::<uapi::rust_gup_pin>()).reader_writer();
     let mut pin: uapi::rust_gup_pin = reader.read()?;
     let request = Request::from_op(pin.op, pin.flags, OpCommand::Pin)?;
     let target = Target::of_request(cx, &request, owner, pin.pid)?;
@@ -52,7 +50,7 @@ pub(crate) fn pin(
 
 /// `RUST_GUP_IOC_UNPIN`: release the set whose id is the `__u32` at `arg`.
 pub(crate) fn unpin(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
-    let id: u32 = UserSlice::new(arg, size_of::<u32>()).reader().read()?;
+    let id: u32 = user_slice(arg, size_of::<u32>()).reader().read()?;
     let set = sets.lock().remove(id).ok_or(ENOENT)?;
     // Released here, outside the lock (or later, by an ioctl still using
     // it): a DMA mapping is undone, then the pages are released.
@@ -67,7 +65,7 @@ const QUERY_BATCH: usize = 16;
 /// `RUST_GUP_IOC_QUERY`: describe pages of a held set. The caller has `len`
 /// bytes of the structure: fewer with ABI version 6's command number.
 pub(crate) fn query(sets: &Mutex<FileSets>, arg: usize, len: usize) -> Result<isize> {
-    let (mut reader, mut writer) = UserSlice::new(arg, len).reader_writer();
+    let (mut reader, mut writer) = user_slice(arg, len).reader_writer();
     let mut query: uapi::rust_gup_query = uapi::read_prefix(&mut reader)?;
     if query.flags != 0 || query.reserved != 0 {
         return Err(EINVAL);
@@ -80,7 +78,7 @@ pub(crate) fn query(sets: &Mutex<FileSets>, arg: usize, len: usize) -> Result<is
     }
     let nr = (query.nr as usize).min(set_pages - first);
     let entry = size_of::<uapi::rust_gup_page_info>();
-    let mut out = UserSlice::new(usize::try_from(query.pages)?, nr * entry).writer();
+    let mut out = user_slice(usize::try_from(query.pages)?, nr * entry).writer();
     let mut batch: [Option<PageInfo>; QUERY_BATCH] = [None; QUERY_BATCH];
     let mut index = first;
     while index < first + nr {
@@ -109,7 +107,7 @@ pub(crate) fn query(sets: &Mutex<FileSets>, arg: usize, len: usize) -> Result<is
 /// `RUST_GUP_IOC_ACCESS`: read or write a held set's pages through the
 /// pins, as a device would by DMA.
 pub(crate) fn access(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> {
-    let args: uapi::rust_gup_access = UserSlice::new(arg, size_of::<uapi::rust_gup_access>())
+    let args: uapi::rust_gup_access = user_slice(arg, size_of::<uapi::rust_gup_access>())
         .reader()
         .read()?;
     let write = match args.flags {

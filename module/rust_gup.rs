@@ -34,7 +34,7 @@ use kernel_ext::{
     worker::Workers,
 };
 
-module! {
+kernel_ext::module! {
     type: RustGupModule,
     name: "rust_gup",
     author: "rust_gup developers",
@@ -53,10 +53,10 @@ struct RustGupModule {
 
 impl kernel::Module for RustGupModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // Pinning user memory is a privileged operation: the node is
+        // root only (a misc device's default mode, 0600).
         let options = MiscDeviceOptions {
             name: c_str!("rust_gup"),
-            // Pinning user memory is a privileged operation: root only.
-            mode: 0o600,
         };
         let shared = device::Shared {
             dma: Arc::pin_init(DmaRegistry::new(), GFP_KERNEL)?,

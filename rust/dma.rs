@@ -49,9 +49,12 @@
 use super::{
     bindings,
     gup::{Access, GupOptions, MaybeP2pdma, PageSet, PinKind, PinnedPages},
+    opaque_raw,
     page::{ordinary_page, set_page_dirty},
     pci::{eremoteio, P2pdmaPage, PciFunction},
+    pin_init_from_closure,
     task::{cond_resched, Syscall},
+    LockData,
 };
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 use kernel::{
@@ -59,7 +62,6 @@ use kernel::{
     container_of,
     error::to_result,
     ffi::{c_int, c_ulong, c_void},
-    init::pin_init_from_closure,
     new_mutex, new_spinlock,
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
@@ -75,16 +77,27 @@ use kernel::{
 /// (`CAP_SYS_RAWIO`).
 pub(crate) fn may_map_for_dma(_cx: &Syscall) -> bool {
     // SAFETY: `capable` may be called from any task context.
-    unsafe { bindings::capable(bindings::CAP_SYS_RAWIO as _) }
+    unsafe { bindings::capable(bindings::CAP_SYS_RAWIO as c_int) }
 }
 
 /// The direction of a mapping: `DMA_BIDIRECTIONAL` when the device may
 /// write, `DMA_TO_DEVICE` otherwise.
 fn dma_direction(writable: bool) -> bindings::dma_data_direction {
+    // A plain enum in 6.12's bindings, a newtype in 7.3's.
+    #[cfg(rust_gup_kernel_6_12)]
+    let (bidirectional, to_device) = (
+        bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+        bindings::dma_data_direction_DMA_TO_DEVICE,
+    );
+    #[cfg(not(rust_gup_kernel_6_12))]
+    let (bidirectional, to_device) = (
+        bindings::dma_data_direction::DMA_BIDIRECTIONAL,
+        bindings::dma_data_direction::DMA_TO_DEVICE,
+    );
     if writable {
-        bindings::dma_data_direction_DMA_BIDIRECTIONAL
+        bidirectional
     } else {
-        bindings::dma_data_direction_DMA_TO_DEVICE
+        to_device
     }
 }
 
@@ -250,7 +263,7 @@ impl SgTable {
             let (first, len) = unsafe {
                 (
                     bindings::rust_gup_page_to_pfn(bindings::rust_gup_sg_page(sg.as_ptr())) as u64,
-                    (*sg.as_ptr()).length as u64,
+                    u64::from((*sg.as_ptr()).length),
                 )
             };
             (first, first + len / PAGE_SIZE as u64 - 1)
@@ -388,7 +401,7 @@ impl Drop for MappedTable {
             bindings::rust_gup_dma_unmap_sgtable(
                 self.client.as_dev_ptr(),
                 &mut self.table.table,
-                self.dir as c_int,
+                self.dir,
                 0,
             )
         };
@@ -660,7 +673,10 @@ unsafe extern "C" fn bus_notify(
     }
     let mut guard = inner.lock();
     let registry = &mut *guard;
+    #[cfg(rust_gup_kernel_6_12)]
     let mut cursor = registry.live.cursor_front();
+    #[cfg(not(rust_gup_kernel_6_12))]
+    let mut cursor = registry.live.cursor_front_mut();
     while let Some(current) = cursor {
         if current.current().1.client.as_dev_ptr() != dev {
             cursor = current.move_next();
@@ -688,7 +704,7 @@ impl DmaRegistry {
         // and needs no cleanup.
         let nb = unsafe {
             pin_init_from_closure(move |slot: *mut Opaque<bindings::notifier_block>| {
-                let nb = Opaque::raw_get(slot);
+                let nb = opaque_raw(slot);
                 // SAFETY: `slot` is valid for writes; all zeroes is an
                 // unlinked notifier block.
                 nb.write(core::mem::zeroed());
@@ -994,7 +1010,7 @@ struct RevocableInner<T> {
     providers: KVVec<PciFunction>,
 }
 
-impl<T: Send> Revoke for RevocableInner<T> {
+impl<T: Send + LockData> Revoke for RevocableInner<T> {
     fn revoked_by(&self, dev: *mut bindings::device) -> bool {
         self.providers.iter().any(|p| p.as_dev_ptr() == dev)
     }
@@ -1024,7 +1040,7 @@ impl<T: Send> Revoke for RevocableInner<T> {
 /// the notifier looks, and revoked, or refused (`ENODEV`) and released.
 ///
 /// Lock order: a client's device lock, then the state, then the registry.
-pub(crate) struct Revocable<T: Send + 'static> {
+pub(crate) struct Revocable<T: Send + LockData + 'static> {
     inner: Arc<RevocableInner<T>>,
     registration: Registration,
 }
@@ -1034,7 +1050,7 @@ pub(crate) struct Revocable<T: Send + 'static> {
 /// while it is held: the unbind of a provider waits for it.
 pub(crate) type RevocableGuard<'a, T> = Guard<'a, Option<P2pState<T>>, MutexBackend>;
 
-impl<T: Send + 'static> Revocable<T> {
+impl<T: Send + LockData + 'static> Revocable<T> {
     /// Pins with `fill`, which takes pages into an empty holder with room
     /// for `capacity` pages, registers the pins with the providers of their
     /// P2PDMA pages, and, for a `client`, maps them for it (see
@@ -1118,7 +1134,7 @@ impl<T: Send + 'static> Revocable<T> {
     }
 }
 
-impl<T: Send + 'static> Drop for Revocable<T> {
+impl<T: Send + LockData + 'static> Drop for Revocable<T> {
     fn drop(&mut self) {
         // Released now, whoever else holds a reference (a revocation that
         // took it out of the registry and is waiting for the lock); an

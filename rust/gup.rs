@@ -36,7 +36,7 @@
 
 use super::{
     bindings,
-    mm::{task_size, CurrentMm, Mm, MmapReadGuard, OwnerMm},
+    mm::{task_size, CurrentMm, Mm, MmExt, MmapReadGuard, OwnerMm},
     page::{with_page_mapped, MappedPage, PageInfo},
     task::Syscall,
 };
@@ -340,7 +340,15 @@ impl PageVec {
         // returned (at most the `nr` it was given), contiguously after the
         // old end, within the capacity reserved above, as the caller
         // guarantees.
-        unsafe { self.0.set_len(len) };
+        #[cfg(rust_gup_kernel_6_12)]
+        unsafe {
+            self.0.set_len(len)
+        };
+        // SAFETY: as above (7.3's `KVec` has `inc_len` for `set_len`).
+        #[cfg(not(rust_gup_kernel_6_12))]
+        unsafe {
+            self.0.inc_len(len - have)
+        };
         if len == have {
             return Err(error.unwrap_or(EFAULT));
         }

@@ -34,13 +34,17 @@
 //! [`Documentation/mm/hmm.rst`]: srctree/Documentation/mm/hmm.rst
 
 use super::{
+    aref::ARef,
     bindings,
     dma::{DmaRegistry, EntryDma, MirrorDma, Registration, Revoke},
     gup::{CpuPages, UserPageRange},
     mm::{AddressSpace, CurrentMm, Mm, MmWithUser},
+    opaque_raw,
     page::{ordinary_page, set_page_dirty, with_page_mapped},
     pci::{eremoteio, PciFunction},
+    pin_init_from_closure,
     task::{cond_resched, fatal_signal_pending},
+    time::Instant,
 };
 use core::ptr::addr_of;
 use kernel::{
@@ -48,13 +52,11 @@ use kernel::{
     container_of,
     error::to_result,
     ffi::c_ulong,
-    init::pin_init_from_closure,
     new_spinlock,
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
     sync::{Arc, SpinLock},
-    time::Ktime,
-    types::{ARef, Opaque},
+    types::Opaque,
 };
 
 /// The most pages one mirror may have (1 GiB of 4 KiB pages): an
@@ -68,7 +70,7 @@ const CHUNK_PAGES: usize = 512;
 
 /// How long a fault may keep retrying one chunk of a range that keeps
 /// changing, as `HMM_RANGE_DEFAULT_TIMEOUT`: then `EBUSY`.
-const FAULT_TIMEOUT_MS: i64 = 1000;
+const FAULT_TIMEOUT_MS: u64 = 1000;
 
 /// What [`Mirror::fault`] asks of each page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,6 +272,11 @@ unsafe impl Sync for Mirror {}
 /// The callbacks of every mirror's notifier.
 static MIRROR_OPS: bindings::mmu_interval_notifier_ops = bindings::mmu_interval_notifier_ops {
     invalidate: Some(invalidate),
+    // 7.3's two-step invalidation; without them, `invalidate` is called.
+    #[cfg(not(rust_gup_kernel_6_12))]
+    invalidate_start: None,
+    #[cfg(not(rust_gup_kernel_6_12))]
+    invalidate_finish: None,
 };
 
 /// The interval notifier's callback: the CPU page table is about to change
@@ -290,7 +297,11 @@ unsafe extern "C" fn invalidate(
     // insertion happens after `range` and `table` are initialised, so
     // those fields are valid here; only they are read.
     let (mirror_range, table) = unsafe {
-        let mirror = container_of!(sub, Mirror, notifier);
+        let mirror = container_of!(
+            sub.cast::<Opaque<bindings::mmu_interval_notifier>>(),
+            Mirror,
+            notifier
+        );
         let table: &Arc<MirrorTable> = &*addr_of!((*mirror).table);
         (&*addr_of!((*mirror).range), &table.lock)
     };
@@ -367,7 +378,7 @@ impl Mirror {
         // unregistered and needs no cleanup.
         let notifier = unsafe {
             pin_init_from_closure(move |slot: *mut Opaque<bindings::mmu_interval_notifier>| {
-                let sub = Opaque::raw_get(slot);
+                let sub = opaque_raw(slot);
                 // SAFETY: `slot` is valid for writes; the core expects a
                 // zeroed notifier (`test_hmm` passes `kzalloc`'d ones).
                 core::ptr::write_bytes(sub, 0, 1);
@@ -424,7 +435,7 @@ impl Mirror {
     /// kept changing for a second, `EINTR` on a fatal signal, `ENOMEM`.
     /// Between chunks it yields the CPU and stops if the caller is killed.
     pub(crate) fn fault(&self, sub: UserPageRange, mode: MirrorMode) -> Result<FaultStats> {
-        let start = Ktime::ktime_get();
+        let start = Instant::now();
         let first = self.index_of(sub)?;
         let mm = self.mm()?;
         let mut pfns = KVec::from_elem(0 as c_ulong, CHUNK_PAGES.min(sub.nr_pages()), GFP_KERNEL)?;
@@ -435,14 +446,14 @@ impl Mirror {
         while done < sub.nr_pages() {
             let n = (sub.nr_pages() - done).min(CHUNK_PAGES);
             let chunk_start = sub.start() + done * PAGE_SIZE;
-            let chunk_began = Ktime::ktime_get();
+            let chunk_began = Instant::now();
             loop {
                 // Lets others run (the test kernel is not preemptible).
                 cond_resched();
                 if fatal_signal_pending() {
                     return Err(EINTR);
                 }
-                if (Ktime::ktime_get() - chunk_began).to_ms() > FAULT_TIMEOUT_MS {
+                if chunk_began.elapsed_ms() > FAULT_TIMEOUT_MS {
                     return Err(EBUSY);
                 }
                 // SAFETY: the notifier is registered (type invariant).
@@ -485,7 +496,7 @@ impl Mirror {
             }
             done += n;
         }
-        stats.ns = (Ktime::ktime_get() - start).to_ns().max(0) as u64;
+        stats.ns = start.elapsed_ns();
         Ok(stats)
     }
 

@@ -7,18 +7,21 @@
 //! [`include/linux/mmap_lock.h`](srctree/include/linux/mmap_lock.h),
 //! [`include/linux/sched/mm.h`](srctree/include/linux/sched/mm.h).
 //!
-//! The 6.12 `kernel` crate has no `mm` module. The names here are those of
-//! upstream's `kernel::mm` (6.15 and later), so that a port to a newer
-//! kernel is a change of import paths for most of it:
+//! On 7.3, [`Mm`] and [`MmWithUser`] are upstream's `kernel::mm` types;
+//! the 6.12 `kernel` crate has no `mm` module, and there they are a copy
+//! with the same names and signatures (`v6_12`):
 //!
-//! - [`Mm`] is upstream's `Mm`: a `struct mm_struct` kept allocated by an
-//!   `mmgrab()` reference (`ARef<Mm>`), whose address space may be gone.
-//! - [`MmWithUser`] is upstream's `MmWithUser`: one whose address space is
-//!   kept by an `mmget()` reference (`ARef<MmWithUser>`), and
-//!   [`Mm::mmget_not_zero`] is upstream's, returning
+//! - [`Mm`]: a `struct mm_struct` kept allocated by an `mmgrab()`
+//!   reference (`ARef<Mm>`), whose address space may be gone.
+//! - [`MmWithUser`]: one whose address space is kept by an `mmget()`
+//!   reference (`ARef<MmWithUser>`), and `Mm::mmget_not_zero`, returning
 //!   `Option<ARef<MmWithUser>>`.
-//! - [`MmapReadGuard`] is upstream's, with one difference: it names, as a
-//!   type parameter, whose lock it holds ([`CurrentMm`]'s or another
+//!
+//! The rest is the layer's own, on both kernels:
+//!
+//! - [`MmExt`]: what the layer reads of an `Mm` beyond upstream's type.
+//! - [`MmapReadGuard`] is named after upstream's guard, and differs: it
+//!   names, as a type parameter, whose lock it holds ([`CurrentMm`]'s or another
 //!   [`MmWithUser`]'s), because GUP's locked and remote entry points need
 //!   the lock of different address spaces. Upstream's guard has no
 //!   parameter, and is taken with `mmap_read_lock()`, which cannot be
@@ -32,123 +35,141 @@
 //!   address space as a long-term remote pinner records it (VFIO's
 //!   `vfio_dma`), and that address space taken for one operation.
 
-use super::{bindings, task::Syscall};
+use super::{aref::ARef, bindings, task::Syscall};
 use core::{
     marker::PhantomData,
     ops::Deref,
     ptr::{addr_of_mut, NonNull},
 };
-use kernel::{
-    page::PAGE_SHIFT,
-    prelude::*,
-    task::Task,
-    types::{ARef, AlwaysRefCounted, Opaque},
-};
+use kernel::{ffi::c_int, page::PAGE_SHIFT, prelude::*, task::Task};
 
-/// A `struct mm_struct`, which stays allocated while it is referenced
-/// (`mmgrab()`); its address space may be gone (`mm_users` zero).
-///
-/// # Invariants
-///
-/// Values of this type are always referenced with `mmgrab()`.
-#[repr(transparent)]
-pub(crate) struct Mm {
-    mm: Opaque<bindings::mm_struct>,
-}
+#[cfg(not(rust_gup_kernel_6_12))]
+pub(crate) use kernel::mm::{Mm, MmWithUser};
+#[cfg(rust_gup_kernel_6_12)]
+pub(crate) use v6_12::{Mm, MmWithUser};
 
-// SAFETY: `mmgrab()` references may be dropped from any task.
-unsafe impl Send for Mm {}
-// SAFETY: the functions that shared references reach are safe to call from
-// several tasks at once.
-unsafe impl Sync for Mm {}
+/// 6.12's copy of upstream's `Mm` and `MmWithUser` (7.3 has them in
+/// `kernel::mm`): the part rust_gup uses, with the same names and
+/// signatures.
+#[cfg(rust_gup_kernel_6_12)]
+mod v6_12 {
+    use super::super::aref::{ARef, AlwaysRefCounted};
+    use super::bindings;
+    use core::{ops::Deref, ptr::NonNull};
+    use kernel::{prelude::*, types::Opaque};
 
-// SAFETY: `mmgrab()` and `mmdrop()` keep the structure allocated while any
-// reference exists.
-unsafe impl AlwaysRefCounted for Mm {
-    fn inc_ref(&self) {
-        // SAFETY: the structure is allocated while `self` exists.
-        unsafe { bindings::rust_gup_mmgrab(self.as_raw()) };
-    }
-
-    unsafe fn dec_ref(obj: NonNull<Self>) {
-        // SAFETY: the caller gives up a reference it holds.
-        unsafe { bindings::rust_gup_mmdrop(obj.cast().as_ptr()) };
-    }
-}
-
-impl Mm {
-    /// # Safety
+    /// A `struct mm_struct`, which stays allocated while it is referenced
+    /// (`mmgrab()`); its address space may be gone (`mm_users` zero).
     ///
-    /// `ptr` points to a `struct mm_struct` that stays allocated for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::mm_struct) -> &'a Mm {
-        // SAFETY: `Mm` is a transparent wrapper of the structure, which is
-        // allocated for `'a` by the function's safety requirement.
-        unsafe { &*ptr.cast() }
+    /// # Invariants
+    ///
+    /// Values of this type are always referenced with `mmgrab()`.
+    #[repr(transparent)]
+    pub(crate) struct Mm {
+        mm: Opaque<bindings::mm_struct>,
     }
 
-    pub(crate) fn as_raw(&self) -> *mut bindings::mm_struct {
-        self.mm.get()
+    // SAFETY: `mmgrab()` references may be dropped from any task.
+    unsafe impl Send for Mm {}
+    // SAFETY: the functions that shared references reach are safe to call from
+    // several tasks at once.
+    unsafe impl Sync for Mm {}
+
+    // SAFETY: `mmgrab()` and `mmdrop()` keep the structure allocated while any
+    // reference exists.
+    unsafe impl AlwaysRefCounted for Mm {
+        fn inc_ref(&self) {
+            // SAFETY: the structure is allocated while `self` exists.
+            unsafe { bindings::rust_gup_mmgrab(self.as_raw()) };
+        }
+
+        unsafe fn dec_ref(obj: NonNull<Self>) {
+            // SAFETY: the caller gives up a reference it holds.
+            unsafe { bindings::rust_gup_mmdrop(obj.cast().as_ptr()) };
+        }
     }
 
+    impl Mm {
+        /// # Safety
+        ///
+        /// `ptr` points to a `struct mm_struct` that stays allocated for `'a`.
+        pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::mm_struct) -> &'a Mm {
+            // SAFETY: `Mm` is a transparent wrapper of the structure, which is
+            // allocated for `'a` by the function's safety requirement.
+            unsafe { &*ptr.cast() }
+        }
+
+        pub(crate) fn as_raw(&self) -> *mut bindings::mm_struct {
+            self.mm.get()
+        }
+
+        /// A reference of our own on the address space (`mmget_not_zero()`);
+        /// `None` when its last user is gone (its tasks exited).
+        pub(crate) fn mmget_not_zero(&self) -> Option<ARef<MmWithUser>> {
+            // SAFETY: the structure is allocated while `self` exists;
+            // `mmget_not_zero()` takes a user reference only if one still
+            // exists.
+            if !unsafe { bindings::rust_gup_mmget_not_zero(self.as_raw()) } {
+                return None;
+            }
+            // SAFETY: the reference taken above is handed to the `ARef`.
+            Some(unsafe { ARef::from_raw(NonNull::from(self).cast()) })
+        }
+    }
+
+    /// A `struct mm_struct` whose address space exists while it is referenced
+    /// (`mmget()`).
+    ///
+    /// # Invariants
+    ///
+    /// Values of this type are always referenced with `mmget()`, or are the
+    /// address space of a task that is running (see [`CurrentMm`]).
+    #[repr(transparent)]
+    pub(crate) struct MmWithUser {
+        mm: Mm,
+    }
+
+    // SAFETY: `mmput()` may be called from any task that may sleep, which is
+    // where references are dropped.
+    unsafe impl Send for MmWithUser {}
+    // SAFETY: as for `Mm`.
+    unsafe impl Sync for MmWithUser {}
+
+    // SAFETY: `mmget()` and `mmput()` keep the address space while any
+    // reference exists.
+    unsafe impl AlwaysRefCounted for MmWithUser {
+        fn inc_ref(&self) {
+            // SAFETY: the address space has a user while `self` exists.
+            unsafe { bindings::rust_gup_mmget(self.as_raw()) };
+        }
+
+        unsafe fn dec_ref(obj: NonNull<Self>) {
+            // SAFETY: the caller gives up a reference it holds.
+            unsafe { bindings::mmput(obj.cast().as_ptr()) };
+        }
+    }
+
+    impl Deref for MmWithUser {
+        type Target = Mm;
+
+        fn deref(&self) -> &Mm {
+            &self.mm
+        }
+    }
+}
+
+/// What the layer reads of an address space beyond upstream's `Mm`.
+pub(crate) trait MmExt {
     /// The top of the user address space (`mm->task_size`): what the
     /// owner's `TASK_SIZE` was when it set the address space up.
-    pub(crate) fn task_size(&self) -> u64 {
+    fn task_size(&self) -> u64;
+}
+
+impl MmExt for Mm {
+    fn task_size(&self) -> u64 {
         // SAFETY: the structure is allocated while `self` exists, and the
         // field is set at exec and not changed after.
         unsafe { (*self.as_raw()).__bindgen_anon_1.task_size as u64 }
-    }
-
-    /// A reference of our own on the address space (`mmget_not_zero()`);
-    /// `None` when its last user is gone (its tasks exited).
-    pub(crate) fn mmget_not_zero(&self) -> Option<ARef<MmWithUser>> {
-        // SAFETY: the structure is allocated while `self` exists;
-        // `mmget_not_zero()` takes a user reference only if one still
-        // exists.
-        if !unsafe { bindings::rust_gup_mmget_not_zero(self.as_raw()) } {
-            return None;
-        }
-        // SAFETY: the reference taken above is handed to the `ARef`.
-        Some(unsafe { ARef::from_raw(NonNull::from(self).cast()) })
-    }
-}
-
-/// A `struct mm_struct` whose address space exists while it is referenced
-/// (`mmget()`).
-///
-/// # Invariants
-///
-/// Values of this type are always referenced with `mmget()`, or are the
-/// address space of a task that is running (see [`CurrentMm`]).
-#[repr(transparent)]
-pub(crate) struct MmWithUser {
-    mm: Mm,
-}
-
-// SAFETY: `mmput()` may be called from any task that may sleep, which is
-// where references are dropped.
-unsafe impl Send for MmWithUser {}
-// SAFETY: as for `Mm`.
-unsafe impl Sync for MmWithUser {}
-
-// SAFETY: `mmget()` and `mmput()` keep the address space while any
-// reference exists.
-unsafe impl AlwaysRefCounted for MmWithUser {
-    fn inc_ref(&self) {
-        // SAFETY: the address space has a user while `self` exists.
-        unsafe { bindings::rust_gup_mmget(self.as_raw()) };
-    }
-
-    unsafe fn dec_ref(obj: NonNull<Self>) {
-        // SAFETY: the caller gives up a reference it holds.
-        unsafe { bindings::mmput(obj.cast().as_ptr()) };
-    }
-}
-
-impl Deref for MmWithUser {
-    type Target = Mm;
-
-    fn deref(&self) -> &Mm {
-        &self.mm
     }
 }
 
@@ -269,7 +290,7 @@ impl MmOwner {
             mm: ARef::from(&***mm),
             leader,
             // SAFETY: `capable` may be called from any task context.
-            ipc_lock: unsafe { bindings::capable(bindings::CAP_IPC_LOCK as _) },
+            ipc_lock: unsafe { bindings::capable(bindings::CAP_IPC_LOCK as c_int) },
         }
     }
 
@@ -325,7 +346,7 @@ impl OwnerMm {
         // Before any lookup: an unprivileged caller learns nothing of which
         // pids exist.
         // SAFETY: `capable` may be called from any task context.
-        if !unsafe { bindings::capable(bindings::CAP_SYS_PTRACE as _) } {
+        if !unsafe { bindings::capable(bindings::CAP_SYS_PTRACE as c_int) } {
             return Err(EPERM);
         }
         if nr <= 0 {
@@ -357,11 +378,9 @@ impl OwnerMm {
         let mm: ARef<MmWithUser> = unsafe { ARef::from_raw(mm.cast()) };
         let owner = MmOwner {
             mm: ARef::from(&**mm),
-            // SAFETY: the task is referenced; `has_capability_noaudit`
-            // reads its credentials under RCU.
-            ipc_lock: unsafe {
-                bindings::has_capability_noaudit(task.as_ptr(), bindings::CAP_IPC_LOCK as _)
-            },
+            // SAFETY: the task is referenced; its credentials are read
+            // with a reference of their own.
+            ipc_lock: unsafe { bindings::rust_gup_task_ipc_lock(task.as_ptr()) },
             leader,
         };
         Ok(OwnerMm { mm, owner })
@@ -439,7 +458,7 @@ impl PinnedVmCharge {
         let limit = unsafe { bindings::rust_gup_task_rlimit(current, bindings::RLIMIT_MEMLOCK) };
         // Asked only past the limit, as `capable()` records its use.
         // SAFETY: `capable` may be called from any task context.
-        let exempt = || unsafe { bindings::capable(bindings::CAP_IPC_LOCK as _) };
+        let exempt = || unsafe { bindings::capable(bindings::CAP_IPC_LOCK as c_int) };
         Self::charge_to(mm, pages, limit, exempt)
     }
 

@@ -15,7 +15,11 @@ use super::{
     pci::{eremoteio, P2pdmaPage, PciAddress},
 };
 use core::ptr::{addr_of, NonNull};
-use kernel::{page::PAGE_SIZE, prelude::*};
+use kernel::{
+    ffi::{c_ulong, c_void},
+    page::PAGE_SIZE,
+    prelude::*,
+};
 
 /// The zone a page is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,8 +95,7 @@ impl PageInfo {
             let folio = bindings::rust_gup_page_folio(page);
             let refcount = bindings::rust_gup_folio_ref_count(folio);
             let pincount = if bindings::rust_gup_folio_test_large(folio) {
-                let pincount = addr_of!((*folio).__bindgen_anon_2.__bindgen_anon_1._pincount);
-                bindings::rust_gup_atomic_read(pincount)
+                bindings::rust_gup_folio_pincount(folio)
             } else {
                 refcount / bindings::GUP_PIN_COUNTING_BIAS as i32
             };
@@ -166,7 +169,9 @@ impl MappedPage {
     pub(crate) fn copy_to_user(&self, dest: usize) -> Result {
         // SAFETY: the source is the mapped page, `PAGE_SIZE` bytes;
         // `copy_to_user` checks the user range and faults safely.
-        let left = unsafe { bindings::copy_to_user(dest as _, self.addr.cast(), PAGE_SIZE as _) };
+        let left = unsafe {
+            bindings::copy_to_user(dest as *mut c_void, self.addr.cast(), PAGE_SIZE as c_ulong)
+        };
         if left != 0 {
             return Err(EFAULT);
         }
@@ -213,7 +218,7 @@ pub(crate) unsafe fn with_page_mapped<R>(
 /// result (the HMM mirror holds its table lock with the pfn's entry
 /// valid, for instance).
 pub(crate) unsafe fn ordinary_page(pfn: u64) -> Result<NonNull<bindings::page>> {
-    let pfn = pfn as _;
+    let pfn = pfn as c_ulong;
     // SAFETY: `pfn_valid` accepts any pfn.
     if !unsafe { bindings::rust_gup_pfn_valid(pfn) } {
         return Err(eremoteio());

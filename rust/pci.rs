@@ -77,7 +77,11 @@ impl PciFunction {
             // returned with a reference, which this call puts; a non-null
             // result carries a reference of its own.
             pdev = unsafe {
-                bindings::pci_get_device(bindings::PCI_ANY_ID as _, bindings::PCI_ANY_ID as _, pdev)
+                bindings::pci_get_device(
+                    bindings::PCI_ANY_ID as c_uint,
+                    bindings::PCI_ANY_ID as c_uint,
+                    pdev,
+                )
             };
             // INVARIANT: the reference `pci_get_device` took; dropping the
             // value puts it, as the next call would.

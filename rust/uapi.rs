@@ -9,12 +9,14 @@
 //! proven at build time to have no implicit padding, which would leak
 //! uninitialised kernel memory.
 
-use super::bindings;
+use super::{
+    bindings,
+    uaccess::{AsBytes, FromBytes},
+};
 use core::mem::{offset_of, size_of};
 use kernel::{
     prelude::*,
     static_assert,
-    types::{AsBytes, FromBytes},
     uaccess::{UserSliceReader, UserSliceWriter},
 };
 

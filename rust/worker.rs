@@ -16,7 +16,7 @@
 //! module's text is gone. The result comes back through a mutex and a
 //! condition variable.
 
-use super::bindings;
+use super::{bindings, LockData};
 use core::ptr::NonNull;
 use kernel::{
     c_str, new_condvar, new_mutex,
@@ -55,16 +55,9 @@ impl Workers {
     /// A new workqueue, named `name` (as `/sys/bus/workqueue` and the
     /// kworkers' names show it); `ENOMEM` if it cannot be made.
     pub(crate) fn new(name: &'static CStr) -> Result<Self> {
-        // SAFETY: the format takes one string, which `name` is;
-        // `alloc_workqueue` copies the name.
-        let queue = unsafe {
-            bindings::alloc_workqueue(
-                c_str!("%s").as_char_ptr(),
-                bindings::wq_flags_WQ_UNBOUND,
-                0,
-                name.as_char_ptr(),
-            )
-        };
+        // SAFETY: `name` is a NUL-terminated string, which
+        // `alloc_workqueue` copies.
+        let queue = unsafe { bindings::rust_gup_alloc_workqueue(name.as_char_ptr()) };
         // INVARIANT: made above; checked non-null.
         Ok(Workers {
             queue: NonNull::new(queue).ok_or(ENOMEM)?,
@@ -83,7 +76,7 @@ impl Workers {
     /// it goes (in the worker, or here), releasing whatever it holds.
     ///
     /// [`Syscall`]: super::task::Syscall
-    pub(crate) fn run<T: Send + 'static>(
+    pub(crate) fn run<T: Send + LockData + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {

@@ -31,7 +31,6 @@ use kernel::{
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{Arc, Mutex},
-    uaccess::UserSlice,
 };
 use kernel_ext::{
     file::File,
@@ -39,10 +38,11 @@ use kernel_ext::{
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     mm::{CurrentMm, PinnedVmCharge},
     task::Syscall,
+    uaccess::user_slice,
     uapi,
 };
 
-module! {
+kernel_ext::module! {
     type: MrModule,
     name: "rust_gup_mr",
     author: "rust_gup developers",
@@ -56,9 +56,10 @@ struct MrModule {
 
 impl kernel::Module for MrModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // Pinning user memory is a privileged operation: the node is
+        // root only (a misc device's default mode, 0600).
         let options = MiscDeviceOptions {
             name: c_str!("rust_gup_mr"),
-            mode: 0o600,
         };
         Ok(MrModule {
             _device: KBox::pin_init(MiscDeviceRegistration::register(options, ()), GFP_KERNEL)?,
@@ -119,7 +120,7 @@ impl MiscDevice for MrFile {
 impl MrFile {
     fn register(&self, arg: usize, cx: &Syscall) -> Result<isize> {
         let (mut reader, mut writer) =
-            UserSlice::new(arg, size_of::<uapi::rust_gup_mr_reg>()).reader_writer();
+            user_slice(arg, size_of::<uapi::rust_gup_mr_reg>()).reader_writer();
         let mut reg: uapi::rust_gup_mr_reg = reader.read()?;
         if reg.access & !uapi::RUST_GUP_MR_ACCESS_WRITE != 0 || reg.len % PAGE_SIZE as u64 != 0 {
             return Err(EINVAL);
@@ -171,7 +172,7 @@ impl MrFile {
     }
 
     fn deregister(&self, arg: usize) -> Result<isize> {
-        let key: u32 = UserSlice::new(arg, size_of::<u32>()).reader().read()?;
+        let key: u32 = user_slice(arg, size_of::<u32>()).reader().read()?;
         let region = self.regions.lock().0.remove(&key).ok_or(ENOENT)?;
         // Unpinned and uncharged here, outside the lock, unless a transfer
         // still holds it.
@@ -181,7 +182,7 @@ impl MrFile {
 
     /// The "device" writes user data into a region, or reads it out.
     fn transfer(&self, arg: usize, into_region: bool) -> Result<isize> {
-        let xfer: uapi::rust_gup_mr_xfer = UserSlice::new(arg, size_of::<uapi::rust_gup_mr_xfer>())
+        let xfer: uapi::rust_gup_mr_xfer = user_slice(arg, size_of::<uapi::rust_gup_mr_xfer>())
             .reader()
             .read()?;
         let region = self.regions.lock().0.get(&xfer.key).ok_or(ENOENT)?.clone();
@@ -190,7 +191,7 @@ impl MrFile {
         if xfer.reserved != 0 || offset.checked_add(len).ok_or(EINVAL)? > region.len {
             return Err(EINVAL);
         }
-        let user = UserSlice::new(usize::try_from(xfer.buf)?, len);
+        let user = user_slice(usize::try_from(xfer.buf)?, len);
         let (mut from_user, mut to_user) = user.reader_writer();
         let mut bounce = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         let mut at = offset;

@@ -21,17 +21,18 @@
 mod kernel_ext;
 
 use core::mem::size_of;
-use kernel::{c_str, page::PAGE_SIZE, prelude::*, uaccess::UserSlice};
+use kernel::{c_str, page::PAGE_SIZE, prelude::*};
 use kernel_ext::{
     file::File,
     gup::{Access, GupOptions, PageSet, PinnedPages, ShortTerm, TakePages, UserPageRange},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     mm::CurrentMm,
     task::Syscall,
+    uaccess::user_slice,
     uapi,
 };
 
-module! {
+kernel_ext::module! {
     type: SampleModule,
     name: "rust_gup_sample",
     author: "rust_gup developers",
@@ -45,9 +46,10 @@ struct SampleModule {
 
 impl kernel::Module for SampleModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // Pinning user memory is a privileged operation: the node is
+        // root only (a misc device's default mode, 0600).
         let options = MiscDeviceOptions {
             name: c_str!("rust_gup_sample"),
-            mode: 0o600,
         };
         Ok(SampleModule {
             _device: KBox::pin_init(MiscDeviceRegistration::register(options, ()), GFP_KERNEL)?,
@@ -96,10 +98,9 @@ fn pin_all(mm: &CurrentMm, pins: &mut PinnedPages<ShortTerm>, range: UserPageRan
 }
 
 fn copy(arg: usize, cx: &Syscall) -> Result<isize> {
-    let req: uapi::rust_gup_sample_copy =
-        UserSlice::new(arg, size_of::<uapi::rust_gup_sample_copy>())
-            .reader()
-            .read()?;
+    let req: uapi::rust_gup_sample_copy = user_slice(arg, size_of::<uapi::rust_gup_sample_copy>())
+        .reader()
+        .read()?;
     if req.len % PAGE_SIZE as u64 != 0 {
         return Err(EINVAL);
     }

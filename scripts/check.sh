@@ -5,11 +5,13 @@
 # lint and build rust_gup and its selftests, boot the test kernels and run
 # the harness in them.
 #
-# make check boots three times: the suite on the test kernel, and its
-# migration tests on the test kernel with ZONE_MOVABLE and CMA; then the
-# concurrency tests and the fuzzer's coverage on the KCSAN kernel
-# (scripts/kernel/kcsan.config), where a data race in the module fails a
-# test. make check-full (CHECK_DEBUG=1) adds two boots of the debug kernel
+# make check boots five times: the suite on the 6.12 test kernel, and its
+# migration tests on the test kernel with ZONE_MOVABLE and CMA; the same
+# two on the mainline (7.3) test kernel; then the concurrency tests and the
+# fuzzer's coverage on the 6.12 KCSAN kernel (scripts/kernel/kcsan.config),
+# where a data race in the module fails a test. When the pinned mainline
+# source can no longer be fetched, its boots are skipped with a loud
+# message and counted as one skipped test (scripts/kernel-source.sh). make check-full (CHECK_DEBUG=1) adds two boots of the debug kernel
 # (KASAN, kmemleak, lockdep, DEBUG_VM, UBSAN, DEBUG_OBJECTS, fault
 # injection, ...; scripts/kernel/debug.config), the suite and the
 # migration tests, where any report fails a test.
@@ -20,10 +22,11 @@
 #   CHECK_DEBUG     1: the debug kernel's boots too (default 0; make
 #                   check-full sets it)
 #   CHECK_KCSAN     0: leave out the KCSAN kernel's boot (default 1)
+#   CHECK_MAINLINE  0: leave out the mainline kernel's boots (default 1)
 #   CHECK_TIMEOUT   seconds a guest may run (default 3000)
 #   KDIR            test against this kernel tree instead of the project's
-#                   (no debug or KCSAN boot then: those kernels are the
-#                   project's)
+#                   (no debug, KCSAN or mainline boot then: those kernels
+#                   are the project's)
 #
 # Ends with one line "N passed, N failed, N skipped" (top-level tests; a
 # test the plan announced but that never reported counts as failed) and
@@ -38,9 +41,23 @@ elapsed() { echo "$((SECONDS - start)) s"; }
 "$TOPDIR/scripts/deps.sh"
 kdir=${KDIR:-$("$TOPDIR/scripts/kernel.sh" test)}
 mk() { make -C "$TOPDIR" --no-print-directory KDIR="$kdir" "$@"; }
-# The other flavours, each with its kernel tree: flavour_kdir[FLAVOUR].
+# The other kernels, each with its tree: flavour_kdir[FLAVOUR], where
+# mainline is the mainline test kernel.
 declare -A flavour_kdir=()
+mainline_skipped=0
 if [ -z "${KDIR:-}" ] && [ -z "${VMTESTS_ARGS:-}" ]; then
+	if [ "${CHECK_MAINLINE:-1}" = 1 ]; then
+		status=0
+		flavour_kdir[mainline]=$(KERNEL=$MAINLINE_KERNEL "$TOPDIR/scripts/kernel.sh" test) || status=$?
+		case $status in
+		0) ;;
+		77)
+			unset 'flavour_kdir[mainline]'
+			mainline_skipped=1
+			;;
+		*) die "the Linux $MAINLINE_KERNEL test kernel could not be built" ;;
+		esac
+	fi
 	if [ "${CHECK_DEBUG:-0}" = 1 ]; then
 		flavour_kdir[debug]=$("$TOPDIR/scripts/kernel.sh" debug)
 	fi
@@ -102,13 +119,25 @@ fi
 # are compared by content and a changed one gets the time of the copy, not
 # the source's: a source older than the copy's object of an edited
 # version must still be rebuilt.
+# The mainline copy is linted too: its layer compiles other cfgs.
 flavour_src() {
 	src=$TOPDIR/build/$1-src
 	step "build: module, selftests, initramfs for the $1 kernel ($(elapsed))"
 	mkdir -p "$src"
 	rsync -rlp --checksum --delete --exclude=/.git/ --filter=':- .gitignore' "$TOPDIR/" "$src/"
+	[ "$1" != mainline ] || make -C "$src" --no-print-directory KDIR="${flavour_kdir[$1]}" lint
 	make -C "$src" --no-print-directory KDIR="${flavour_kdir[$1]}" WERROR=1 initramfs
 }
+if [ -n "${flavour_kdir[mainline]:-}" ]; then
+	flavour_src mainline
+	export KERNEL=$MAINLINE_KERNEL
+	step "test: booting the Linux $KERNEL test kernel ($(elapsed))"
+	boot mainline --from "$src" -- run_vmtests.sh -x migration
+	step "test: Linux $KERNEL with movablecore=768M cma=64M for the migration test ($(elapsed))"
+	boot mainline-zones --from "$src" --append movablecore=768M --append cma=64M \
+		-- run_vmtests.sh -t migration
+	unset KERNEL
+fi
 if [ -n "${flavour_kdir[debug]:-}" ]; then
 	flavour_src debug
 	step "test: booting the debug kernel (KASAN, kmemleak, lockdep, ...; about 30 minutes) ($(elapsed))"
@@ -127,7 +156,11 @@ fi
 # a timestamp and the tests' output is indented as comments.
 # On the project's own kernels every test can run: a skip there means a
 # kernel option went missing (32-bit processes, kmemleak, ...), and fails.
-tr -d '\r' <"$log" | awk -v rc="$rc" -v took="$(elapsed)" -v strict="$([ -z "${KDIR:-}" ] && echo 1)" '
+if [ "$mainline_skipped" = 1 ]; then
+	step "SKIPPED: the Linux $MAINLINE_KERNEL kernel's boots (its pinned source could not be fetched; see above)"
+fi
+tr -d '\r' <"$log" | awk -v rc="$rc" -v took="$(elapsed)" -v strict="$([ -z "${KDIR:-}" ] && echo 1)" \
+	-v mainline_skipped="$mainline_skipped" '
 	/^1\.\.[0-9]+$/ { plan += substr($0, 4) }
 	/^ok [0-9]+ .*# SKIP/ { skip++; next }
 	/^ok [0-9]+ / { pass++ }
@@ -143,6 +176,8 @@ tr -d '\r' <"$log" | awk -v rc="$rc" -v took="$(elapsed)" -v strict="$([ -z "${K
 			fail += skip
 			skip = 0
 		}
+		# Not a missing option: an archive that moved on (one skip).
+		skip += mainline_skipped
 		printf "check: finished in %s, guest exit status %d\n", took, rc
 		printf "%d passed, %d failed, %d skipped\n", pass, fail, skip
 		exit (rc != 0 || fail > 0 || plan == 0)

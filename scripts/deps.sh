@@ -7,21 +7,36 @@
 # (make, make check, make bench, make vm, scripts/vm, scripts/bench).
 #
 #   scripts/deps.sh          everything: build, test kernel, VM, benchmark
-#   scripts/deps.sh build    only what building the module and the
-#                            selftests against an existing tree needs
+#   scripts/deps.sh build [N]
+#                            only what building the module and the
+#                            selftests against an existing tree needs,
+#                            with clang N (the tree's; default: Debian's)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 what=${1:-all}
+# The LLVM toolchain of a kernel built with LLVM=-N, and the libclang its
+# bindgen pass loads.
+llvm_pkgs() { echo "clang-$1 llvm-$1 lld-$1 libclang-$1-dev"; }
 apt_pkgs=(
 	# The module with LLVM=1, and the selftests: static glibc binaries,
 	# 64-bit and 32-bit (gcc -m32).
 	make clang llvm lld libclang-dev gcc libc6-dev gcc-multilib rsync
 )
 case $what in
-build) ;;
+build)
+	if [ -n "${2:-}" ] && apt-cache show "clang-$2" >/dev/null 2>&1; then
+		# shellcheck disable=SC2207 # package names do not contain spaces
+		apt_pkgs+=($(llvm_pkgs "$2"))
+	elif [ -n "${2:-}" ]; then
+		step "Debian has no clang-$2 (the tree's clang): the module is built with the default clang"
+	fi
+	;;
 all)
+	# shellcheck disable=SC2207
 	apt_pkgs+=(
+		# Each supported kernel's clang (scripts/lib.sh).
+		$(for k in $SUPPORTED_KERNELS; do llvm_pkgs "$(kernel_llvm "$k")"; done)
 		# The kernel's own build tools.
 		flex bison bc libelf-dev libssl-dev cpio kmod xz-utils
 		# Guest userspace and the VM.
@@ -32,7 +47,7 @@ all)
 		linux-source-6.12
 	)
 	;;
-*) die "usage: scripts/deps.sh [build]" ;;
+*) die "usage: scripts/deps.sh [build [N]]" ;;
 esac
 
 missing=()

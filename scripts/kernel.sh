@@ -1,17 +1,23 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build (or reuse) the rust_gup test kernel and print its tree's path.
+# Build (or reuse) a rust_gup test kernel and print its tree's path.
 #
-#   scripts/kernel.sh [FLAVOUR]     FLAVOUR: test (default), debug or kcsan
+#   [KERNEL=6.12|7.3] scripts/kernel.sh [FLAVOUR]
 #
-# The tree is Debian's linux-source-6.12, configured from tinyconfig,
-# kvm_guest.config and the flavour's fragments under scripts/kernel/
-# (test: test.config; debug: test.config and debug.config; kcsan:
-# test.config and kcsan.config), built with
-# LLVM=1 and CONFIG_RUST=y. It is cached under $CACHE_DIR/kernel/, keyed on everything
-# that affects it: the source package, the fragment, the build recipe below,
-# and the Rust, bindgen and clang versions. Same inputs, no rebuild.
+# FLAVOUR: test (default), debug or kcsan; the debug and KCSAN flavours are
+# 6.12's. KERNEL (default 6.12): the 6.12 LTS, Debian's linux-source-6.12,
+# or mainline, the newest linux-source-7.* Debian ships
+# (scripts/kernel-source.sh fetches it; exit status 77 when it cannot).
+#
+# The tree is configured from tinyconfig, kvm_guest.config and the
+# flavour's fragments under scripts/kernel/ (test: test.config and the
+# version's own, 6.12.config or 7.3.config; debug adds debug.config, kcsan
+# kcsan.config), built with the version's clang (LLVM=-N, scripts/lib.sh)
+# and CONFIG_RUST=y. It is cached under $CACHE_DIR/kernel/, keyed on
+# everything that affects it: the source package, the fragments, the build
+# recipe below, and the Rust, bindgen and clang versions. Same inputs, no
+# rebuild.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -22,51 +28,64 @@ debug) fragments=(test.config debug.config) ;;
 kcsan) fragments=(test.config kcsan.config) ;;
 *) die "no kernel flavour '$flavour' (test, debug or kcsan)" ;;
 esac
+llvm=$(kernel_llvm "$KERNEL")
+[ "$KERNEL" = 6.12 ] || [ "$flavour" = test ] ||
+	die "the $flavour flavour is 6.12's; Linux $KERNEL has the test flavour"
+fragments=("${fragments[0]}" "$KERNEL.config" "${fragments[@]:1}")
 fragments=("${fragments[@]/#/$TOPDIR/scripts/kernel/}")
 
 "$TOPDIR/scripts/deps.sh"
 
 # The build steps, as part of the cache key: change this string whenever a
 # change to this script changes what is built.
-RECIPE="tinyconfig+kvm_guest.config+fragment; LLVM=1; bzImage modules headers_install"
+RECIPE="tinyconfig+kvm_guest.config+fragments; LLVM=-N, LIBCLANG_PATH; bzImage modules headers_install"
 
-tarball=/usr/src/linux-source-6.12.tar.xz
-src_version=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+tarball=$("$TOPDIR/scripts/kernel-source.sh" "$KERNEL")
+if [ "$KERNEL" = 6.12 ]; then
+	src_version=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+else
+	src_version=$MAINLINE_VERSION
+fi
+export LIBCLANG_PATH=/usr/lib/llvm-$llvm/lib
 key=$(
 	{
-		echo "linux-source-6.12 $src_version"
+		echo "linux-source-$KERNEL $src_version"
 		echo "$RECIPE"
 		cat "${fragments[@]}"
 		rustc --version
 		"$BINDGEN" --version
-		clang --version | head -1
+		"clang-$llvm" --version | head -1
 	} | sha256sum | cut -c1-16
 )
-base=$CACHE_DIR/kernel/$flavour-$key
+name=$KERNEL-$flavour
+base=$CACHE_DIR/kernel/$name-$key
 tree=$base/linux
 stamp=$base/.built
 
 if [ -f "$stamp" ]; then
-	step "test kernel ($flavour) is cached: $tree"
+	step "test kernel ($name) is cached: $tree"
 	echo "$tree"
 	exit 0
 fi
 
-# Only the newest build of a flavour is kept: each tree is about 1.5 GiB.
-for old in "$CACHE_DIR"/kernel/"$flavour"-*; do
+# Only the newest build of a kernel and flavour is kept: each tree is
+# 1.5 to 3 GiB. (6.12 trees named by flavour alone are from before 7.3.)
+old_names=("$CACHE_DIR/kernel/$name"-*)
+[ "$KERNEL" != 6.12 ] || old_names+=("$CACHE_DIR/kernel/$flavour"-*)
+for old in "${old_names[@]}"; do
 	[ -e "$old" ] && [ "$old" != "$base" ] && { step "removing stale kernel cache $old"; rm -rf "$old"; }
 done
 
 kmake() {
-	make -C "$tree" ARCH=x86_64 LLVM=1 BINDGEN="$BINDGEN" "$@"
+	make -C "$tree" ARCH=x86_64 LLVM=-"$llvm" BINDGEN="$BINDGEN" "$@"
 }
 
 if [ ! -f "$tree/Makefile" ]; then
-	step "unpacking linux-source-6.12 ($src_version) into $base"
+	step "unpacking linux-source-$KERNEL ($src_version) into $base"
 	rm -rf "$base"
 	mkdir -p "$base"
 	tar -C "$base" -xf "$tarball"
-	mv "$base"/linux-source-6.12 "$tree"
+	mv "$base/linux-source-$KERNEL" "$tree"
 fi
 
 kmake -s rustavailable >&2 || die "Rust is not available for this kernel tree (see above)"
@@ -92,7 +111,7 @@ done)
 
 minutes=12
 [ "$flavour" = debug ] && minutes=17
-step "building the $flavour kernel with $(nproc) jobs (about $minutes minutes on 2 cores; log: $base/build.log)"
+step "building the $name kernel with $(nproc) jobs (about $minutes minutes on 2 cores; log: $base/build.log)"
 start=$SECONDS
 if ! kmake -j"$(nproc)" bzImage modules >"$base/build.log" 2>&1; then
 	tail -40 "$base/build.log" >&2

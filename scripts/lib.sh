@@ -8,6 +8,29 @@ RUST_TOOLCHAIN=${RUST_TOOLCHAIN:-1.95.0}
 export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
 BINDGEN_VERSION=0.73.2
 
+# The kernels rust_gup supports, and the one a script works on (KERNEL=).
+# 6.12 is the LTS, Debian's linux-source-6.12 from the machine's own suites.
+# Mainline is the newest linux-source-7.* Debian ships, from a suite the
+# machine need not list (scripts/kernel-source.sh), pinned here: the
+# package version and its suite. Moving the pin forward:
+# Documentation/rust_gup.rst, "Moving the mainline pin".
+MAINLINE_KERNEL=7.3
+MAINLINE_SUITE=trixie-backports
+MAINLINE_VERSION=7.3.4-1~bpo13+1
+SUPPORTED_KERNELS="6.12 $MAINLINE_KERNEL"
+KERNEL=${KERNEL:-6.12}
+
+# The clang (LLVM=-N) each kernel is built with, and whose libclang bindgen
+# loads: Debian 12's default clang 14 for 6.12; mainline needs LLVM 17.0.1
+# or newer (its scripts/min-tool-version.sh), so Debian 12's clang-19.
+kernel_llvm() {
+	case $1 in
+	6.12) echo 14 ;;
+	"$MAINLINE_KERNEL") echo 19 ;;
+	*) die "no kernel '$1' (supported: $SUPPORTED_KERNELS)" ;;
+	esac
+}
+
 TOPDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE_DIR=${RUST_GUP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust_gup}
 TOOLS_DIR=$CACHE_DIR/tools/bindgen-$BINDGEN_VERSION

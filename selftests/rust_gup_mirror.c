@@ -231,7 +231,7 @@ TEST_F(mirror, read_write_and_snapshot_modes)
 TEST_F(mirror, munmap_invalidates)
 {
 	size_t size = PAGES * page_size;
-	__u64 inv0, inv1;
+	__u64 inv0 = 0, inv1 = 0;
 	long id = mirror(self->fd, self->buf, size, 0);
 
 	ASSERT_GT(id, 0);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -36,6 +37,17 @@ static inline const char *errname(int err)
  * first (writing vm.stat_refresh, root only), or a reading may lag by the
  * per-CPU batch. -1 if it cannot be read.
  */
+/* The running kernel's version as major * 100 + minor (612, 703), or -1. */
+static inline int kernel_version(void)
+{
+	struct utsname u;
+	int major, minor;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return -1;
+	return major * 100 + minor;
+}
+
 static inline long vmstat(const char *name)
 {
 	char key[64];

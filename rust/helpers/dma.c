@@ -32,7 +32,8 @@ unsigned long rust_gup_dma_get_seg_boundary(struct device *dev)
 }
 
 void rust_gup_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
-				int dir, unsigned long attrs)
+				enum dma_data_direction dir,
+				unsigned long attrs)
 {
 	dma_unmap_sgtable(dev, sgt, dir, attrs);
 }

@@ -96,7 +96,8 @@ int rust_gup_folio_ref_count(const struct folio *folio)
 	return folio_ref_count(folio);
 }
 
-int rust_gup_atomic_read(const atomic_t *v)
+/* A large folio's pin count (its _pincount field moves between versions). */
+int rust_gup_folio_pincount(const struct folio *folio)
 {
-	return atomic_read(v);
+	return atomic_read(&folio->_pincount);
 }

@@ -9,6 +9,7 @@
 #ifndef RUST_GUP_HELPERS_H
 #define RUST_GUP_HELPERS_H
 
+#include <linux/dma-direction.h>
 #include <linux/types.h>
 
 struct device;
@@ -22,6 +23,7 @@ struct pci_dev;
 struct scatterlist;
 struct sg_table;
 struct task_struct;
+struct workqueue_struct;
 struct xarray;
 
 /* mm.c */
@@ -43,6 +45,8 @@ void __user *rust_gup_compat_ptr(u32 uptr);
 struct task_struct *rust_gup_current_group_leader(void);
 void rust_gup_cond_resched(void);
 bool rust_gup_fatal_signal_pending(struct task_struct *p);
+bool rust_gup_task_ipc_lock(struct task_struct *t);
+struct workqueue_struct *rust_gup_alloc_workqueue(const char *name);
 
 /* gup.c */
 void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty);
@@ -61,7 +65,7 @@ bool rust_gup_folio_test_dirty(const struct folio *folio);
 bool rust_gup_folio_test_large(const struct folio *folio);
 unsigned int rust_gup_folio_order(const struct folio *folio);
 int rust_gup_folio_ref_count(const struct folio *folio);
-int rust_gup_atomic_read(const atomic_t *v);
+int rust_gup_folio_pincount(const struct folio *folio);
 
 /* hmm.c */
 bool rust_gup_mmu_interval_read_retry(struct mmu_interval_notifier *sub,
@@ -80,7 +84,8 @@ void rust_gup_device_unlock(struct device *dev);
 unsigned int rust_gup_dma_get_max_seg_size(struct device *dev);
 unsigned long rust_gup_dma_get_seg_boundary(struct device *dev);
 void rust_gup_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
-				int dir, unsigned long attrs);
+				enum dma_data_direction dir,
+				unsigned long attrs);
 void rust_gup_sg_set_page(struct scatterlist *sg, struct page *page,
 			  unsigned int len, unsigned int offset);
 struct page *rust_gup_sg_page(struct scatterlist *sg);

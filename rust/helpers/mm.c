@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Address spaces, their accounting, and the calling task. */
+/*
+ * Address spaces, their accounting, the calling task, and the workqueue
+ * its deferred work runs on.
+ */
+#include <linux/capability.h>
 #include <linux/compat.h>
+#include <linux/cred.h>
 #include <linux/mmap_lock.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/workqueue.h>
 
 #include "helpers.h"
 
@@ -92,4 +98,25 @@ void rust_gup_cond_resched(void)
 bool rust_gup_fatal_signal_pending(struct task_struct *p)
 {
 	return fatal_signal_pending(p);
+}
+
+/*
+ * has_capability_noaudit(t, CAP_IPC_LOCK), which 7.3 no longer exports: the
+ * capability in the task's credentials in the initial user namespace, as
+ * the commoncap checks grant it (an LSM's own capable hook is not asked).
+ */
+bool rust_gup_task_ipc_lock(struct task_struct *t)
+{
+	const struct cred *cred = get_task_cred(t);
+	bool ret = cred->user_ns == &init_user_ns &&
+		   cap_raised(cred->cap_effective, CAP_IPC_LOCK);
+
+	put_cred(cred);
+	return ret;
+}
+
+/* An unbound workqueue named name (alloc_workqueue() is a macro in 7.3). */
+struct workqueue_struct *rust_gup_alloc_workqueue(const char *name)
+{
+	return alloc_workqueue("%s", WQ_UNBOUND, 0, name);
 }
