@@ -5,8 +5,8 @@
 #   make              build the module and the selftests
 #   make bench        rust_gup against the kernel's C gup_test, with a report
 #                     (BENCH_ARGS="--quick", "--icount", ...: see scripts/bench -h)
-#   make check        build everything, run the tests on the test kernel and
-#                     the concurrency tests on the KCSAN kernel
+#   make check        build everything, run the tests on the 6.12 and 7.3 test
+#                     kernels and the concurrency tests on the KCSAN kernel
 #   make check-full   the same, and the whole suite on the debug kernel too
 #                     (KASAN, kmemleak, lockdep, ...): what CI runs
 #   make vm           interactive shell in the test VM, rust_gup loaded
@@ -15,10 +15,12 @@
 #   make clean
 #
 # Without KDIR, the project's own test kernel (Debian's linux-source-6.12,
-# CONFIG_RUST=y) is built on first use and cached under ~/.cache/rust_gup;
-# missing build dependencies are installed first. KDIR=/path/to/tree builds
-# against your own Rust-enabled tree instead (configured and built, with
-# `make headers_install` done for the selftests).
+# CONFIG_RUST=y; with KERNEL=7.3, mainline: linux-source-7.3) is built on
+# first use and cached under ~/.cache/rust_gup; missing build dependencies
+# are installed first. KERNEL=7.3 also selects mainline for make vm and
+# make bench. KDIR=/path/to/tree builds against your own Rust-enabled 6.12
+# or 7.3 tree instead (configured and built, with `make headers_install`
+# done for the selftests).
 
 # A setting of scripts/lib.sh, the one place the pinned versions and the
 # cache location are kept.
@@ -45,7 +47,7 @@ ifeq ($(KDIR_VERSION),)
 $(error KDIR=$(KDIR) is not a kernel source tree (no Makefile with VERSION and PATCHLEVEL))
 endif
 ifeq ($(filter $(SUPPORTED_KERNELS),$(KDIR_VERSION)),)
-$(error KDIR=$(KDIR) is Linux $(KDIR_VERSION); rust_gup supports Linux $(SUPPORTED_KERNELS) (the 6.12 LTS, and mainline as Debian's linux-source-$(lastword $(SUPPORTED_KERNELS))))
+$(error KDIR=$(KDIR) is Linux $(KDIR_VERSION); the versions rust_gup supports are $(SUPPORTED_KERNELS) (the 6.12 LTS, and mainline as Debian's linux-source-$(lastword $(SUPPORTED_KERNELS))))
 endif
 endif
 
