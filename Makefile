@@ -35,7 +35,8 @@ TARGETS := all modules selftests initramfs lint fmt
 ifeq ($(origin KDIR),undefined)
 # Set up the test kernel, then run the same target against it.
 $(TARGETS):
-	@$(MAKE) --no-print-directory KDIR="$$($(CURDIR)/scripts/kernel.sh)" $@
+	@kdir=$$($(CURDIR)/scripts/kernel.sh) && \
+		$(MAKE) --no-print-directory KDIR="$$kdir" $@
 else
 # The kernel versions rust_gup builds against (scripts/lib.sh). Any other
 # tree stops here, at once, rather than with compiler errors from a kernel
@@ -61,6 +62,9 @@ KDIR_LIBCLANG = $(if $(KDIR_CLANG),$(wildcard /usr/lib/llvm-$(KDIR_CLANG)/lib))
 
 BINDGEN ?= $(or $(wildcard $(call lib_sh,BINDGEN)),bindgen)
 KBUILD = $(if $(KDIR_LIBCLANG),LIBCLANG_PATH=$(KDIR_LIBCLANG)) $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(KDIR_LLVM) BINDGEN=$(BINDGEN)
+ifeq ($(WERROR),1)
+KBUILD += KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror
+endif
 # Crate roots; rustfmt follows their modules.
 RUST_CRATES := module/rust_gup.rs $(wildcard samples/*.rs)
 RUSTFMT := rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml

@@ -4,7 +4,8 @@
 //!
 //! `bindings_generated.rs` is made at build time from `bindings_helper.h`
 //! with the kernel's own compiler flags (see `Kbuild`). It covers what the
-//! 6.12 bindings lack (`linux/miscdevice.h`) and the project's uapi header.
+//! kernel crate's bindings lack (`linux/hmm.h` on both kernels, and on
+//! 6.12 `linux/miscdevice.h` and PCI) and the project's uapi header.
 //! Types it shares with the kernel's bindings come from there, so a
 //! `struct file` is one Rust type in both.
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Input of rust_gup's own bindgen pass (see Kbuild): the headers the 6.12
- * kernel crate has no bindings for, the project's C helpers, and its uapi
+ * Input of rust_gup's own bindgen pass (see Kbuild): the headers the
+ * kernel crate has no bindings for (bindgen_parameters and, on 6.12,
+ * bindgen_parameters.6.12 choose what is made from them), the project's C helpers, and its uapi
  * headers.
  *
  * bindgen cannot evaluate function-like macros such as _IOR(), so each

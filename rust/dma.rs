@@ -41,10 +41,12 @@
 //!   with the mirror's invariant (a mapped entry is valid) as the argument.
 //!   The same registry revokes it at its client's unbind.
 //!
-//! Upstream's `kernel::scatterlist` (6.18) types a table by the same
-//! stages (allocated, then DMA-mapped, dropped in reverse); the 6.12
-//! `kernel` crate has none, so the two stages here are [`SgTable`] and
-//! [`MappedTable`].
+//! Upstream's `kernel::scatterlist` (6.18, so in 7.3) types a table by the
+//! same stages (allocated, then DMA-mapped, dropped in reverse); the 6.12
+//! `kernel` crate has none, and 7.3's builds tables of `VVec`/`VBox`
+//! buffers for a device bound to the caller's driver, not of pinned user
+//! pages for a function that is looked up. So the two stages here are
+//! [`SgTable`] and [`MappedTable`], on both kernels.
 
 use super::{
     bindings,

@@ -2,8 +2,9 @@
 
 //! The rust_gup abstraction layer.
 //!
-//! Safe types over the kernel interfaces that the 6.12 `kernel` crate does
-//! not wrap. Every `unsafe` block and every use of raw bindings in the
+//! Safe types over the kernel interfaces that the `kernel` crate does not
+//! wrap (upstream's where 7.3 has them, see `Documentation/rust_gup.rst`,
+//! "What differs between them"). Every `unsafe` block and every use of raw bindings in the
 //! project lives below this module; the code that uses it is safe Rust.
 //!
 //! Each module of the project compiles this layer into its own crate: the

@@ -341,6 +341,8 @@ mod v7_3 {
     /// a `MiscDeviceRegistration<T>`.
     #[pin_data]
     pub(crate) struct MiscDeviceRegistration<T: MiscDevice> {
+        // Declared before `data`, and so dropped (deregistered) first: do
+        // not reorder.
         #[pin]
         inner: upstream::MiscDeviceRegistration<Adapter<T>>,
         data: T::RegistrationData,
@@ -397,6 +399,11 @@ mod v7_3 {
             cmd: u32,
             arg: usize,
         ) -> Result<isize> {
+            // Upstream's table always has this entry; without `T::ioctl`,
+            // what a missing `unlocked_ioctl` gives.
+            if !T::HAS_IOCTL {
+                return Err(ENOTTY);
+            }
             T::ioctl(device, file, cmd, arg, &Syscall::enter())
         }
 
@@ -409,6 +416,8 @@ mod v7_3 {
         ) -> Result<isize> {
             if T::HAS_COMPAT_IOCTL {
                 T::compat_ioctl(device, file, cmd, arg, &Syscall::enter())
+            } else if !T::HAS_IOCTL {
+                Err(ENOTTY)
             } else {
                 // What upstream's `compat_ptr_ioctl` default does.
                 T::ioctl(device, file, cmd, super::compat_ptr(arg), &Syscall::enter())

@@ -16,9 +16,9 @@ pub(crate) fn user_slice(addr: usize, len: usize) -> UserSlice {
     return UserSlice::new(kernel::uaccess::UserPtr::from_addr(addr), len);
 }
 
+// The marker traits of the types that may be copied to and from user
+// memory (`kernel::types` in 6.12, `kernel::transmute` in 7.3).
 #[cfg(not(rust_gup_kernel_6_12))]
 pub(crate) use kernel::transmute::{AsBytes, FromBytes};
-/// The marker traits of the types that may be copied to and from user
-/// memory (`kernel::types` in 6.12, `kernel::transmute` in 7.3).
 #[cfg(rust_gup_kernel_6_12)]
 pub(crate) use kernel::types::{AsBytes, FromBytes};

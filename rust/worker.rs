@@ -8,7 +8,8 @@
 //!
 //! The 6.12 kernel crate has work items, `Queue::try_spawn()` and the
 //! system workqueues, but neither a workqueue of one's own nor a
-//! completion (`kernel::sync::Completion` is 6.15). A job may outlive the
+//! completion; 7.3's `kernel::sync::Completion` has no interruptible wait,
+//! which this needs. A job may outlive the
 //! wait for it (the waiter may be interrupted), and its code is the
 //! module's: it runs on the module's own workqueue, which the module's
 //! unload destroys, and `destroy_workqueue()` waits for every job queued

@@ -13,10 +13,10 @@
 # the configured sources, with a private apt state under the cache, and
 # unpacked there. The system's sources and package state are not touched.
 #
-# Exit status 77 when the pinned package can no longer be fetched (the
-# suite moved on): callers skip the mainline kernel with that message
-# rather than fail. Moving the pin forward: Documentation/rust_gup.rst,
-# "Moving the mainline pin".
+# Exit status 77 when the archive no longer has the pinned package (or its
+# suite): callers skip the mainline kernel with that message rather than
+# fail. Not reaching the archive is an error like any other. Moving the
+# pin forward: Documentation/rust_gup.rst, "Moving the mainline pin".
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -63,6 +63,7 @@ skip() {
 		"## in scripts/lib.sh forward (Documentation/rust_gup.rst, \"Moving the" \
 		"## mainline pin\"). The $MAINLINE_KERNEL kernel's tests are skipped." \
 		"##############################################################################" >&2
+	rm -rf "$apt_dir" "$dir"
 	exit 77
 }
 
@@ -75,13 +76,26 @@ apt_opts=(-q -o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::source
 	-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
 	-o APT::Sandbox::User=root)
 
+# Only an archive that moved on is a skip: the suite is gone, or it no
+# longer has the pinned version. Not reaching the archive is an error.
 step "fetching $pkg $MAINLINE_VERSION from $archive $MAINLINE_SUITE"
-apt-get "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1 ||
-	skip "apt-get update of $MAINLINE_SUITE failed: $(tail -1 "$apt_dir/update.log")"
+apt-get "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1 || true
+if ! ls "$apt_dir"/lists/*_Packages* >/dev/null 2>&1; then
+	grep -qE 'does not have a Release file|404' "$apt_dir/update.log" &&
+		skip "the archive has no $MAINLINE_SUITE"
+	cat "$apt_dir/update.log" >&2
+	die "could not read $MAINLINE_SUITE from $archive (see above)"
+fi
+apt-cache "${apt_opts[@]}" madison "$pkg" | grep -qF "| $MAINLINE_VERSION |" ||
+	skip "$MAINLINE_SUITE has no $pkg $MAINLINE_VERSION"
 (cd "$apt_dir" && apt-get "${apt_opts[@]}" download "$pkg=$MAINLINE_VERSION") >"$apt_dir/download.log" 2>&1 ||
-	skip "$(grep -m1 '^E:' "$apt_dir/download.log" || tail -1 "$apt_dir/download.log")"
+	{ cat "$apt_dir/download.log" >&2; die "downloading $pkg $MAINLINE_VERSION failed (see above)"; }
 dpkg-deb -x "$apt_dir/${pkg}_"*.deb "$dir"
 [ -f "$tarball" ] || die "$pkg $MAINLINE_VERSION has no $tarball"
 rm -rf "$apt_dir"
 touch "$dir/.unpacked"
+# Only the pinned version is kept.
+for old in "$CACHE_DIR"/source/linux-source-*; do
+	[ "$old" = "$dir" ] || rm -rf "$old"
+done
 echo "$tarball"

@@ -32,11 +32,6 @@ static inline const char *errname(int err)
 	return name ? name : "?";
 }
 
-/*
- * A counter from /proc/vmstat, exact: the per-CPU deltas are folded in
- * first (writing vm.stat_refresh, root only), or a reading may lag by the
- * per-CPU batch. -1 if it cannot be read.
- */
 /* The running kernel's version as major * 100 + minor (612, 703), or -1. */
 static inline int kernel_version(void)
 {
@@ -48,6 +43,11 @@ static inline int kernel_version(void)
 	return major * 100 + minor;
 }
 
+/*
+ * A counter from /proc/vmstat, exact: the per-CPU deltas are folded in
+ * first (writing vm.stat_refresh, root only), or a reading may lag by the
+ * per-CPU batch. -1 if it cannot be read.
+ */
 static inline long vmstat(const char *name)
 {
 	char key[64];

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * rust_gup's C helpers: what Rust cannot call because it is a static
- * inline function or a macro in 6.12. Each helper wraps one of them and
- * is named after it; the one that does more says why in its comment. The
+ * inline function or a macro in 6.12 or 7.3. Each helper wraps one of them
+ * and is named after it; the few that do more say why in their comments. The
  * Rust declarations come from the project's bindgen pass, and each module
  * links the files of the topics it uses (see Kbuild).
  */

@@ -10,6 +10,7 @@
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/version.h>
 #include <linux/workqueue.h>
 
 #include "helpers.h"
@@ -101,18 +102,23 @@ bool rust_gup_fatal_signal_pending(struct task_struct *p)
 }
 
 /*
- * has_capability_noaudit(t, CAP_IPC_LOCK), which 7.3 no longer exports: the
- * capability in the task's credentials in the initial user namespace, as
- * the commoncap checks grant it (an LSM's own capable hook is not asked).
+ * has_capability_noaudit(t, CAP_IPC_LOCK). 7.3 no longer exports it (nor
+ * security_capable()): there the capability is read from the task's
+ * credentials in the initial user namespace, as the commoncap check grants
+ * it, and an LSM's own capable hook is not asked.
  */
 bool rust_gup_task_ipc_lock(struct task_struct *t)
 {
+#if LINUX_VERSION_CODE < KERNEL_VERSION(7, 0, 0)
+	return has_capability_noaudit(t, CAP_IPC_LOCK);
+#else
 	const struct cred *cred = get_task_cred(t);
 	bool ret = cred->user_ns == &init_user_ns &&
 		   cap_raised(cred->cap_effective, CAP_IPC_LOCK);
 
 	put_cred(cred);
 	return ret;
+#endif
 }
 
 /* An unbound workqueue named name (alloc_workqueue() is a macro in 7.3). */
