@@ -40,7 +40,6 @@ fragments=("${fragments[@]/#/$TOPDIR/scripts/kernel/}")
 # change to this script changes what is built.
 RECIPE="tinyconfig+kvm_guest.config+fragments; LLVM=-N, LIBCLANG_PATH; bzImage modules headers_install"
 
-tarball=$("$TOPDIR/scripts/kernel-source.sh" "$KERNEL")
 if [ "$KERNEL" = 6.12 ]; then
 	src_version=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 else
@@ -70,8 +69,15 @@ fi
 
 # Only the newest build of a kernel and flavour is kept: each tree is
 # 1.5 to 3 GiB. (6.12 trees named by flavour alone are from before 7.3.)
+# A mainline tree of a version no longer pinned goes too.
 old_names=("$CACHE_DIR/kernel/$name"-*)
-[ "$KERNEL" != 6.12 ] || old_names+=("$CACHE_DIR/kernel/$flavour"-*)
+if [ "$KERNEL" = 6.12 ]; then
+	old_names+=("$CACHE_DIR/kernel/$flavour"-*)
+else
+	for old in "$CACHE_DIR"/kernel/[0-9]*-"$flavour"-*; do
+		case ${old##*/} in 6.12-* | "$KERNEL"-*) ;; *) old_names+=("$old") ;; esac
+	done
+fi
 for old in "${old_names[@]}"; do
 	[ -e "$old" ] && [ "$old" != "$base" ] && { step "removing stale kernel cache $old"; rm -rf "$old"; }
 done
@@ -81,6 +87,9 @@ kmake() {
 }
 
 if [ ! -f "$tree/Makefile" ]; then
+	# Fetched only now: a cached kernel needs no source, and is used even
+	# after the archive has moved on from its version.
+	tarball=$("$TOPDIR/scripts/kernel-source.sh" "$KERNEL")
 	step "unpacking linux-source-$KERNEL ($src_version) into $base"
 	rm -rf "$base"
 	mkdir -p "$base"
