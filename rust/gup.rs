@@ -336,16 +336,16 @@ impl PageVec {
             addr = addr.wrapping_add(nr << PAGE_SHIFT);
         }
         // INVARIANT: the new entries are pages GUP just took.
+        #[cfg(rust_gup_kernel_6_12)]
         // SAFETY: each call wrote as many valid page pointers as it
         // returned (at most the `nr` it was given), contiguously after the
         // old end, within the capacity reserved above, as the caller
         // guarantees.
-        #[cfg(rust_gup_kernel_6_12)]
         unsafe {
             self.0.set_len(len)
         };
-        // SAFETY: as above (7.3's `KVec` has `inc_len` for `set_len`).
         #[cfg(not(rust_gup_kernel_6_12))]
+        // SAFETY: as above (7.3's `KVec` has `inc_len` for `set_len`).
         unsafe {
             self.0.inc_len(len - have)
         };

@@ -381,12 +381,13 @@ mod v7_3 {
 
         fn open(file: &File, misc: &upstream::MiscDeviceRegistration<Self>) -> Result<T::Ptr> {
             let misc: *const upstream::MiscDeviceRegistration<Self> = misc;
-            // SAFETY: by the type invariant `misc` is the `inner` field of a
-            // `MiscDeviceRegistration<T>`, which is registered, so valid
-            // during `open` (`misc_open` holds `misc_mtx`).
-            let registration =
-                unsafe { &*container_of!(misc.cast_mut(), MiscDeviceRegistration<T>, inner) };
-            T::open(file, registration, &Syscall::enter())
+            let ours = {
+                // SAFETY: by the type invariant `misc` is the `inner` field
+                // of a `MiscDeviceRegistration<T>`, which is registered, so
+                // valid during `open` (`misc_open` holds `misc_mtx`).
+                unsafe { &*container_of!(misc.cast_mut(), MiscDeviceRegistration<T>, inner) }
+            };
+            T::open(file, ours, &Syscall::enter())
         }
 
         fn release(device: T::Ptr, file: &File) {

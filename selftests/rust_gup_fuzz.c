@@ -64,7 +64,10 @@ static atomic_long calls, errors, remaps;
 #define MAX_ERRNO 134
 static atomic_long tried[NR_CMDS], succeeded[NR_CMDS];
 static atomic_long failed_with[NR_CMDS][MAX_ERRNO];
-/* Errnos of calls without an injected failure: what -r asks of the module. */
+/*
+ * Errnos of calls without an injected failure (and ENOMEM of any call):
+ * what -r asks of the module.
+ */
 static atomic_long returned[MAX_ERRNO];
 static atomic_uint recent_ids[16];	/* ids that PIN, MIRROR and DMA_MAP returned */
 static struct {				/* mirrors made lately; fields may mismatch */
@@ -601,7 +604,14 @@ static void one_call(struct rng *r, struct cover *c, int fail_nth)
 
 		atomic_fetch_add(&errors, 1);
 		atomic_fetch_add(&failed_with[nr][e], 1);
-		if (!injected)
+		/*
+		 * An injected failure makes ENOMEM of anything, so only
+		 * uninjected errnos count; but ENOMEM itself, the module's
+		 * answer to a failed allocation, counts either way: without
+		 * injection it takes an input that exhausts RLIMIT_MEMLOCK or
+		 * a limit, which a run may not draw.
+		 */
+		if (!injected || e == ENOMEM)
 			atomic_fetch_add(&returned[e], 1);
 		return;
 	}
@@ -757,7 +767,8 @@ static const int documented[] = {
 /*
  * Per command: calls, successes and each errno; then the commands that
  * never succeeded and the documented errnos no call returned without an
- * injected failure (fail-nth makes ENOMEM of anything). Returns whether
+ * injected failure (fail-nth makes ENOMEM of anything; ENOMEM itself may
+ * come from one). Returns whether
  * there were none of either.
  */
 static bool report_errnos(void)
