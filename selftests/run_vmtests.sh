@@ -15,10 +15,12 @@ TIMEOUT=${RUST_GUP_TEST_TIMEOUT:-300}
 
 usage() {
 	cat <<EOT
-usage: ${0##*/} [-t "CATEGORY..."] [-x "CATEGORY..."] [-l] [-h]
+usage: ${0##*/} [-t "CATEGORY..."] [-x "CATEGORY..."] [-n "COUNT..."] [-l] [-h]
 
   -t  run only these categories (space-separated); default: all
   -x  leave these categories out
+  -n  the page counts of the gup matrices (gup_test, compat32);
+      default: "1 512 123", as the kernel's run_vmtests.sh
   -l  list the tests of the selected categories and exit
   -h  this help
 
@@ -33,7 +35,7 @@ Categories:
             process (CAP_SYS_PTRACE), owner exit racing remote pins
   gup_test  the gup matrix on /dev/rust_gup, as run_vmtests.sh runs it:
             {THP, no THP, hugetlb} x {-u -U -a -b -L} x {-w -W}
-            x {shared, private} x {-n 1, 512, 123}
+            x {shared, private} x {-n 1, 512, 123} (-n changes the counts)
   compat    the same CLI against the kernel's C gup_test, one run per command
   compat32  32-bit processes (compat_ioctl; skipped on a kernel that cannot
             run them): the ABI of both builds, the gup_test commands with
@@ -196,7 +198,7 @@ gup_matrix() {
 		for cmd in -u -U -a -b -L; do
 			for write in -w -W; do
 				for share in -S ""; do
-					for n in 1 512 123; do
+					for n in $COUNTS; do
 						echo "$1 $2 -q $huge $cmd $write ${share:+$share }-n $n"
 					done
 				done
@@ -207,14 +209,25 @@ gup_matrix() {
 
 CATEGORIES=
 EXCLUDE=
+COUNTS="1 512 123"
 LIST=0
-while getopts "t:x:lh" opt; do
+while getopts "t:x:n:lh" opt; do
 	case $opt in
 	t) CATEGORIES=$OPTARG ;;
 	x) EXCLUDE=$OPTARG ;;
+	n) COUNTS=$OPTARG ;;
 	l) LIST=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
+	esac
+done
+[ -n "$COUNTS" ] || { echo "${0##*/}: -n needs at least one page count" >&2; exit 2; }
+for n in $COUNTS; do
+	case $n in
+	*[!0-9]* | 0*)
+		echo "${0##*/}: -n: not a page count: $n" >&2
+		exit 2
+		;;
 	esac
 done
 
