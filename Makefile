@@ -6,9 +6,10 @@
 #   make bench        rust_gup against the kernel's C gup_test, with a report
 #                     (BENCH_ARGS="--quick", "--icount", ...: see scripts/bench -h)
 #   make check        build everything, run the tests on the 6.12 and 7.3 test
-#                     kernels and the concurrency tests on the KCSAN kernel
-#   make check-full   the same, and the whole suite on the debug kernel too
-#                     (KASAN, kmemleak, lockdep, ...): what CI runs
+#                     kernels
+#   make check-full   the same, the whole suite on the debug kernel (KASAN,
+#                     kmemleak, lockdep, ...) and the concurrency tests on
+#                     the KCSAN kernel: what CI runs
 #   make vm           interactive shell in the test VM, rust_gup loaded
 #   make lint         rustfmt --check and clippy, warnings are errors
 #   make fmt          rustfmt the Rust sources
@@ -103,7 +104,7 @@ check:
 	@$(CURDIR)/scripts/check.sh
 
 check-full:
-	@CHECK_DEBUG=1 $(CURDIR)/scripts/check.sh
+	@CHECK_DEBUG=1 CHECK_KCSAN=1 $(CURDIR)/scripts/check.sh
 
 bench:
 	@$(CURDIR)/scripts/bench $(BENCH_ARGS)

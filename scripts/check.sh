@@ -5,23 +5,26 @@
 # lint and build rust_gup and its selftests, boot the test kernels and run
 # the harness in them.
 #
-# make check boots five times: the suite on the 6.12 test kernel, and its
+# make check boots four times: the suite on the 6.12 test kernel, and its
 # migration tests on the test kernel with ZONE_MOVABLE and CMA; the same
-# two on the mainline (7.3) test kernel; then the concurrency tests and the
-# fuzzer's coverage on the 6.12 KCSAN kernel (scripts/kernel/kcsan.config),
-# where a data race in the module fails a test. When the pinned mainline
-# source can no longer be fetched, its boots are skipped with a loud
-# message and counted as one skipped test (scripts/kernel-source.sh). make check-full (CHECK_DEBUG=1) adds two boots of the debug kernel
-# (KASAN, kmemleak, lockdep, DEBUG_VM, UBSAN, DEBUG_OBJECTS, fault
-# injection, ...; scripts/kernel/debug.config), the suite and the
-# migration tests, where any report fails a test.
+# two on the mainline (7.3) test kernel. When the pinned mainline source
+# can no longer be fetched, its boots are skipped with a loud message and
+# counted as one skipped test (scripts/kernel-source.sh). make check-full
+# (CHECK_DEBUG=1 CHECK_KCSAN=1) adds two boots of the debug kernel (KASAN,
+# kmemleak, lockdep, DEBUG_VM, UBSAN, DEBUG_OBJECTS, fault injection, ...;
+# scripts/kernel/debug.config), the suite and the migration tests, where
+# any report fails a test, and one of the 6.12 KCSAN kernel
+# (scripts/kernel/kcsan.config): the concurrency tests and the fuzzer's
+# coverage, where a data race in the module fails a test. The split keeps
+# make check on a fresh machine, three kernel builds, under an hour.
 #
 # Environment:
 #   VMTESTS_ARGS    arguments for run_vmtests.sh, e.g. -t "device": one
 #                   boot of the test kernel with just that
 #   CHECK_DEBUG     1: the debug kernel's boots too (default 0; make
 #                   check-full sets it)
-#   CHECK_KCSAN     0: leave out the KCSAN kernel's boot (default 1)
+#   CHECK_KCSAN     1: the KCSAN kernel's boot too (default 0; make
+#                   check-full sets it)
 #   CHECK_MAINLINE  0: leave out the mainline kernel's boots (default 1)
 #   CHECK_TIMEOUT   seconds a guest may run (default 3000)
 #   KDIR            test against this kernel tree instead of the project's
@@ -65,7 +68,7 @@ if [ -z "${KDIR:-}" ] && [ -z "${VMTESTS_ARGS:-}" ]; then
 	if [ "${CHECK_DEBUG:-0}" = 1 ]; then
 		flavour_kdir[debug]=$("$TOPDIR/scripts/kernel.sh" debug)
 	fi
-	if [ "${CHECK_KCSAN:-1}" = 1 ]; then
+	if [ "${CHECK_KCSAN:-0}" = 1 ]; then
 		flavour_kdir[kcsan]=$("$TOPDIR/scripts/kernel.sh" kcsan)
 	fi
 fi
