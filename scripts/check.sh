@@ -16,7 +16,7 @@
 # any report fails a test, and one of the 6.12 KCSAN kernel
 # (scripts/kernel/kcsan.config): the concurrency tests and the fuzzer's
 # coverage, where a data race in the module fails a test. The split keeps
-# make check on a fresh machine, three kernel builds, under an hour.
+# make check on a fresh machine (two kernel builds) under an hour.
 #
 # Environment:
 #   VMTESTS_ARGS    arguments for run_vmtests.sh, e.g. -t "device": one
