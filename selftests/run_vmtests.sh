@@ -221,7 +221,7 @@ while getopts "t:x:n:lh" opt; do
 	*) usage >&2; exit 2 ;;
 	esac
 done
-[ -n "$COUNTS" ] || { echo "${0##*/}: -n needs at least one page count" >&2; exit 2; }
+counts=0
 for n in $COUNTS; do
 	case $n in
 	*[!0-9]* | 0*)
@@ -229,7 +229,9 @@ for n in $COUNTS; do
 		exit 2
 		;;
 	esac
+	counts=$((counts + 1))
 done
+[ $counts -gt 0 ] || { echo "${0##*/}: -n needs at least one page count" >&2; exit 2; }
 
 selected_tests() {
 	all_tests | while read -r category cmd; do
