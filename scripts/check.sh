@@ -113,6 +113,11 @@ boot() {
 	[ $status != 124 ] || why=" (it did not finish; the last test started: $(
 		sed -n 's/^# selftests: rust_gup: //p' "$part" | tail -1))"
 	failed_boots+=("check: the $name boot ended with status $status$why")
+	# With its failed tests (the console watch's verdicts are above).
+	local line
+	while IFS= read -r line; do
+		failed_boots+=("check:   $line")
+	done < <(tr -d '\r' <"$part" | grep -E '^not ok [0-9]+ ' | head -8)
 }
 if [ -n "${VMTESTS_ARGS:-}" ]; then
 	step "test: booting the test kernel ($(elapsed))"
@@ -158,7 +163,10 @@ if [ -n "${flavour_kdir[debug]:-}" ]; then
 	# times: there the debug kernel checks the same code paths, and the
 	# three counts took 24 of its 37 minutes (the test kernel runs them all).
 	step "test: booting the debug kernel (KASAN, kmemleak, lockdep, ...; about 25 minutes) ($(elapsed))"
-	boot debug --from "$src" --flavour debug -- run_vmtests.sh -x migration -n 123
+	# Its tests get twice the time (the fuzzer took 100 to 165 s here, and
+	# CI runs 1.3 to 1.5 times slower).
+	boot debug --from "$src" --flavour debug -- \
+		env RUST_GUP_TEST_TIMEOUT=600 run_vmtests.sh -x migration -n 123
 	step "test: the debug kernel with movablecore=768M cma=64M for the migration tests ($(elapsed))"
 	boot debug-zones --from "$src" --flavour debug --append movablecore=768M --append cma=64M \
 		-- run_vmtests.sh -t migration

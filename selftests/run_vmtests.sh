@@ -77,7 +77,8 @@ the first frame of either racing access is in the project's modules (a
 race of unknown origin: any frame of its one stack); a report whose
 accesses are both in the core kernel is shown and counted, not failed.
 
-Each test may run for RUST_GUP_TEST_TIMEOUT seconds (default 300).
+Each test may run for RUST_GUP_TEST_TIMEOUT seconds (default 300); the
+fuzz category's time limit is 4/5 of it.
 EOT
 }
 
@@ -109,7 +110,9 @@ all_tests() {
 	echo "p2p rust_gup_p2p -f unbind_race"
 	echo "mirror rust_gup_mirror -T $MIRROR_MIGRATION_TEST"
 	echo "migration rust_gup_mirror -t $MIRROR_MIGRATION_TEST"
-	echo "fuzz rust_gup_fuzz -s 1 -n 100000 -T 240"
+	# Its time limit (a call that hangs or crawls fails it) is 4/5 of the
+	# test's, so that it reports before the harness kills it.
+	echo "fuzz rust_gup_fuzz -s 1 -n 100000 -T $((TIMEOUT * 4 / 5))"
 	echo "compat32 rust_gup_abi32"
 	echo "compat32 rust_gup_compat32"
 	echo "compat32 rust_gup_pin32"
@@ -232,6 +235,12 @@ for n in $COUNTS; do
 	counts=$((counts + 1))
 done
 [ $counts -gt 0 ] || { echo "${0##*/}: -n needs at least one page count" >&2; exit 2; }
+case $TIMEOUT in
+'' | *[!0-9]* | 0*)
+	echo "${0##*/}: RUST_GUP_TEST_TIMEOUT: not a number of seconds: $TIMEOUT" >&2
+	exit 2
+	;;
+esac
 
 selected_tests() {
 	all_tests | while read -r category cmd; do
