@@ -125,8 +125,16 @@ impl RustGupFile {
             uapi::PIN_LONGTERM_TEST_STOP => return gup_test::longterm_test_stop(&self.sets),
             uapi::PIN_LONGTERM_TEST_READ => return gup_test::longterm_test_read(&self.sets, arg),
             uapi::RUST_GUP_IOC_BENCH => return gup_test::bench_ioctl(&self.owner, arg, cx),
-            uapi::RUST_GUP_IOC_PIN => {
-                return pin::pin(&self.sets, &self.owner, &self.dma, &self.workers, arg, cx)
+            uapi::RUST_GUP_IOC_PIN | uapi::RUST_GUP_IOC_PIN_V8 => {
+                return pin::pin(
+                    &self.sets,
+                    &self.owner,
+                    &self.dma,
+                    &self.workers,
+                    arg,
+                    len,
+                    cx,
+                )
             }
             uapi::RUST_GUP_IOC_UNPIN => return pin::unpin(&self.sets, arg),
             uapi::RUST_GUP_IOC_QUERY | uapi::RUST_GUP_IOC_QUERY_V6 => {
@@ -139,8 +147,8 @@ impl RustGupFile {
             uapi::RUST_GUP_IOC_MIRROR_ACCESS => return mirror::access(&self.mirrors, arg),
             uapi::RUST_GUP_IOC_MIRROR_DROP => return mirror::drop_mirror(&self.mirrors, arg),
             uapi::RUST_GUP_IOC_MIRROR_DMA => return mirror::read_dma(&self.mirrors, arg),
-            uapi::RUST_GUP_IOC_DMA_MAP => {
-                return dma::dma_map(&self.sets, &self.owner, &self.dma, arg, cx)
+            uapi::RUST_GUP_IOC_DMA_MAP | uapi::RUST_GUP_IOC_DMA_MAP_V8 => {
+                return dma::dma_map(&self.sets, &self.owner, &self.dma, arg, len, cx)
             }
             uapi::RUST_GUP_IOC_DMA_SEGMENTS => return dma::dma_segments(&self.sets, arg),
             uapi::RUST_GUP_IOC_VERSION => {
@@ -153,7 +161,8 @@ impl RustGupFile {
                     | uapi::RUST_GUP_FEATURE_PID
                     | uapi::RUST_GUP_FEATURE_ACCESS
                     | uapi::RUST_GUP_FEATURE_REVOKE
-                    | uapi::RUST_GUP_FEATURE_MIRROR_DMA;
+                    | uapi::RUST_GUP_FEATURE_MIRROR_DMA
+                    | uapi::RUST_GUP_FEATURE_MEMFD;
                 let version = uapi::rust_gup_version {
                     abi_version: ABI_VERSION,
                     features: features.into(),

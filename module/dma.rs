@@ -22,36 +22,80 @@ use crate::kernel_ext::{
     uaccess::user_slice,
     uapi,
 };
+use crate::memfd::MemfdRequest;
 use crate::set::{self, FileSets, HeldSet, Set};
 use crate::take::{take_pinned, take_revocable, with_pinned, DmaPins, OpCommand, Request, Target};
 
 /// `RUST_GUP_IOC_DMA_MAP`: pin a range and map it for a PCI function.
-/// P2PDMA pins are registered for revocation first, then mapped.
+/// P2PDMA pins are registered for revocation first, then mapped. The caller
+/// has `len` bytes of the structure: fewer with ABI version 8's command
+/// number, which has no `fd` and so no `RUST_GUP_OP_PIN_MEMFD`.
 pub(crate) fn dma_map(
     sets: &Mutex<FileSets>,
     owner: &MmOwner,
     dma: &Arc<DmaRegistry>,
     arg: usize,
+    len: usize,
     cx: &Syscall,
 ) -> Result<isize> {
-    let (mut reader, mut writer) =
-        user_slice(arg, size_of::<uapi::rust_gup_dma_map>()).reader_writer();
-    let mut args: uapi::rust_gup_dma_map = reader.read()?;
-    if args.id != 0 || args.nr_segments != 0 || args.bus_segments != 0 {
+    let (mut reader, mut writer) = user_slice(arg, len).reader_writer();
+    let mut args: uapi::rust_gup_dma_map = uapi::read_prefix(&mut reader)?;
+    if args.id != 0 || args.nr_segments != 0 || args.bus_segments != 0 || args.reserved != 0 {
         return Err(EINVAL);
     }
+    let set = if args.op == uapi::RUST_GUP_OP_PIN_MEMFD {
+        if len < size_of::<uapi::rust_gup_dma_map>() {
+            return Err(EINVAL);
+        }
+        let request = MemfdRequest::new(args.fd, args.addr, args.size, args.flags)?;
+        let client = client_of(&args, cx)?;
+        sets.lock().check_room()?;
+        let (pins, charge) = request.pin(cx)?;
+        // On failure the pins are released, then the charge.
+        Set::accounted(DmaMapped::new(pins, &client, dma)?, charge)?
+    } else {
+        if args.fd != 0 {
+            return Err(EINVAL);
+        }
+        gup_dma_set(sets, owner, dma, &args, cx)?
+    };
+    let (pages, segments, bus) = mapping_summary(&*set)?;
+    args.size = (pages * PAGE_SIZE) as u64;
+    args.nr_segments = u32::try_from(segments)?;
+    args.bus_segments = u32::try_from(bus)?;
+    set::publish(sets, set, |id| {
+        args.id = id;
+        uapi::write_prefix(&mut writer, &args)
+    })?;
+    Ok(0)
+}
+
+/// The client of a DMA_MAP: `EPERM` without `CAP_SYS_RAWIO`, `ENODEV`
+/// when no such function exists.
+fn client_of(args: &uapi::rust_gup_dma_map, cx: &Syscall) -> Result<PciFunction> {
+    if !may_map_for_dma(cx) {
+        return Err(EPERM);
+    }
+    PciFunction::get(pci_address(args.client))
+}
+
+/// A DMA_MAP of pages GUP takes, per `args`, as a set.
+fn gup_dma_set(
+    sets: &Mutex<FileSets>,
+    owner: &MmOwner,
+    dma: &Arc<DmaRegistry>,
+    args: &uapi::rust_gup_dma_map,
+    cx: &Syscall,
+) -> Result<Arc<dyn HeldSet>> {
     let request = Request::from_op(args.op, args.flags, OpCommand::DmaMap)?;
     // DMA needs pins: pages taken with FOLL_GET must not be its target.
     let pins = request.dma_pins().ok_or(EINVAL)?;
     let target = Target::new(cx, request.method, owner)?;
     let range = target.range(cx, args.addr, args.size)?;
-    if !may_map_for_dma(cx) {
-        return Err(EPERM);
-    }
-    let client = PciFunction::get(pci_address(args.client))?;
+    let client = client_of(args, cx)?;
     sets.lock().check_room()?;
     let charge = target.charge_for(&request, range.nr_pages())?;
-    let set: Arc<dyn HeldSet> = match pins {
+    Ok(match pins {
         DmaPins::Plain(pin) => {
             let pinned = take_pinned(&request, pin, &target, range, request.account)?;
             // On failure the pins are released, then the charge.
@@ -66,16 +110,7 @@ pub(crate) fn dma_map(
             Some(&client),
             charge,
         )?)?,
-    };
-    let (pages, segments, bus) = mapping_summary(&*set)?;
-    args.size = (pages * PAGE_SIZE) as u64;
-    args.nr_segments = u32::try_from(segments)?;
-    args.bus_segments = u32::try_from(bus)?;
-    set::publish(sets, set, |id| {
-        args.id = id;
-        writer.write(&args)
-    })?;
-    Ok(0)
+    })
 }
 
 /// Segments DMA_SEGMENTS copies under a set's lock before it writes them

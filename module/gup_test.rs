@@ -16,12 +16,14 @@ use kernel::{c_str, page::PAGE_SIZE, prelude::*, sync::Mutex};
 
 use crate::kernel_ext::{
     gup::{Access, GupOptions, MaybeP2pdma, PageSet, PinnedPages, TakePages, UserPageRange},
+    memfd,
     mm::MmOwner,
     task::Syscall,
     time::Instant,
     uaccess::user_slice,
     uapi,
 };
+use crate::memfd::MemfdRequest;
 use crate::set::{FileSets, Set};
 use crate::take::{
     take_into, take_range, with_held, Held, HolderKind, Method, OpCommand, Path, Request, Target,
@@ -153,9 +155,45 @@ pub(crate) fn bench_ioctl(owner: &MmOwner, arg: usize, cx: &Syscall) -> Result<i
     let (mut reader, mut writer) =
         user_slice(arg, size_of::<uapi::rust_gup_bench>()).reader_writer();
     let mut bench: uapi::rust_gup_bench = reader.read()?;
-    if bench.reserved != 0 {
+    let m = if bench.op == uapi::RUST_GUP_OP_PIN_MEMFD {
+        measure_memfd(&bench, cx)?
+    } else {
+        if bench.fd != 0 {
+            return Err(EINVAL);
+        }
+        measure_gup(&bench, owner, cx)?
+    };
+    bench.size = (m.pages * PAGE_SIZE) as u64;
+    bench.get_ns = m.get_ns;
+    bench.put_ns = m.put_ns;
+    bench.calls = m.calls;
+    writer.write(&bench)?;
+    Ok(0)
+}
+
+/// A timed pin of a memfd's range (`MemfdPins`, [`memfd::PAGES_PER_CALL`]
+/// pages per `memfd_pin_folios()` call) and its release.
+fn measure_memfd(bench: &uapi::rust_gup_bench, cx: &Syscall) -> Result<Measured> {
+    let request = MemfdRequest::new(bench.fd, bench.addr, bench.size, bench.flags)?;
+    if request.account() {
         return Err(EINVAL);
     }
+    let start = Instant::now();
+    let (pins, _) = request.pin(cx)?;
+    let get_ns = start.elapsed_ns();
+    let pages = pins.len();
+    let start = Instant::now();
+    drop(pins);
+    Ok(Measured {
+        pages,
+        calls: pages.div_ceil(memfd::PAGES_PER_CALL) as u64,
+        get_ns,
+        put_ns: start.elapsed_ns(),
+    })
+}
+
+/// A timed take of `bench`'s range with a GUP entry point, and its release.
+fn measure_gup(bench: &uapi::rust_gup_bench, owner: &MmOwner, cx: &Syscall) -> Result<Measured> {
     let request = Request::from_op(bench.op, bench.flags, OpCommand::Bench)?;
     // A registration is held by the file: there is nothing to charge for
     // a take that is released before the ioctl returns.
@@ -168,14 +206,7 @@ pub(crate) fn bench_ioctl(owner: &MmOwner, arg: usize, cx: &Syscall) -> Result<i
         0 => range.nr_pages(),
         n => n as usize,
     };
-    let m = measure(&request, &target, range, per_call, |_| {})?;
-
-    bench.size = (m.pages * PAGE_SIZE) as u64;
-    bench.get_ns = m.get_ns;
-    bench.put_ns = m.put_ns;
-    bench.calls = m.calls;
-    writer.write(&bench)?;
-    Ok(0)
+    measure(&request, &target, range, per_call, |_| {})
 }
 
 /// `PIN_LONGTERM_TEST_START`: pin a whole range long-term, or nothing. The

@@ -18,32 +18,50 @@ use crate::kernel_ext::{
     dma::DmaRegistry, gup::eopnotsupp, mm::MmOwner, page::PageInfo, task::Syscall,
     uaccess::user_slice, uapi, worker::Workers,
 };
+use crate::memfd::memfd_set;
 use crate::set::{self, FileSets};
 use crate::take::{take_for_set_in, OpCommand, Request, Target};
 
 /// `RUST_GUP_IOC_PIN`: take a range and hold it until `UNPIN` or release.
 /// A prefix is fine (the size says how much) except for a registration
 /// (`RUST_GUP_F_ACCOUNT`), which is all or nothing; nothing is an error.
-/// P2PDMA sets are registered with `dma`, for revocation.
+/// P2PDMA sets are registered with `dma`, for revocation. The caller has
+/// `len` bytes of the structure: fewer with ABI version 8's command number,
+/// which has no `fd` and so no `RUST_GUP_OP_PIN_MEMFD`.
 pub(crate) fn pin(
     sets: &Mutex<FileSets>,
     owner: &MmOwner,
     dma: &Arc<DmaRegistry>,
     workers: &Workers,
     arg: usize,
+    len: usize,
     cx: &Syscall,
 ) -> Result<isize> {
-    let (mut reader, mut writer) = user_slice(arg, size_of::<uapi::rust_gup_pin>()).reader_writer();
-    let mut pin: uapi::rust_gup_pin = reader.read()?;
-    let request = Request::from_op(pin.op, pin.flags, OpCommand::Pin)?;
-    let target = Target::of_request(cx, &request, owner, pin.pid)?;
-    let range = target.range(cx, pin.addr, pin.size)?;
-    sets.lock().check_room()?;
-    let set = set::held_set(take_for_set_in(&request, target, range, dma, workers)?)?;
+    let (mut reader, mut writer) = user_slice(arg, len).reader_writer();
+    let mut pin: uapi::rust_gup_pin = uapi::read_prefix(&mut reader)?;
+    if pin.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let set = if pin.op == uapi::RUST_GUP_OP_PIN_MEMFD {
+        if len < size_of::<uapi::rust_gup_pin>() {
+            return Err(EINVAL);
+        }
+        sets.lock().check_room()?;
+        memfd_set(&pin, cx)?
+    } else {
+        if pin.fd != 0 {
+            return Err(EINVAL);
+        }
+        let request = Request::from_op(pin.op, pin.flags, OpCommand::Pin)?;
+        let target = Target::of_request(cx, &request, owner, pin.pid)?;
+        let range = target.range(cx, pin.addr, pin.size)?;
+        sets.lock().check_room()?;
+        set::held_set(take_for_set_in(&request, target, range, dma, workers)?)?
+    };
     pin.size = (set.pages().len() * PAGE_SIZE) as u64;
     set::publish(sets, set, |id| {
         pin.id = id;
-        writer.write(&pin)
+        uapi::write_prefix(&mut writer, &pin)
     })?;
     Ok(0)
 }

@@ -21,6 +21,7 @@ mod device;
 mod dma;
 mod gup_test;
 mod ids;
+mod memfd;
 mod mirror;
 mod pin;
 mod set;

@@ -15,8 +15,9 @@ use kernel::{
 
 use crate::ids::{self, IdTable};
 use crate::kernel_ext::{
-    dma::{DmaMapped, DmaSegment, Revocable, RevocableGuard},
+    dma::{DmaMapped, DmaSegment, MapPins, Revocable, RevocableGuard},
     gup::{CpuPages, GotPages, LongTerm, NoPages, PageSet, PinKind, PinnedPages},
+    memfd::MemfdPins,
     mm::PinnedVmCharge,
     uapi,
 };
@@ -109,7 +110,17 @@ impl Holding for GotPages {
     }
 }
 
-impl<K: PinKind + 'static> Holding for DmaMapped<K> {
+impl Holding for MemfdPins {
+    fn pages(&self) -> &dyn PageSet {
+        self
+    }
+
+    fn cpu(&self) -> Option<&dyn CpuPages> {
+        Some(self)
+    }
+}
+
+impl<P: MapPins> Holding for DmaMapped<P> {
     fn pages(&self) -> &dyn PageSet {
         self.pins()
     }

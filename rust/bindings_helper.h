@@ -9,6 +9,7 @@
  * ioctl number is also given as a constant; the build strips the
  * RUST_CONST_HELPER_ prefix, as the kernel's own bindings do.
  */
+#include <linux/fs.h>
 #include <linux/hmm.h>
 #include <linux/miscdevice.h>
 #include <linux/mmu_notifier.h>
@@ -19,6 +20,9 @@
 #include "../include/uapi/linux/rust_gup_mr.h"
 #include "../include/uapi/linux/rust_gup_sample.h"
 #include "helpers/helpers.h"
+
+/* A __bitwise fmode_t, which bindgen leaves out. */
+const unsigned int RUST_CONST_HELPER_FMODE_WRITE = (__force unsigned int)FMODE_WRITE;
 
 const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_VERSION = RUST_GUP_IOC_VERSION;
 const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_STATS = RUST_GUP_IOC_STATS;

@@ -155,17 +155,18 @@ impl SegmentLimits {
     /// The caller holds every page of `pages`.
     unsafe fn for_each_segment(
         &self,
-        pages: &[*mut bindings::page],
+        mut pages: impl Iterator<Item = *mut bindings::page>,
         mut f: impl FnMut(*mut bindings::page, usize) -> Result,
     ) -> Result {
-        let Some((&first, rest)) = pages.split_first() else {
+        let Some(first) = pages.next() else {
             return Ok(());
         };
+        let rest = pages;
         // SAFETY: the pages are held, by the function's safety requirement.
         let pfn = |page| unsafe { bindings::rust_gup_page_to_pfn(page) as u64 };
         let (mut head, mut prev, mut len) = (first, first, PAGE_SIZE);
         let mut start = pfn(first) << PAGE_SHIFT;
-        for &page in rest {
+        for page in rest {
             let end = start + (len + PAGE_SIZE - 1) as u64;
             // SAFETY: as above.
             let same = unsafe { bindings::rust_gup_zone_device_pages_have_same_pgmap(prev, page) };
@@ -206,12 +207,15 @@ impl SgTable {
     ///
     /// The caller holds every page of `pages` for as long as the table
     /// lives.
-    unsafe fn new(client: &PciFunction, pages: &[*mut bindings::page]) -> Result<Self> {
+    unsafe fn new(
+        client: &PciFunction,
+        pages: impl Iterator<Item = *mut bindings::page> + Clone,
+    ) -> Result<Self> {
         let limits = SegmentLimits::of(client)?;
         let mut nents: u32 = 0;
         // SAFETY: the pages are held, by the function's safety requirement.
         unsafe {
-            limits.for_each_segment(pages, |_, _| {
+            limits.for_each_segment(pages.clone(), |_, _| {
                 nents += 1;
                 Ok(())
             })?
@@ -762,17 +766,44 @@ impl Drop for Registered {
     }
 }
 
+/// Pins that a [`DmaMapped`] can hold: GUP's ([`PinnedPages`]) or a
+/// memfd's.
+///
+/// # Safety
+///
+/// [`Self::page_iter`] yields pages that the value holds pinned for as
+/// long as it lives, the same ones, in the same order, each time.
+pub(crate) unsafe trait MapPins: PageSet + Send + Sync + 'static {
+    /// Whether the pins were taken for a device to write the pages.
+    fn writable(&self) -> bool;
+
+    /// The pages, in order.
+    fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_;
+}
+
+// SAFETY: the page array holds the pinned pages (`PageVec`'s invariant)
+// until the holder drops.
+unsafe impl<K: PinKind + 'static> MapPins for PinnedPages<K> {
+    fn writable(&self) -> bool {
+        self.access() != Access::Read
+    }
+
+    fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_ {
+        self.page_ptrs().iter().copied()
+    }
+}
+
 /// Pins DMA-mapped for a PCI function. On drop the mapping is undone, its
 /// table freed and the reference on the client put (unless the unbind of
 /// the client's driver did all that already), and then the pages are
 /// unpinned: fields drop in order.
-pub(crate) struct DmaMapped<K: PinKind> {
+pub(crate) struct DmaMapped<P: MapPins> {
     registered: Registered,
     segments: KVVec<DmaSegment>,
-    pins: PinnedPages<K>,
+    pins: P,
 }
 
-impl<K: PinKind> DmaMapped<K> {
+impl<P: MapPins> DmaMapped<P> {
     /// Maps `pins` for DMA by `client`, through `registry`. On failure the
     /// pins are released: `ENODEV` when no driver is bound to `client`
     /// (nobody would program it with the addresses, and unbinding must not
@@ -786,31 +817,22 @@ impl<K: PinKind> DmaMapped<K> {
     /// The client's device lock is held throughout, so its driver cannot
     /// be unbound in between: the mapping is in the registry before an
     /// unbind can look.
-    pub(crate) fn new(
-        pins: PinnedPages<K>,
-        client: &PciFunction,
-        registry: &Arc<DmaRegistry>,
-    ) -> Result<Self> {
+    pub(crate) fn new(pins: P, client: &PciFunction, registry: &Arc<DmaRegistry>) -> Result<Self> {
         Self::map_locked(pins, &DeviceGuard::lock(client)?, registry)
     }
 
     /// The same, with the client's device lock held by `guard`.
-    fn map_locked(
-        pins: PinnedPages<K>,
-        guard: &DeviceGuard<'_>,
-        registry: &Arc<DmaRegistry>,
-    ) -> Result<Self> {
+    fn map_locked(pins: P, guard: &DeviceGuard<'_>, registry: &Arc<DmaRegistry>) -> Result<Self> {
         let client = guard.client;
-        let pages = pins.page_ptrs();
-        let writable = pins.access() != Access::Read;
+        let writable = pins.writable();
         if !guard.driver_bound() {
             return Err(ENODEV);
         }
-        check_reachable(client, pages)?;
-        // SAFETY: `pins` holds the pages; the table goes before them (it is
-        // dropped on the error paths below, or by `registered`, a field
-        // before `pins`).
-        let table = unsafe { SgTable::new(client, pages)? };
+        check_reachable(client, pins.page_iter())?;
+        // SAFETY: `pins` holds the pages (`MapPins`); the table goes before
+        // them (it is dropped on the error paths below, or by
+        // `registered`, a field before `pins`).
+        let table = unsafe { SgTable::new(client, pins.page_iter())? };
 
         // Allocated before the registry's lock is taken.
         let live_node = RBTreeNodeReservation::new(GFP_KERNEL)?;
@@ -845,7 +867,7 @@ impl<K: PinKind> DmaMapped<K> {
     }
 
     /// The pins behind the mapping.
-    pub(crate) fn pins(&self) -> &PinnedPages<K> {
+    pub(crate) fn pins(&self) -> &P {
         &self.pins
     }
 }
@@ -853,9 +875,12 @@ impl<K: PinKind> DmaMapped<K> {
 /// `EREMOTEIO` unless `client` can reach the provider of every P2PDMA page
 /// of `pages`, which the caller holds. Pages of one pagemap have one
 /// provider, so each run of them is checked once.
-fn check_reachable(client: &PciFunction, pages: &[*mut bindings::page]) -> Result {
+fn check_reachable(
+    client: &PciFunction,
+    pages: impl Iterator<Item = *mut bindings::page>,
+) -> Result {
     let mut reachable: Option<P2pdmaPage<'_>> = None;
-    for &page in pages {
+    for page in pages {
         let Some(page) = NonNull::new(page) else {
             continue;
         };
@@ -909,7 +934,7 @@ fn providers_of(pages: &[*mut bindings::page], p2pdma_only: bool) -> Result<KVVe
 /// same DMA-mapped for a device.
 pub(crate) enum P2pHolding {
     Pinned(PinnedPages<MaybeP2pdma>),
-    Mapped(DmaMapped<MaybeP2pdma>),
+    Mapped(DmaMapped<PinnedPages<MaybeP2pdma>>),
 }
 
 impl P2pHolding {
@@ -922,7 +947,7 @@ impl P2pHolding {
     }
 
     /// The mapping, if the pins are mapped.
-    pub(crate) fn mapped(&self) -> Option<&DmaMapped<MaybeP2pdma>> {
+    pub(crate) fn mapped(&self) -> Option<&DmaMapped<PinnedPages<MaybeP2pdma>>> {
         match self {
             P2pHolding::Pinned(_) => None,
             P2pHolding::Mapped(mapped) => Some(mapped),

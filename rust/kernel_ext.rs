@@ -66,6 +66,8 @@ impl<T: ?Sized + Unpin> LockData for T {}
 pub(crate) mod dma;
 #[cfg(rust_gup_hmm)]
 pub(crate) mod hmm;
+#[cfg(rust_gup_memfd)]
+pub(crate) mod memfd;
 
 /// `kernel::module!` with one author, which 6.12 takes as `author: "..."`
 /// and 7.3 as `authors: ["..."]`.

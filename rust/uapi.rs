@@ -58,6 +58,7 @@ pub(crate) use bindings::{
     RUST_GUP_COMPAT_GUP_TEST_SIZE, RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE, RUST_GUP_FEATURE_COMPAT,
     RUST_GUP_FEATURE_OWNER,
 };
+pub(crate) use bindings::{RUST_GUP_FEATURE_MEMFD, RUST_GUP_OP_PIN_MEMFD};
 pub(crate) use bindings::{RUST_GUP_FEATURE_REVOKE, RUST_GUP_QUERY_REVOKED};
 pub(crate) use bindings::{
     RUST_GUP_PAGE_ANON, RUST_GUP_PAGE_DIRTY, RUST_GUP_PAGE_DMA_PINNED, RUST_GUP_PAGE_HUGETLB,
@@ -116,9 +117,9 @@ to_user! {
         test_flags, which_pages, __bindgen_padding_0,
     }
     rust_gup_bench {
-        addr, size, op, flags, nr_pages_per_call, reserved, get_ns, put_ns, calls,
+        addr, size, op, flags, nr_pages_per_call, fd, get_ns, put_ns, calls,
     }
-    rust_gup_pin { addr, size, op, flags, id, pid }
+    rust_gup_pin { addr, size, op, flags, id, pid, fd, reserved }
     rust_gup_query { id, nr, first, pages, set_pages, flags, reserved }
     rust_gup_page_info { pfn, zone, order, flags, pincount, refcount, provider }
     rust_gup_mr_reg { addr, len, access, key }
@@ -126,7 +127,9 @@ to_user! {
     rust_gup_mirror_read { id, nr, first, entries, mirror_pages, invalidations }
     rust_gup_mirror_entry { pfn, flags, order }
     rust_gup_mirror_dma { addr, flags, reserved }
-    rust_gup_dma_map { addr, size, op, flags, client, id, nr_segments, bus_segments }
+    rust_gup_dma_map {
+        addr, size, op, flags, client, id, nr_segments, bus_segments, fd, reserved,
+    }
     rust_gup_dma_segments { id, nr, first, segments, nr_segments }
     rust_gup_dma_segment { addr, len, flags }
     // Never written back, but `read_prefix` views it as bytes.
@@ -153,6 +156,18 @@ const fn with_size(cmd: u32, size: u32) -> u32 {
 pub(crate) const RUST_GUP_IOC_STATS_V5: u32 = with_size(
     RUST_GUP_IOC_STATS,
     offset_of!(rust_gup_stats, charged_pages) as u32,
+);
+
+/// `RUST_GUP_IOC_PIN` as ABI version 8 numbered it: its structure ended at
+/// `pid`. Answered with that prefix.
+pub(crate) const RUST_GUP_IOC_PIN_V8: u32 =
+    with_size(RUST_GUP_IOC_PIN, offset_of!(rust_gup_pin, fd) as u32);
+
+/// `RUST_GUP_IOC_DMA_MAP` as ABI version 8 numbered it: its structure
+/// ended at `bus_segments`. Answered with that prefix.
+pub(crate) const RUST_GUP_IOC_DMA_MAP_V8: u32 = with_size(
+    RUST_GUP_IOC_DMA_MAP,
+    offset_of!(rust_gup_dma_map, fd) as u32,
 );
 
 /// `RUST_GUP_IOC_QUERY` as ABI version 6 numbered it: its structure ended

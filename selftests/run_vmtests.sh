@@ -44,9 +44,13 @@ Categories:
   longterm  FOLL_LONGTERM: registrations (pinned_vm, RLIMIT_MEMLOCK, release),
             fork/COW, the file-backed matrix
   migration FOLL_LONGTERM migrates out of ZONE_MOVABLE and CMA (pinned by
-            the caller, remotely by a child, by a kernel worker), and the
+            the caller, remotely by a child, by a kernel worker, a memfd
+            pin), and the
             migration invalidates HMM mirrors; needs a boot with movablecore=
             and cma= (make check does a second boot)
+  memfd     folio pins of a memfd (memfd_pin_folios): shmem, THP shmem,
+            hugetlbfs, one pin per folio, the same pages as GUP of a shared
+            mapping, seals, truncation, registrations, bad input
   p2p       FOLL_PCI_P2PDMA against the NVMe CMB published as p2pmem, and
             DMA mapping for the NVMe controllers next to O_DIRECT; the
             provider's unbind revoking held P2PDMA sets, racing PIN and
@@ -83,10 +87,11 @@ EOT
 }
 
 # The long-term pins of the migration boot: the caller's, a child's remote
-# one, a kernel worker's.
+# one, a kernel worker's, a memfd's.
 MIGRATION_TESTS="longterm_migrates_out_of_movable_and_cma
 remote_longterm_migrates_out_of_movable_and_cma
-worker_longterm_migrates_out_of_movable_and_cma"
+worker_longterm_migrates_out_of_movable_and_cma
+memfd_pin_migrates_out_of_movable_and_cma"
 MIRROR_MIGRATION_TEST=migration_invalidates
 
 # One line per test: its category, then its command line.
@@ -108,6 +113,7 @@ all_tests() {
 		echo "p2p rust_gup_p2p -r unbind.$held.revokes_what_it_holds"
 	done
 	echo "p2p rust_gup_p2p -f unbind_race"
+	echo "memfd rust_gup_memfd"
 	echo "mirror rust_gup_mirror -T $MIRROR_MIGRATION_TEST"
 	echo "migration rust_gup_mirror -t $MIRROR_MIGRATION_TEST"
 	# Its time limit (a call that hangs or crawls fails it) is 4/5 of the

@@ -53,7 +53,7 @@ static const struct abi_item ours[] = { ABI_LIST(ABI_ITEM) };
 	OFF(X, rust_gup_bench, calls)					\
 	X(sizeof(struct rust_gup_pin))					\
 	OFF(X, rust_gup_pin, size) OFF(X, rust_gup_pin, op) OFF(X, rust_gup_pin, id) \
-	OFF(X, rust_gup_pin, pid)					\
+	OFF(X, rust_gup_pin, pid) OFF(X, rust_gup_pin, fd)		\
 	X(sizeof(struct rust_gup_access))				\
 	OFF(X, rust_gup_access, offset) OFF(X, rust_gup_access, len)	\
 	OFF(X, rust_gup_access, buf)					\
@@ -79,7 +79,7 @@ static const struct abi_item ours[] = { ABI_LIST(ABI_ITEM) };
 	OFF(X, rust_gup_mirror_dma, flags)				\
 	X(sizeof(struct rust_gup_dma_map))				\
 	OFF(X, rust_gup_dma_map, op) OFF(X, rust_gup_dma_map, client)		\
-	OFF(X, rust_gup_dma_map, bus_segments)				\
+	OFF(X, rust_gup_dma_map, bus_segments) OFF(X, rust_gup_dma_map, fd)	\
 	X(sizeof(struct rust_gup_dma_segment))				\
 	OFF(X, rust_gup_dma_segment, len) OFF(X, rust_gup_dma_segment, flags)	\
 	X(sizeof(struct rust_gup_dma_segments))				\

@@ -606,8 +606,8 @@ TEST_F_TIMEOUT(faults, pin_more_than_memory, 120)
  * succeeds with no fault injected, with the fault knobs of rust_gup_util.h.
  */
 enum fault_call {
-	CALL_PIN, CALL_PIN_REMOTE, CALL_PIN_WORKER, CALL_PIN_PID, CALL_ACCESS, CALL_MIRROR,
-	CALL_MIRROR_DMA, CALL_BENCH, CALL_DMA_MAP, CALL_OPEN,
+	CALL_PIN, CALL_PIN_REMOTE, CALL_PIN_WORKER, CALL_PIN_PID, CALL_PIN_MEMFD, CALL_ACCESS,
+	CALL_MIRROR, CALL_MIRROR_DMA, CALL_BENCH, CALL_DMA_MAP, CALL_OPEN,
 };
 
 static const char *const call_names[] = {
@@ -615,6 +615,7 @@ static const char *const call_names[] = {
 	[CALL_PIN_REMOTE] = "RUST_GUP_IOC_PIN (remote registration)",
 	[CALL_PIN_WORKER] = "RUST_GUP_IOC_PIN (remote registration, kernel worker)",
 	[CALL_PIN_PID] = "RUST_GUP_IOC_PIN (pid-named registration)",
+	[CALL_PIN_MEMFD] = "RUST_GUP_IOC_PIN (memfd registration)",
 	[CALL_ACCESS] = "RUST_GUP_IOC_ACCESS",
 	[CALL_MIRROR] = "RUST_GUP_IOC_MIRROR",
 	[CALL_MIRROR_DMA] = "RUST_GUP_IOC_MIRROR (mapped for a device)",
@@ -659,7 +660,7 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 			char *buf = map_anon(size, 0);
 			long ret, left, pages = 0, got_pins = 0, pins;
 			struct rust_gup_stats s;
-			int err = 0, newfd = -1;
+			int err = 0, newfd = -1, memfd = -1;
 			__u32 id = 0, held = 0;
 
 			ASSERT_NE(NULL, buf);
@@ -670,6 +671,13 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 				ASSERT_EQ(0, hold(self->fd, buf, size, RUST_GUP_OP_PIN_FAST,
 						  RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &held, &pages));
 				pages = 0;
+			}
+
+			if (c == CALL_PIN_MEMFD) {
+				/* Pages the pin allocates: the memfd has none yet. */
+				memfd = memfd_create("rust_gup_faults", 0);
+				ASSERT_GE(memfd, 0);
+				ASSERT_EQ(0, ftruncate(memfd, size));
 			}
 
 			ASSERT_EQ(0, fail_nth_set(nth, n));
@@ -690,6 +698,15 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 				ret = hold_pid(self->fd, getpid(), buf, size, RUST_GUP_OP_PIN_REMOTE,
 					       REMOTE_REG, &id, &pages);
 				break;
+			case CALL_PIN_MEMFD: {
+				struct rust_gup_pin pin = {
+					.size = size, .op = RUST_GUP_OP_PIN_MEMFD, .flags = REMOTE_REG,
+					.fd = memfd,
+				};
+
+				ret = pin_set(self->fd, &pin, &id, &pages);
+				break;
+			}
 			case CALL_ACCESS:
 				ret = set_access(self->fd, held, 0, 0, buf + size - page_size,
 						 page_size);
@@ -740,6 +757,7 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 				case CALL_PIN_REMOTE:
 				case CALL_PIN_WORKER:
 				case CALL_PIN_PID:
+				case CALL_PIN_MEMFD:
 				case CALL_DMA_MAP:
 					got_pins = pins_outstanding() - self->pins;
 					EXPECT_EQ(pages, got_pins) TH_LOG("n %u", n);
@@ -764,6 +782,8 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 			}
 			if (held)
 				EXPECT_EQ(0, unhold(self->fd, held));
+			if (memfd >= 0)
+				close(memfd);
 			munmap(buf, size);
 			trace[n - 1] = err == ENOMEM ? 'M' : err == EFAULT ? 'F' : err ? 'E' :
 				       left ? '.' : pages && pages < FAULT_PAGES ? 'p' : 's';

@@ -59,6 +59,12 @@ static size_t buf_size;
 static char *bufs[NR_BUFS];	/* fixed addresses; the chaos thread remaps in place */
 static char *p2p_buf;		/* BUF_PAGES of p2pmem, if the VM has some; never remapped */
 static int fds[NR_FDS];
+/* Files for RUST_GUP_OP_PIN_MEMFD: shmem, hugetlbfs (if the VM has huge
+ * pages; else another shmem one), a read-only one of the first; the chaos
+ * thread truncates and regrows them. */
+#define NR_MEMFDS 3
+#define MEMFD_PAGES 1024
+static int memfds[NR_MEMFDS];
 static atomic_long calls, errors, remaps;
 #define NR_CMDS 0x50		/* command numbers counted; 0: anything else */
 #define MAX_ERRNO 134
@@ -151,6 +157,29 @@ static __u32 fuzz_pid(struct rng *r)
 	}
 }
 
+/*
+ * A file for RUST_GUP_OP_PIN_MEMFD: mostly one of the memfds, else a file
+ * that is not one (a rust_gup file), no file, or anything.
+ */
+static __s32 fuzz_fd(struct rng *r)
+{
+	switch (pick(r, 16)) {
+	case 0: return fds[pick(r, NR_FDS)];
+	case 1: return -1;
+	case 2: return (__s32)next(r);
+	default: return memfds[pick(r, NR_MEMFDS)];
+	}
+}
+
+/* A range of the memfds (which may have shrunk): offset and size. */
+static void fuzz_memfd_range(struct rng *r, __u64 *offset, __u64 *size)
+{
+	__u64 first = pick(r, MEMFD_PAGES);
+
+	*offset = first * page;
+	*size = (1 + pick(r, MEMFD_PAGES - first)) * page;
+}
+
 /* A client PCI function: the test VM's NVMe controllers (00:04.0,
  * 00:05.0), other functions of its root bus, or anything. */
 static __u32 fuzz_client(struct rng *r)
@@ -224,16 +253,26 @@ static void make_args(struct rng *r, unsigned long cmd, union args *a)
 		break;
 	case 0x42:
 		a->bench = (struct rust_gup_bench) {
-			.addr = fuzz_addr(r), .size = fuzz_size(r), .op = pick(r, 10),
+			.addr = fuzz_addr(r), .size = fuzz_size(r), .op = pick(r, RUST_GUP_OP_PIN_MEMFD + 2),
 			.flags = fuzz_flags(r, RUST_GUP_F_ALL), .nr_pages_per_call = pick(r, 600),
-			.reserved = pick(r, 16) == 0,
 		};
+		if (a->bench.op == RUST_GUP_OP_PIN_MEMFD || pick(r, 16) == 0)
+			a->bench.fd = fuzz_fd(r);
+		if (a->bench.op == RUST_GUP_OP_PIN_MEMFD && pick(r, 4))
+			fuzz_memfd_range(r, &a->bench.addr, &a->bench.size);
 		break;
 	case 0x43:
 		a->pin = (struct rust_gup_pin) {
-			.addr = fuzz_addr(r), .size = fuzz_size(r), .op = pick(r, 10),
+			.addr = fuzz_addr(r), .size = fuzz_size(r), .op = pick(r, RUST_GUP_OP_PIN_MEMFD + 2),
 			.flags = fuzz_flags(r, RUST_GUP_F_ALL), .pid = fuzz_pid(r),
+			.reserved = pick(r, 64) == 0,
 		};
+		if (a->pin.op == RUST_GUP_OP_PIN_MEMFD || pick(r, 32) == 0)
+			a->pin.fd = fuzz_fd(r);
+		if (a->pin.op == RUST_GUP_OP_PIN_MEMFD && pick(r, 4)) {
+			fuzz_memfd_range(r, &a->pin.addr, &a->pin.size);
+			a->pin.pid = 0;
+		}
 		break;
 	case 0x44:
 		a->u32 = fuzz_id(r);
@@ -293,10 +332,15 @@ static void make_args(struct rng *r, unsigned long cmd, union args *a)
 		break;
 	case 0x4b:
 		a->dma = (struct rust_gup_dma_map) {
-			.addr = fuzz_addr(r), .size = fuzz_size(r), .op = pick(r, 10),
+			.addr = fuzz_addr(r), .size = fuzz_size(r), .op = pick(r, RUST_GUP_OP_PIN_MEMFD + 2),
 			.flags = fuzz_flags(r, RUST_GUP_F_ALL),
 			.client = fuzz_client(r), .id = pick(r, 16) == 0,
+			.reserved = pick(r, 64) == 0,
 		};
+		if (a->dma.op == RUST_GUP_OP_PIN_MEMFD || pick(r, 32) == 0)
+			a->dma.fd = fuzz_fd(r);
+		if (a->dma.op == RUST_GUP_OP_PIN_MEMFD && pick(r, 4))
+			fuzz_memfd_range(r, &a->dma.addr, &a->dma.size);
 		break;
 	case 0x4d:
 		a->set_access = (struct rust_gup_access) {
@@ -504,13 +548,23 @@ static void keep_addresses_in_buffers(struct input *in)
 	case 1 ... 6: fields[0] = &a->gup.addr; break;
 	case 7: fields[0] = &a->lt.addr; break;
 	case 9: fields[0] = &a->u64; break;
-	case 0x42: fields[0] = &a->bench.addr; break;
-	case 0x43: fields[0] = &a->pin.addr; break;
+	case 0x42:
+		if (a->bench.op != RUST_GUP_OP_PIN_MEMFD)
+			fields[0] = &a->bench.addr;
+		break;
+	case 0x43:
+		/* A memfd pin's address is a file offset. */
+		if (a->pin.op != RUST_GUP_OP_PIN_MEMFD)
+			fields[0] = &a->pin.addr;
+		break;
 	case 0x45: fields[0] = &a->query.pages; break;
 	case 0x46 ... 0x47: fields[0] = &a->mirror.addr; break;
 	case 0x48: case 0x4e: fields[0] = &a->mirror_read.entries; break;
 	case 0x49: fields[0] = &a->access.addr; fields[1] = &a->access.buf; break;
-	case 0x4b: fields[0] = &a->dma.addr; break;
+	case 0x4b:
+		if (a->dma.op != RUST_GUP_OP_PIN_MEMFD)
+			fields[0] = &a->dma.addr;
+		break;
 	case 0x4c: fields[0] = &a->segs.segments; break;
 	case 0x4d: fields[0] = &a->set_access.buf; break;
 	}
@@ -704,7 +758,7 @@ static void *chaos(void *arg)
 
 		cover_start(&c);
 
-		switch (pick(&r, 7)) {
+		switch (pick(&r, 8)) {
 		case 0:
 			munmap(bufs[i] + pick(&r, BUF_PAGES) * page, page * (1 + pick(&r, 8)));
 			break;
@@ -745,6 +799,15 @@ static void *chaos(void *arg)
 			}
 			break;
 		}
+		case 6: {
+			/* Truncate a memfd under the pins; regrow it, allocated. */
+			int m = pick(&r, NR_MEMFDS - 1);
+
+			ftruncate(memfds[m], pick(&r, MEMFD_PAGES) * page & ~(2ul * 1024 * 1024 - 1));
+			usleep(100);
+			fallocate(memfds[m], 0, 0, MEMFD_PAGES * page);
+			break;
+		}
 		default:
 			madvise(bufs[i], buf_size, pick(&r, 2) ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 		}
@@ -761,7 +824,7 @@ static void *chaos(void *arg)
  */
 static const int documented[] = {
 	EINVAL, EFAULT, ENOTTY, ENODEV, ENOENT, ENOSPC, EAGAIN, EBUSY, EREMOTEIO, ENOMEM,
-	ESRCH, EPERM, EOPNOTSUPP,
+	ESRCH, EPERM, EOPNOTSUPP, EBADF, EBADFD,
 };
 
 /*
@@ -849,6 +912,7 @@ int main(int argc, char **argv)
 	int nthreads = 4, seconds = 120, opt;
 	struct rust_gup_stats stats;
 	pthread_t threads[64], chaos_thread;
+	char path[64];
 
 	const char *sites_file = NULL;
 	bool require = false, reached_all;
@@ -888,6 +952,17 @@ int main(int argc, char **argv)
 		if (fds[i] < 0)
 			ksft_exit_skip("open %s: %s\n", RUST_GUP_DEVICE, strerror(errno));
 	}
+	memfds[0] = memfd_create("rust_gup_fuzz", 0);
+	memfds[1] = memfd_create("rust_gup_fuzz", MFD_HUGETLB);
+	if (memfds[1] < 0)
+		memfds[1] = memfd_create("rust_gup_fuzz", 0);
+	for (int i = 0; i < NR_MEMFDS - 1; i++)
+		if (memfds[i] < 0 || fallocate(memfds[i], 0, 0, MEMFD_PAGES * page))
+			ksft_exit_fail_msg("memfd: %s\n", strerror(errno));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfds[0]);
+	memfds[NR_MEMFDS - 1] = open(path, O_RDONLY);
+	if (memfds[NR_MEMFDS - 1] < 0)
+		ksft_exit_fail_msg("open %s: %s\n", path, strerror(errno));
 	p2p_buf = map_p2pmem(NULL, buf_size);
 	if (p2p_buf == MAP_FAILED)
 		p2p_buf = NULL;

@@ -262,6 +262,25 @@ static void remote_pinner(int fd, int to_child, int to_parent, __u32 flags)
 }
 
 /*
+ * Checks that no page of a long-term pin (after) is in ZONE_MOVABLE or CMA,
+ * and each is DMA-pinned; returns how many are not where they were before.
+ */
+static int expect_moved(struct __test_metadata *_metadata,
+			const struct rust_gup_page_info *before,
+			const struct rust_gup_page_info *after, const struct cma_area *cma, int nr_cma)
+{
+	int moved = 0;
+
+	for (int i = 0; i < MIG_PAGES; i++) {
+		EXPECT_NE(RUST_GUP_ZONE_MOVABLE, after[i].zone) TH_LOG("page %d still movable", i);
+		EXPECT_FALSE(in_cma(after[i].pfn, cma, nr_cma)) TH_LOG("page %d still in CMA", i);
+		EXPECT_TRUE(after[i].flags & RUST_GUP_PAGE_DMA_PINNED);
+		moved += after[i].pfn != before[i].pfn;
+	}
+	return moved;
+}
+
+/*
  * Pages faulted into ZONE_MOVABLE (or CMA) are migrated before a long-term
  * pin, whoever takes it (the caller on its own pages, or, remotely, another
  * process or a kernel worker on the owner's), and keep their contents; a
@@ -332,12 +351,7 @@ static void migrates(struct __test_metadata *_metadata, int fd, enum longterm_by
 		id = ret;
 	}
 	ASSERT_EQ(MIG_PAGES, query(fd, id, after, MIG_PAGES));
-	for (int i = 0; i < MIG_PAGES; i++) {
-		EXPECT_NE(RUST_GUP_ZONE_MOVABLE, after[i].zone) TH_LOG("page %d still movable", i);
-		EXPECT_FALSE(in_cma(after[i].pfn, cma, nr_cma)) TH_LOG("page %d still in CMA", i);
-		EXPECT_TRUE(after[i].flags & RUST_GUP_PAGE_DMA_PINNED);
-		moved += after[i].pfn != before[i].pfn;
-	}
+	moved = expect_moved(_metadata, before, after, cma, nr_cma);
 	printf("# after a long-term pin: %d pages moved, none in ZONE_MOVABLE or CMA\n", moved);
 	EXPECT_GE(moved, movable);
 	/* The data moved with the pages: the pins see it, and so does the
@@ -376,6 +390,65 @@ TEST_F(reg, remote_longterm_migrates_out_of_movable_and_cma)
 TEST_F(reg, worker_longterm_migrates_out_of_movable_and_cma)
 {
 	migrates(_metadata, self->fd, BY_REMOTE_WORKER);
+}
+
+/*
+ * memfd pins (RUST_GUP_OP_PIN_MEMFD) are long-term: shmem pages in
+ * ZONE_MOVABLE or CMA are migrated before they are pinned, with their
+ * contents, and a shared mapping of the file then maps the new pages.
+ */
+TEST_F(reg, memfd_pin_migrates_out_of_movable_and_cma)
+{
+	static struct rust_gup_page_info before[MIG_PAGES], after[MIG_PAGES];
+	size_t size = MIG_PAGES * page_size;
+	struct cma_area cma[8];
+	int nr_cma = cma_areas(cma, 8);
+	int movable = 0, in_cma_before = 0, moved = 0;
+	int memfd = memfd_create("rust_gup_migrate", 0);
+	char *buf, *copy = malloc(size);
+	struct rust_gup_pin pin = { .size = size, .op = RUST_GUP_OP_PIN_MEMFD, .fd = memfd };
+	__u32 id;
+	long pages;
+
+	ASSERT_NE(NULL, copy);
+	ASSERT_GE(memfd, 0);
+	ASSERT_EQ(0, ftruncate(memfd, size));
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (char)(i / page_size + 3 * i);
+
+	/* Where the pages are, by a short-term pin of the mapping. */
+	ASSERT_EQ(0, hold(self->fd, buf, size, RUST_GUP_OP_PIN_FAST, 0, &id, &pages));
+	ASSERT_EQ(MIG_PAGES, query(self->fd, id, before, MIG_PAGES));
+	ASSERT_EQ(0, unhold(self->fd, id));
+	for (int i = 0; i < MIG_PAGES; i++) {
+		movable += before[i].zone == RUST_GUP_ZONE_MOVABLE;
+		in_cma_before += in_cma(before[i].pfn, cma, nr_cma);
+	}
+	printf("# before: %d of %d memfd pages in ZONE_MOVABLE, %d in CMA (%d CMA areas)\n",
+	       movable, MIG_PAGES, in_cma_before, nr_cma);
+	if (!movable && !in_cma_before)
+		SKIP(goto out, "no page in ZONE_MOVABLE or CMA: boot with movablecore=");
+
+	ASSERT_EQ(0, pin_set(self->fd, &pin, &id, &pages));
+	ASSERT_EQ(MIG_PAGES, pages);
+	ASSERT_EQ(MIG_PAGES, query(self->fd, id, after, MIG_PAGES));
+	moved = expect_moved(_metadata, before, after, cma, nr_cma);
+	printf("# after a memfd pin: %d pages moved, none in ZONE_MOVABLE or CMA\n", moved);
+	EXPECT_GE(moved, movable);
+	ASSERT_EQ(0, set_access(self->fd, id, 0, 0, copy, size));
+	for (size_t i = 0; i < size; i++) {
+		if (copy[i] != (char)(i / page_size + 3 * i) || buf[i] != copy[i]) {
+			EXPECT_EQ(0, 1) TH_LOG("data differs at byte %zu", i);
+			break;
+		}
+	}
+	ASSERT_EQ(0, unhold(self->fd, id));
+out:
+	free(copy);
+	munmap(buf, size);
+	close(memfd);
 }
 
 /*

@@ -324,6 +324,115 @@ TEST_F(pin, sets_are_released_on_close)
 	EXPECT_EQ(3 * NR_PAGES, pins_released() - rel);
 }
 
+/*
+ * A set of FOLL_GET references puts the pages of a large folio with one
+ * folio_put_refs(): whatever runs of tail pages, heads and small pages the
+ * range holds, releasing it gives back exactly the references it took.
+ * The folios are watched through sets of one pinned page each.
+ */
+#define HUGE (2ul << 20)
+#define HUGE_PAGES 512
+
+static void *map_huge(int hugetlb, size_t size)
+{
+	char *p;
+
+	if (hugetlb)
+		return mmap(NULL, size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	/* Aligned to a huge page: over-map, then trim. */
+	p = mmap(NULL, size + HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return p;
+	char *aligned = (char *)(((unsigned long)p + HUGE - 1) & ~(HUGE - 1));
+
+	if (aligned > p)
+		munmap(p, aligned - p);
+	munmap(aligned + size, p + HUGE - aligned);
+	/* Two THPs, then small pages. */
+	if (madvise(aligned, 2 * HUGE, MADV_HUGEPAGE) ||
+	    madvise(aligned + 2 * HUGE, size - 2 * HUGE, MADV_NOHUGEPAGE))
+		return MAP_FAILED;
+	return aligned;
+}
+
+TEST(got_pages_are_put_by_folio)
+{
+	/* Ranges in 4 KiB pages: two whole folios; a run of tails, then a
+	 * head and tails; a tail then a head; tails into small pages. */
+	static const struct { unsigned long first, nr; } ranges[] = {
+		{ 0, 2 * HUGE_PAGES }, { 100, 600 }, { 511, 2 }, { 1000, 40 },
+	};
+	/* Watched: a page of each huge folio, and a small page. */
+	static const unsigned long watched[] = { 7, HUGE_PAGES + 7, 2 * HUGE_PAGES + 3 };
+	const unsigned int nr_watched = sizeof(watched) / sizeof(watched[0]);
+	struct rust_gup_page_info info;
+	int fd = open(RUST_GUP_DEVICE, O_RDWR);
+
+	ASSERT_GE(fd, 0);
+	page_size = sysconf(_SC_PAGESIZE);
+	for (int hugetlb = 0; hugetlb <= 1; hugetlb++) {
+		/* hugetlb: two huge pages only, and no small ones after. */
+		size_t size = hugetlb ? 2 * HUGE : 3 * HUGE;
+		unsigned int watching = hugetlb ? 2 : nr_watched;
+		char *buf = map_huge(hugetlb, size);
+		__u32 watch[3];
+		__u32 base[3];
+		long pages;
+
+		ASSERT_NE(MAP_FAILED, buf) TH_LOG("%s: %s", hugetlb ? "hugetlb" : "THP", strerror(errno));
+		memset(buf, 0x3c, size);
+		for (unsigned int w = 0; w < watching; w++) {
+			ASSERT_EQ(0, hold(fd, buf + watched[w] * page_size, page_size,
+					  RUST_GUP_OP_PIN_FAST, 0, &watch[w], &pages));
+			ASSERT_EQ(1, query(fd, watch[w], &info, 1));
+			/* The huge ones must be huge, or nothing is batched. */
+			ASSERT_EQ(w < 2 ? 9 : 0, info.order) TH_LOG("%s page %lu",
+				  hugetlb ? "hugetlb" : "THP", watched[w]);
+			base[w] = info.refcount;
+		}
+		for (unsigned int r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
+			unsigned long first = ranges[r].first, nr = ranges[r].nr;
+
+			if ((first + nr) * page_size > size)
+				continue;
+			for (int dirty = 0; dirty <= 1; dirty++) {
+				__u32 flags = RUST_GUP_F_WRITE | (dirty ? RUST_GUP_F_DIRTY : 0);
+				__u32 id;
+
+				ASSERT_EQ(0, hold(fd, buf + first * page_size, nr * page_size,
+						  RUST_GUP_OP_GET_FAST, flags, &id, &pages));
+				ASSERT_EQ(nr, pages);
+				for (unsigned int w = 0; w < watching; w++) {
+					/* The references the set holds on the page's folio. */
+					unsigned long lo = w < 2 ? w * HUGE_PAGES : watched[w];
+					unsigned long hi = w < 2 ? lo + HUGE_PAGES : lo + 1;
+					unsigned long a = first > lo ? first : lo;
+					unsigned long b = first + nr < hi ? first + nr : hi;
+					long held = b > a ? b - a : 0;
+
+					ASSERT_EQ(1, query(fd, watch[w], &info, 1));
+					EXPECT_EQ(base[w] + held, info.refcount)
+						TH_LOG("%s range %u, watched page %lu", hugetlb ?
+						       "hugetlb" : "THP", r, watched[w]);
+				}
+				ASSERT_EQ(0, unhold(fd, id));
+				for (unsigned int w = 0; w < watching; w++) {
+					ASSERT_EQ(1, query(fd, watch[w], &info, 1));
+					EXPECT_EQ(base[w], info.refcount)
+						TH_LOG("%s range %u%s released, watched page %lu",
+						       hugetlb ? "hugetlb" : "THP", r,
+						       dirty ? " (dirty)" : "", watched[w]);
+				}
+			}
+		}
+		for (unsigned int w = 0; w < watching; w++)
+			ASSERT_EQ(0, unhold(fd, watch[w]));
+		munmap(buf, size);
+	}
+	close(fd);
+}
+
 TEST_F(pin, unknown_set_is_enoent)
 {
 	struct rust_gup_page_info info;
@@ -473,7 +582,8 @@ static const struct bad_case bad_cases[] = {
 	{ "LONGTERM_TEST_START unmapped", PIN_LONGTERM_TEST_START, .special_addr = ADDR_UNMAPPED, .size = 4, .expect = EFAULT },
 	{ "LONGTERM_TEST_READ without START", PIN_LONGTERM_TEST_READ, .expect = EINVAL },
 	{ "BENCH op 0", RUST_GUP_IOC_BENCH, .size = 4, .op = 0, .expect = EINVAL },
-	{ "BENCH op 9", RUST_GUP_IOC_BENCH, .size = 4, .op = 9, .expect = EINVAL },
+	{ "BENCH op past the last", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_MEMFD + 1,
+	  .expect = EINVAL },
 	{ "BENCH unknown flag", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .flags = 0x100, .expect = EINVAL },
 	{ "BENCH WORKER", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
 	  .flags = RUST_GUP_F_WORKER, .expect = EINVAL },
@@ -513,7 +623,7 @@ static const struct bad_case bad_cases[] = {
 	{ "PIN WORKER ACCOUNT unmapped", RUST_GUP_IOC_PIN, .special_addr = ADDR_UNMAPPED, .size = 2,
 	  .op = RUST_GUP_OP_PIN_REMOTE,
 	  .flags = RUST_GUP_F_WORKER | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT, .expect = EFAULT },
-	{ "BENCH reserved non-zero", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .reserved = 1, .expect = EINVAL },
+	{ "BENCH fd with a GUP op", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .reserved = 1, .expect = EINVAL },
 	{ "BENCH LONGTERM with P2PDMA", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST,
 	  .flags = RUST_GUP_F_LONGTERM | RUST_GUP_F_P2PDMA, .expect = EINVAL },
 	{ "BENCH LONGTERM on GET", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_GET_LOCKED,
@@ -584,7 +694,7 @@ TEST_F(pin, bad_input_table)
 			break;
 		case _IOC_NR(RUST_GUP_IOC_BENCH):
 			u.bench = (struct rust_gup_bench) { .addr = addr, .size = size, .op = c->op,
-				.flags = c->flags, .reserved = c->reserved };
+				.flags = c->flags, .fd = c->reserved };
 			break;
 		case _IOC_NR(RUST_GUP_IOC_MIRROR):
 			u.mirror = (struct rust_gup_mirror) { .addr = addr, .size = size,

@@ -1,28 +1,91 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Pages and folios that GUP hands out. */
 #include <linux/mm.h>
+#include <linux/version.h>
 
 #include "helpers.h"
 
 /*
- * Drops one reference on each page, marking it dirty first if asked: the
- * loop gup_test runs. It stays in C so that put_page() inlines into the
- * loop as it does in gup_test; a Rust loop would make one call per page
- * to a put_page() wrapper, and the benchmark compares the two.
+ * Drops @refs references on @folio, as @refs put_page()s of its pages would
+ * (7.3's put_page() also returns early for slab and large kmalloc pages,
+ * which GUP never hands out).
+ */
+static __always_inline void put_folio_refs(struct folio *folio, unsigned long refs,
+					   bool dirty)
+{
+	if (dirty)
+		set_page_dirty_lock(&folio->page);
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
+	if (put_devmap_managed_folio_refs(folio, refs))
+		return;
+#endif
+	folio_put_refs(folio, refs);
+}
+
+/*
+ * Puts the pages of @folio that @pages holds in order from @pages[0], a
+ * tail page, on: the run ends where @pages leaves the folio or its order.
+ * Returns the run's length.
+ */
+static noinline unsigned long put_tail_run(struct page **pages, unsigned long nr,
+					   struct folio *folio, bool dirty)
+{
+	unsigned long idx = folio_page_idx(folio, pages[0]);
+	unsigned long max = min(nr, folio_nr_pages(folio) - idx);
+	unsigned long refs = 1;
+
+	while (refs < max && pages[refs] == folio_page(folio, idx + refs))
+		refs++;
+	put_folio_refs(folio, refs, dirty);
+	return refs;
+}
+
+static __always_inline void put_pages(struct page **pages, unsigned long nr, bool dirty)
+{
+	struct page *page;
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		page = pages[i];
+		if (unlikely(PageTail(page))) {
+			i += put_tail_run(pages + i, nr - i, page_folio(page), dirty) - 1;
+			continue;
+		}
+		/* A page that is not a tail page is its folio: page_folio(). */
+		put_folio_refs((struct folio *)page, 1, dirty);
+	}
+}
+
+/*
+ * Drops one reference on each page, marking it dirty first if asked, by
+ * folio: the tail pages of a large folio that @pages holds one after the
+ * other, in order, are put, and dirtied, once, with one folio_put_refs(),
+ * where gup_test makes one put_page() each; the run is found from the page
+ * pointers alone, without reading the pages. A page that is not a tail
+ * page (a small folio, or a large folio's head) is put on its own, as
+ * put_page() would: telling a head from a small folio costs a look at its
+ * flags, which every small page would pay, so a large folio whose head is
+ * in @pages takes two folio_put_refs(). A small page's path is gup_test's
+ * loop, with the test for a tail page that put_page() makes anyway, and no
+ * more work: the put inlines into the loop, as it does in gup_test, which
+ * is why this stays in C, and the benchmark compares the two.
  */
 void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty)
 {
-	unsigned long i;
+	if (dirty)
+		put_pages(pages, nr, true);
+	else
+		put_pages(pages, nr, false);
+}
 
-	if (dirty) {
-		for (i = 0; i < nr; i++) {
-			set_page_dirty_lock(pages[i]);
-			put_page(pages[i]);
-		}
-	} else {
-		for (i = 0; i < nr; i++)
-			put_page(pages[i]);
-	}
+long rust_gup_folio_nr_pages(const struct folio *folio)
+{
+	return folio_nr_pages(folio);
+}
+
+struct page *rust_gup_folio_page(struct folio *folio, unsigned long n)
+{
+	return folio_page(folio, n);
 }
 
 unsigned long rust_gup_page_to_pfn(const struct page *page)

@@ -12,8 +12,11 @@
 #include <linux/dma-direction.h>
 #include <linux/types.h>
 
+struct address_space;
 struct device;
+struct file;
 struct folio;
+struct inode;
 struct mm_struct;
 struct mmu_interval_notifier;
 struct mutex;
@@ -50,6 +53,8 @@ struct workqueue_struct *rust_gup_alloc_workqueue(const char *name);
 
 /* gup.c */
 void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty);
+long rust_gup_folio_nr_pages(const struct folio *folio);
+struct page *rust_gup_folio_page(struct folio *folio, unsigned long n);
 unsigned long rust_gup_page_to_pfn(const struct page *page);
 struct page *rust_gup_pfn_to_page(unsigned long pfn);
 bool rust_gup_pfn_valid(unsigned long pfn);
@@ -96,5 +101,18 @@ int rust_gup_dma_mapping_error(struct device *dev, dma_addr_t dma_addr);
 void rust_gup_xa_init(struct xarray *xa);
 int rust_gup_xa_insert(struct xarray *xa, unsigned long index, gfp_t gfp);
 bool rust_gup_xa_present(struct xarray *xa, unsigned long first, unsigned long last);
+
+/* memfd.c */
+bool rust_gup_shmem_file(struct file *file);
+bool rust_gup_is_file_hugepages(const struct file *file);
+unsigned int rust_gup_memfd_seals(struct file *file);
+int rust_gup_mapping_map_writable(struct address_space *mapping);
+void rust_gup_mapping_unmap_writable(struct address_space *mapping);
+loff_t rust_gup_i_size_read(const struct inode *inode);
+void rust_gup_inode_lock_shared(struct inode *inode);
+void rust_gup_inode_unlock_shared(struct inode *inode);
+struct folio *rust_gup_filemap_get_folio(struct address_space *mapping, pgoff_t index);
+pgoff_t rust_gup_folio_next_index(struct folio *folio);
+void rust_gup_folio_put(struct folio *folio);
 
 #endif /* RUST_GUP_HELPERS_H */

@@ -20,7 +20,7 @@
 #define RUST_GUP_DEVICE			"/dev/rust_gup"
 
 /* Bumped for every change of this header; additions keep old numbers. */
-#define RUST_GUP_ABI_VERSION		8
+#define RUST_GUP_ABI_VERSION		9
 
 /*
  * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
@@ -120,6 +120,7 @@ struct pin_longterm_test {
 #define RUST_GUP_FEATURE_ACCESS		(1ull << 6)	/* RUST_GUP_IOC_ACCESS */
 #define RUST_GUP_FEATURE_REVOKE		(1ull << 7)	/* revocable P2PDMA sets */
 #define RUST_GUP_FEATURE_MIRROR_DMA	(1ull << 8)	/* RUST_GUP_MIRROR_F_DMA */
+#define RUST_GUP_FEATURE_MEMFD		(1ull << 9)	/* RUST_GUP_OP_PIN_MEMFD */
 
 /**
  * struct rust_gup_version - what the loaded module implements
@@ -169,6 +170,12 @@ enum rust_gup_op {
 	 */
 	RUST_GUP_OP_PIN_REMOTE,		/* pin_user_pages_remote() */
 	RUST_GUP_OP_GET_REMOTE,		/* get_user_pages_remote() */
+	/*
+	 * memfd_pin_folios(): pages of a memfd (shmem or hugetlbfs) by file
+	 * offset, with no mapping of it: RUST_GUP_IOC_PIN's @fd names the
+	 * file and @addr is the offset; see "Folio pins of a memfd" below.
+	 */
+	RUST_GUP_OP_PIN_MEMFD,
 };
 
 /*
@@ -213,10 +220,14 @@ enum rust_gup_op {
  * @op:			enum rust_gup_op
  * @flags:		RUST_GUP_F_*
  * @nr_pages_per_call:	pages per GUP call; 0 means all at once
- * @reserved:		zero
+ * @fd:			with RUST_GUP_OP_PIN_MEMFD, the memfd (@addr is then
+ *			the offset in it, @nr_pages_per_call is ignored: the
+ *			module pins 512 pages per memfd_pin_folios() call);
+ *			otherwise zero. A reserved field, zero, before ABI
+ *			version 9.
  * @get_ns:		time to take the pages, in nanoseconds
  * @put_ns:		time to release them, in nanoseconds
- * @calls:		GUP calls made
+ * @calls:		GUP (or memfd_pin_folios()) calls made
  */
 struct rust_gup_bench {
 	__u64 addr;
@@ -224,7 +235,7 @@ struct rust_gup_bench {
 	__u32 op;
 	__u32 flags;
 	__u32 nr_pages_per_call;
-	__u32 reserved;
+	__s32 fd;
 	__u64 get_ns;
 	__u64 put_ns;
 	__u64 calls;
@@ -242,6 +253,11 @@ struct rust_gup_bench {
  *		op works on: a process id (a thread-group id, as for
  *		pidfd_open(); another thread's id names nothing) in the
  *		caller's pid namespace; otherwise zero
+ * @fd:		with RUST_GUP_OP_PIN_MEMFD, the memfd; otherwise zero
+ * @reserved:	zero
+ *
+ * ABI version 8's number, for the structure without @fd and @reserved, is
+ * answered too (without RUST_GUP_OP_PIN_MEMFD).
  *
  * The set is released by RUST_GUP_IOC_UNPIN or when the file is released.
  *
@@ -262,7 +278,37 @@ struct rust_gup_pin {
 	__u32 flags;
 	__u32 id;
 	__u32 pid;
+	__s32 fd;
+	__u32 reserved;
 };
+
+/*
+ * Folio pins of a memfd. RUST_GUP_IOC_PIN with RUST_GUP_OP_PIN_MEMFD pins
+ * [@addr, @addr + @size) of the file @fd, a memfd or any other shmem
+ * (tmpfs, SysV shm) or hugetlbfs file, with memfd_pin_folios(): pages that
+ * are not there yet are allocated, as a fault would; every page is pinned
+ * long-term (FOLL_PIN | FOLL_LONGTERM: moved out of ZONE_MOVABLE and CMA
+ * first), with one pin per folio rather than per page, and the caller needs
+ * no mapping of the file. The set is held as runs of pages, one per folio,
+ * and works with QUERY, ACCESS and UNPIN as any other; pins outlive a
+ * truncation of the file (they hold what was its memory).
+ *
+ * @addr and @size must be page aligned and the range inside the file.
+ * Flags: WRITE (the device writes: the file must be open for writing, and
+ * not sealed with F_SEAL_WRITE or F_SEAL_FUTURE_WRITE; while the set
+ * lives, F_SEAL_WRITE cannot be added, as for a shared writable mapping),
+ * DIRTY, LONGTERM (implied) and ACCOUNT (a registration, charged to the
+ * caller's pinned_vm); others are -EINVAL. Errors: -EBADF when @fd is not
+ * an open file, or WRITE on a file not open for writing; -EBADFD when it is
+ * neither shmem nor hugetlbfs; -EPERM for WRITE on a write-sealed file;
+ * -EINVAL for a range past the end of the file; on 6.12, -EFAULT for a
+ * hugetlbfs range with a page not allocated yet (6.12's memfd_pin_folios()
+ * would allocate it without reserving it; fault it in or fallocate() it
+ * first); -ENOMEM, and errors of the allocation and of the migration
+ * (-EBUSY). Nothing is pinned after an
+ * error. RUST_GUP_IOC_DMA_MAP and _BENCH take the op too (their @fd and
+ * @addr, the same way; BENCH without ACCOUNT).
+ */
 
 /* The id of the set held by PIN_LONGTERM_TEST_START. */
 #define RUST_GUP_ID_LONGTERM_TEST	0
@@ -587,6 +633,13 @@ struct rust_gup_mirror_access {
  * @nr_segments:	out: DMA segments of the mapping
  * @bus_segments:	out: how many of them are PCI bus addresses
  *			(RUST_GUP_DMA_BUS_ADDR)
+ * @fd:			with RUST_GUP_OP_PIN_MEMFD, the memfd (@addr is then
+ *			the offset in it; see "Folio pins of a memfd");
+ *			otherwise zero
+ * @reserved:		zero
+ *
+ * ABI version 8's number, for the structure without @fd and @reserved, is
+ * answered too (without RUST_GUP_OP_PIN_MEMFD).
  *
  * Needs CAP_SYS_RAWIO: the memory becomes reachable by the device.
  * Errors: -ENODEV when no such function exists or no driver is bound to
@@ -609,6 +662,8 @@ struct rust_gup_dma_map {
 	__u32 id;
 	__u32 nr_segments;
 	__u32 bus_segments;
+	__s32 fd;
+	__u32 reserved;
 };
 
 /* The segment is a PCI bus address (P2PDMA below a common upstream bridge). */
@@ -657,7 +712,7 @@ __RUST_GUP_ABI_ASSERT(__RUST_GUP_END(pin_longterm_test, flags) ==
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_version) == 16);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_stats) == 32);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_bench) == 56);
-__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_pin) == 32);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_pin) == 40);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_page_info) == 32);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_query) == 40);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_access) == 32);
@@ -666,7 +721,7 @@ __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_entry) == 16);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_read) == 40);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_access) == 32);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_mirror_dma) == 16);
-__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_map) == 40);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_map) == 48);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_segment) == 16);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_dma_segments) == 32);
 

@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Folio pins of a memfd: `memfd_pin_folios()`.
+//!
+//! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h).
+//!
+//! `memfd_pin_folios()` pins a range of a shmem or hugetlbfs file by file
+//! offset, with no mapping of it: pages that are not there yet are
+//! allocated, and every folio is pinned long-term (FOLL_PIN |
+//! FOLL_LONGTERM: migrated out of ZONE_MOVABLE and CMA first), once,
+//! whatever number of its pages the range has. Such pins are their own
+//! kind, [`MemfdPins`]: one pin per folio, released with `unpin_folio()`,
+//! never per page.
+//!
+//! The set is kept as runs of pages, one per folio: 16 bytes per folio
+//! where a page array takes 8 per 4 KiB page.
+
+use super::{
+    bindings,
+    gup::{Access, CpuPages, PageSet},
+    page::{with_page_mapped, MappedPage, PageInfo},
+    task::Syscall,
+};
+use core::{mem::size_of, ptr::NonNull};
+use kernel::{
+    error::to_result,
+    page::{PAGE_SHIFT, PAGE_SIZE},
+    prelude::*,
+};
+
+/// A file of the caller's, by descriptor, referenced (`fget()` and
+/// `fput()`).
+///
+/// 6.12's kernel crate has no `File::fget()`, and 7.3's returns a
+/// `LocalFile`, which a set kept past the call (and dropped on any thread)
+/// could only become by an unsafe assumption about `fdget_pos()`; this
+/// reference needs neither, and gives out nothing but the checks below.
+///
+/// # Invariants
+///
+/// `file` holds a reference taken by `fget()`, dropped once, on drop.
+pub(crate) struct FileRef {
+    file: NonNull<bindings::file>,
+}
+
+// SAFETY: a file reference may be dropped from any task (`fput()` defers
+// the final release to task work or a workqueue).
+unsafe impl Send for FileRef {}
+// SAFETY: shared references only read the file's mode and mapping.
+unsafe impl Sync for FileRef {}
+
+impl FileRef {
+    /// The file open as `fd` in the calling task (of system call `_cx`:
+    /// a kernel thread's descriptors are not the caller's); `EBADF` if
+    /// none.
+    pub(crate) fn fget(_cx: &Syscall, fd: i32) -> Result<Self> {
+        let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+        // SAFETY: `fget()` may be called with any number; it returns a
+        // referenced file or null.
+        let file = NonNull::new(unsafe { bindings::fget(fd) }).ok_or(EBADF)?;
+        // INVARIANT: the reference `fget()` took.
+        Ok(FileRef { file })
+    }
+
+    fn as_ptr(&self) -> *mut bindings::file {
+        self.file.as_ptr()
+    }
+
+    /// Whether the file was opened for writing (`FMODE_WRITE`).
+    fn writable(&self) -> bool {
+        // SAFETY: the file is referenced (type invariant); `f_mode` is set
+        // when it is opened.
+        unsafe { (*self.as_ptr()).f_mode & bindings::FMODE_WRITE != 0 }
+    }
+}
+
+impl Drop for FileRef {
+    fn drop(&mut self) {
+        // SAFETY: the reference of the type invariant, dropped once.
+        unsafe { bindings::fput(self.as_ptr()) };
+    }
+}
+
+/// `EBADFD`, which the 6.12 `kernel::error::code` does not name: a file
+/// whose pages `memfd_pin_folios()` does not pin (as udmabuf answers).
+fn ebadfd() -> Error {
+    Error::from_errno(-(bindings::EBADFD as i32))
+}
+
+/// A file's mapping, counted as writably mapped for as long as this lives,
+/// as a shared writable mapping of the file counts it: `F_SEAL_WRITE`
+/// cannot be added meanwhile (the memfd then answers `EBUSY`).
+///
+/// # Invariants
+///
+/// The mapping's `i_mmap_writable` was raised by `mapping_map_writable()`
+/// for this value, and is lowered on drop; the mapping outlives it.
+struct WritableMapping {
+    mapping: NonNull<bindings::address_space>,
+}
+
+impl WritableMapping {
+    /// `EPERM` when the file is sealed against writing.
+    ///
+    /// # Safety
+    ///
+    /// `file`'s mapping must outlive the value: the caller keeps a
+    /// reference to the file until it drops it.
+    unsafe fn new(file: &FileRef) -> Result<Self> {
+        // SAFETY: the file is referenced, and so is its mapping.
+        let mapping = unsafe { (*file.as_ptr()).f_mapping };
+        let mapping = NonNull::new(mapping).ok_or(EINVAL)?;
+        // SAFETY: as above.
+        to_result(unsafe { bindings::rust_gup_mapping_map_writable(mapping.as_ptr()) })?;
+        // INVARIANT: raised above; the caller keeps the mapping.
+        Ok(WritableMapping { mapping })
+    }
+}
+
+impl Drop for WritableMapping {
+    fn drop(&mut self) {
+        // SAFETY: raised by `new`, lowered once; the mapping is still
+        // there (type invariant).
+        unsafe { bindings::rust_gup_mapping_unmap_writable(self.mapping.as_ptr()) };
+    }
+}
+
+/// `file`'s inode lock, shared: the file cannot be truncated, punched or
+/// sealed meanwhile (all three take it exclusively).
+///
+/// # Invariants
+///
+/// This value holds `inode_lock_shared()` of `file`'s inode.
+struct InodeSharedGuard<'a> {
+    file: &'a FileRef,
+}
+
+impl<'a> InodeSharedGuard<'a> {
+    fn lock(file: &'a FileRef) -> Self {
+        // SAFETY: the file is referenced, and so is its inode.
+        unsafe { bindings::rust_gup_inode_lock_shared((*file.as_ptr()).f_inode) };
+        // INVARIANT: taken above.
+        InodeSharedGuard { file }
+    }
+}
+
+impl Drop for InodeSharedGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: taken by `lock` (type invariant), released once.
+        unsafe { bindings::rust_gup_inode_unlock_shared((*self.file.as_ptr()).f_inode) };
+    }
+}
+
+/// Whether every page of `nr` pages of `file` (hugetlbfs) from page `first`
+/// on is in its page cache. 6.12's `memfd_pin_folios()` allocates a missing
+/// hugetlbfs page without reserving it first (a `VM_BUG_ON()` in
+/// `alloc_hugetlb_folio_reserve()` on a `DEBUG_VM` kernel, a wrong
+/// reservation count on others; 7.3 reserves first), so on 6.12 rust_gup
+/// pins only hugetlbfs pages that are there. Called under the file's inode
+/// lock, shared, which keeps holes from being punched meanwhile.
+#[cfg(rust_gup_kernel_6_12)]
+fn hugetlb_range_present(file: &FileRef, first: usize, nr: usize) -> bool {
+    // SAFETY: the file is referenced, and so is its mapping.
+    let mapping = unsafe { (*file.as_ptr()).f_mapping };
+    let end = first + nr;
+    let mut index = first;
+    while index < end {
+        // SAFETY: a lookup in a referenced mapping; it returns a folio
+        // with a reference of ours, or null.
+        let folio = unsafe { bindings::rust_gup_filemap_get_folio(mapping, index as _) };
+        if folio.is_null() {
+            return false;
+        }
+        // SAFETY: the folio is referenced; the reference is dropped once.
+        let next = unsafe {
+            let next = bindings::rust_gup_folio_next_index(folio) as usize;
+            bindings::rust_gup_folio_put(folio);
+            next
+        };
+        if next <= index {
+            return false;
+        }
+        index = next;
+    }
+    true
+}
+
+/// Folios a single `memfd_pin_folios()` call fills at most: the range of
+/// one call is as many pages, so that it is covered whatever the folios'
+/// sizes (a 4 KiB scratch array, not one sized to the range).
+const CHUNK: usize = PAGE_SIZE / size_of::<*mut bindings::folio>();
+
+/// Pages [`MemfdPins::pin`] pins per `memfd_pin_folios()` call.
+pub(crate) const PAGES_PER_CALL: usize = CHUNK;
+
+/// Pages of one folio that a set holds: from `page` on, up to index `end`
+/// of the set (exclusive), with one pin on the folio.
+#[derive(Clone, Copy)]
+struct Run {
+    page: NonNull<bindings::page>,
+    end: usize,
+}
+
+/// Runs of pinned folios; each folio's pin is released when dropped.
+///
+/// # Invariants
+///
+/// Each run's folio carries one FOLL_PIN pin taken for the run, and its
+/// pages are `page` and the ones after it in the folio, up to the run's
+/// end; ends rise strictly from run to run.
+struct Runs(KVVec<Run>);
+
+impl Runs {
+    fn len(&self) -> usize {
+        self.0.last().map_or(0, |run| run.end)
+    }
+
+    /// Pins `nr` pages (at most [`CHUNK`]) of `file` from byte `start` on,
+    /// appending their runs. A folio that the last run already has (the
+    /// range of the call before ended inside it) extends that run, and its
+    /// second pin is dropped again.
+    fn pin_chunk(
+        &mut self,
+        file: &FileRef,
+        start: i64,
+        nr: usize,
+        folios: &mut KVVec<*mut bindings::folio>,
+    ) -> Result {
+        let end = start + ((nr << PAGE_SHIFT) as i64) - 1;
+        let mut offset: kernel::ffi::c_ulong = 0;
+        // SAFETY: `folios` has room for `CHUNK >= nr` entries; the file is
+        // referenced. `end` is inclusive.
+        let got = unsafe {
+            bindings::memfd_pin_folios(
+                file.as_ptr(),
+                start,
+                end,
+                folios.as_mut_ptr(),
+                nr as u32,
+                &mut offset,
+            )
+        };
+        let got = usize::try_from(got).map_err(|_| Error::from_errno(got as i32))?;
+        // Room for the runs first: failing that, the new pins go at once.
+        if let Err(e) = self.0.reserve(got, GFP_KERNEL | __GFP_NOWARN) {
+            // SAFETY: the first `got` entries are pinned folios, one pin
+            // each, recorded nowhere.
+            unsafe { bindings::unpin_folios(folios.as_mut_ptr(), got as kernel::ffi::c_ulong) };
+            return Err(e.into());
+        }
+        let last = self.len() + nr;
+        // `offset` is the byte offset of `start` in the first folio; the
+        // other folios start at their first page.
+        let mut first = offset as usize >> PAGE_SHIFT;
+        for i in 0..got {
+            // SAFETY: entry `i < got` was written by `memfd_pin_folios()`.
+            let folio = unsafe { *folios.as_ptr().add(i) };
+            // SAFETY: the folio is pinned; `first` is one of its pages.
+            let (nr_pages, page) = unsafe {
+                (
+                    bindings::rust_gup_folio_nr_pages(folio) as usize,
+                    bindings::rust_gup_folio_page(folio, first as kernel::ffi::c_ulong),
+                )
+            };
+            let end = (self.len() + nr_pages - first).min(last);
+            let last_folio = match self.0.last() {
+                // SAFETY: the last run's page is pinned (type invariant).
+                Some(run) => unsafe { bindings::rust_gup_page_folio(run.page.as_ptr()) },
+                None => core::ptr::null_mut(),
+            };
+            if last_folio == folio {
+                if let Some(run) = self.0.last_mut() {
+                    run.end = end;
+                }
+                // SAFETY: the folio's second pin, taken by this call.
+                unsafe { bindings::unpin_folio(folio) };
+            } else {
+                // INVARIANT: a pinned folio's pages from `first` on, after
+                // the last run's. Neither failure happens (a folio's page
+                // is not null, and the room was reserved above); were one
+                // to, the pin goes, and the set comes out short: `EINVAL`
+                // below.
+                let pushed = match NonNull::new(page) {
+                    Some(page) => self.0.push(Run { page, end }, GFP_KERNEL).is_ok(),
+                    None => false,
+                };
+                if !pushed {
+                    // SAFETY: the folio's pin, taken by this call and
+                    // recorded nowhere.
+                    unsafe { bindings::unpin_folio(folio) };
+                }
+            }
+            first = 0;
+        }
+        if self.len() != last {
+            // The folios did not cover the range: not what the function
+            // promises, but never a set shorter than it says.
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// The run that holds page `index`, and the page's place in it.
+    fn find(&self, index: usize) -> Option<(&Run, usize)> {
+        let i = self.0.partition_point(|run| run.end <= index);
+        let run = self.0.get(i)?;
+        let start = if i == 0 { 0 } else { self.0[i - 1].end };
+        Some((run, index - start))
+    }
+}
+
+impl Drop for Runs {
+    fn drop(&mut self) {
+        for run in self.0.iter() {
+            // SAFETY: each run's folio carries one pin of this value (type
+            // invariant), released here once.
+            unsafe { bindings::unpin_folio(bindings::rust_gup_page_folio(run.page.as_ptr())) };
+        }
+    }
+}
+
+/// Pages of a memfd pinned with `memfd_pin_folios()`: one long-term pin per
+/// folio, unpinned when dropped (the folios dirtied first for
+/// [`Access::WriteDirty`]). The file stays referenced, as by a mapping of
+/// it. Fields drop in order: the pins go before the writable count, and
+/// both before the file.
+pub(crate) struct MemfdPins {
+    runs: Runs,
+    access: Access,
+    /// For pins the device writes, the file counted as writably mapped.
+    _writable: Option<WritableMapping>,
+    _file: FileRef,
+}
+
+// SAFETY: pins are not tied to a task; they are released from any context
+// that may sleep, where sets are dropped.
+unsafe impl Send for MemfdPins {}
+// SAFETY: shared references only read the runs and describe the pages.
+unsafe impl Sync for MemfdPins {}
+
+impl MemfdPins {
+    /// Pins `nr_pages` pages (at least one) of `file` from byte `offset`
+    /// on (page aligned, checked by the caller), for `access`.
+    ///
+    /// `EBADFD` for a file that is neither shmem nor hugetlbfs; for a
+    /// writable pin, `EBADF` when the file is not open for writing and
+    /// `EPERM` when it is sealed against writing (`F_SEAL_WRITE`,
+    /// `F_SEAL_FUTURE_WRITE`), as `mmap()` of a shared writable mapping
+    /// answers; `EINVAL` for a range past the end of the file; and the
+    /// errors of `memfd_pin_folios()`. On failure nothing stays pinned.
+    pub(crate) fn pin(file: FileRef, offset: u64, nr_pages: usize, access: Access) -> Result<Self> {
+        let ptr = file.as_ptr();
+        // SAFETY: the file is referenced.
+        let (shmem, hugetlb) = unsafe {
+            (
+                bindings::rust_gup_shmem_file(ptr),
+                bindings::rust_gup_is_file_hugepages(ptr),
+            )
+        };
+        if !shmem && !hugetlb {
+            return Err(ebadfd());
+        }
+        let start = i64::try_from(offset).map_err(|_| EINVAL)?;
+        let len = i64::try_from(nr_pages << PAGE_SHIFT).map_err(|_| EINVAL)?;
+        if nr_pages == 0 || start.checked_add(len).is_none() {
+            return Err(EINVAL);
+        }
+        let mut folios: KVVec<*mut bindings::folio> =
+            KVVec::with_capacity(CHUNK, GFP_KERNEL | __GFP_NOWARN)?;
+        let mut runs = Runs(KVVec::new());
+        // Shared: no truncation, hole punch or new seal while the seals are
+        // read and the range pinned, as udmabuf does it.
+        let guard = InodeSharedGuard::lock(&file);
+        let writable = if access == Access::Read {
+            None
+        } else {
+            if !file.writable() {
+                return Err(EBADF);
+            }
+            // SAFETY: the file is referenced; its seals are stable under
+            // the inode lock.
+            let seals = unsafe { bindings::rust_gup_memfd_seals(ptr) };
+            if seals & (bindings::F_SEAL_WRITE | bindings::F_SEAL_FUTURE_WRITE) != 0 {
+                return Err(EPERM);
+            }
+            // SAFETY: the set keeps `file`, dropped after the count.
+            Some(unsafe { WritableMapping::new(&file)? })
+        };
+        // SAFETY: the file is referenced, and so is its inode; its size is
+        // stable under the inode lock.
+        if start + len > unsafe { bindings::rust_gup_i_size_read((*ptr).f_inode) } {
+            return Err(EINVAL);
+        }
+        #[cfg(rust_gup_kernel_6_12)]
+        if hugetlb && !hugetlb_range_present(&file, offset as usize >> PAGE_SHIFT, nr_pages) {
+            return Err(EFAULT);
+        }
+        let mut done = 0;
+        while done < nr_pages {
+            let n = CHUNK.min(nr_pages - done);
+            runs.pin_chunk(&file, start + ((done << PAGE_SHIFT) as i64), n, &mut folios)?;
+            done += n;
+        }
+        drop(guard);
+        Ok(MemfdPins {
+            runs,
+            access,
+            _writable: writable,
+            _file: file,
+        })
+    }
+
+    /// Page `index`, held.
+    fn page(&self, index: usize) -> Option<NonNull<bindings::page>> {
+        let (run, n) = self.runs.find(index)?;
+        // SAFETY: the run's page is pinned, and so is the page `n` after it
+        // in its folio (the run lies within the folio).
+        let base = unsafe { bindings::rust_gup_page_to_pfn(run.page.as_ptr()) };
+        let pfn = base + n as kernel::ffi::c_ulong;
+        // SAFETY: `pfn` is the frame of a pinned page.
+        NonNull::new(unsafe { bindings::rust_gup_pfn_to_page(pfn) })
+    }
+
+    fn with_page_mapped<R>(
+        &self,
+        index: usize,
+        f: impl FnOnce(&MappedPage) -> Result<R>,
+    ) -> Result<R> {
+        let page = self.page(index).ok_or(EINVAL)?;
+        // SAFETY: the page is pinned while `self` lives, and memfd pages
+        // are ordinary memory.
+        unsafe { with_page_mapped(page, f) }
+    }
+}
+
+impl PageSet for MemfdPins {
+    fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    fn page_info(&self, index: usize) -> Option<PageInfo> {
+        // SAFETY: the page is pinned while `self` lives.
+        Some(unsafe { PageInfo::of(self.page(index)?) })
+    }
+
+    fn dump_page(&self, index: usize, reason: &CStr) {
+        if let Some(page) = self.page(index) {
+            // SAFETY: the page is pinned while `self` lives.
+            unsafe { bindings::dump_page(page.as_ptr(), reason.as_char_ptr()) };
+        }
+    }
+}
+
+impl CpuPages for MemfdPins {
+    fn read(&self, index: usize, offset: usize, buf: &mut [u8]) -> Result {
+        self.with_page_mapped(index, |page| page.read(offset, buf))
+    }
+
+    /// `EPERM` unless pinned with [`Access::WriteDirty`], as for GUP's
+    /// pins: a write must reach the file's pages when they are written
+    /// back or swapped out.
+    fn write(&self, index: usize, offset: usize, data: &[u8]) -> Result {
+        if self.access != Access::WriteDirty {
+            return Err(EPERM);
+        }
+        // SAFETY: the pin is for writing: the file was open for writing
+        // and not sealed against it, and cannot be sealed while the set
+        // lives (its writable count).
+        self.with_page_mapped(index, |page| unsafe { page.write(offset, data) })
+    }
+}
+
+// SAFETY: every page of the runs is pinned until `runs` drops, with the
+// set; the runs do not change once made.
+#[cfg(rust_gup_dma)]
+unsafe impl super::dma::MapPins for MemfdPins {
+    fn writable(&self) -> bool {
+        self.access != Access::Read
+    }
+
+    fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_ {
+        let runs = &self.runs.0;
+        runs.iter().enumerate().flat_map(move |(i, run)| {
+            let start = if i == 0 { 0 } else { runs[i - 1].end };
+            // SAFETY: the run's page is pinned.
+            let pfn = unsafe { bindings::rust_gup_page_to_pfn(run.page.as_ptr()) };
+            (0..run.end - start).map(move |n| {
+                // SAFETY: the run's pages are pinned pages of one folio,
+                // at consecutive frames.
+                unsafe { bindings::rust_gup_pfn_to_page(pfn + n as kernel::ffi::c_ulong) }
+            })
+        })
+    }
+}
+
+impl Drop for MemfdPins {
+    fn drop(&mut self) {
+        if self.access != Access::WriteDirty {
+            return;
+        }
+        // The pins go with `runs`, after this.
+        for run in self.runs.0.iter() {
+            // SAFETY: the page is pinned (by `runs`, dropped after this).
+            unsafe { bindings::set_page_dirty_lock(run.page.as_ptr()) };
+        }
+    }
+}
