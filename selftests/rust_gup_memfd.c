@@ -168,19 +168,20 @@ TEST_F(memfd, shmem_pages_are_pinned)
 /*
  * THP-backed shmem: one pin per folio, however many of its pages the range
  * has, also where the range crosses the module's chunks (512 pages per
- * memfd_pin_folios() call) inside a folio; then small pages after the huge
- * ones. The pages are the ones GUP finds through a shared mapping.
+ * memfd_pin_folios() call) inside a folio; then the smaller folios after
+ * the huge ones (order 0 on 6.12; 7.3's shmem may make them mTHP). The
+ * pages are the ones GUP finds through a shared mapping.
  */
 TEST_F(memfd, thp_shmem_is_pinned_per_folio)
 {
-	/* Three huge folios, then 16 small pages (within_size: a huge page
-	 * only where it fits in the file). */
+	/* Three huge folios, then 16 pages in smaller ones (within_size: a
+	 * huge page only where it fits in the file). */
 	const size_t size = 3 * HUGE_PAGES * page_size + 16 * page_size;
 	const size_t offset = page_size, len = size - offset;
 	const long nr = len / page_size;
 	struct rust_gup_page_info *info = calloc(nr, sizeof(*info));
 	struct rust_gup_page_info *gup = calloc(nr, sizeof(*gup));
-	long held, pages;
+	long held, pages, folios = 0;
 	int memfd;
 	char *map;
 	__u32 id, gid;
@@ -195,19 +196,27 @@ TEST_F(memfd, thp_shmem_is_pinned_per_folio)
 	EXPECT_EQ(nr, pages);
 	ASSERT_EQ(nr, query(self->fd, id, info, nr));
 	ASSERT_EQ(9, info[0].order) TH_LOG("shmem gave no THP: the test needs one");
-	/* Pages 1-511 of the first folio, the second and third whole, then 16
-	 * small pages: 3 + 16 pins held (a folio that two chunks reach is
-	 * pinned twice, and the second pin dropped at once). */
-	EXPECT_EQ(3 + 16, pins_outstanding() - held);
 	for (long i = 0; i < nr; i++) {
+		/* Pages 1-511 of the first folio, the second and third whole. */
 		int huge = i < 3 * HUGE_PAGES - 1;
+		__u64 head = info[i].pfn & ~((1ull << info[i].order) - 1);
 
-		EXPECT_EQ(huge ? 9 : 0, info[i].order) TH_LOG("page %ld", i);
+		if (huge) {
+			EXPECT_EQ(9, info[i].order) TH_LOG("page %ld", i);
+		} else {
+			EXPECT_LT(info[i].order, 9) TH_LOG("page %ld", i);
+		}
 		EXPECT_EQ(1, info[i].pincount) TH_LOG("page %ld", i);
 		EXPECT_TRUE(info[i].flags & RUST_GUP_PAGE_DMA_PINNED);
 		if (i && huge && (i + 1) % HUGE_PAGES)
 			EXPECT_EQ(info[i - 1].pfn + 1, info[i].pfn) TH_LOG("page %ld", i);
+		folios += !i || head != (info[i - 1].pfn & ~((1ull << info[i - 1].order) - 1));
 	}
+	/* One pin per folio held (a folio that two chunks reach is pinned
+	 * twice, and the second pin dropped at once). */
+	printf("# %ld pages in %ld folios\n", nr, folios);
+	EXPECT_LE(4, folios);
+	EXPECT_EQ(folios, pins_outstanding() - held);
 	expect_pattern(_metadata, self->fd, id, offset, len);
 
 	/* GUP through a shared mapping finds the same pages. */
