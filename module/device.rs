@@ -170,7 +170,9 @@ impl RustGupFile {
                 };
                 write_to_user(arg, &version)?;
             }
-            uapi::RUST_GUP_IOC_STATS | uapi::RUST_GUP_IOC_STATS_V5 => {
+            uapi::RUST_GUP_IOC_STATS
+            | uapi::RUST_GUP_IOC_STATS_V9
+            | uapi::RUST_GUP_IOC_STATS_V5 => {
                 let mut writer = user_slice(arg, len).writer();
                 uapi::write_prefix(&mut writer, &stats::stats())?
             }

@@ -15,7 +15,9 @@ use core::mem::size_of;
 use kernel::{c_str, page::PAGE_SIZE, prelude::*, sync::Mutex};
 
 use crate::kernel_ext::{
-    gup::{Access, GupOptions, MaybeP2pdma, PageSet, PinnedPages, TakePages, UserPageRange},
+    gup::{
+        Access, GupOptions, Layout, MaybeP2pdma, PageSet, PinnedPages, TakePages, UserPageRange,
+    },
     memfd,
     mm::MmOwner,
     task::Syscall,
@@ -64,7 +66,7 @@ fn measure(
 ) -> Result<Measured> {
     let (pages, calls, get_ns, put_ns) = match request.kind {
         HolderKind::Plain(plain) => {
-            let mut held = Held::new(plain, request.opts, range.nr_pages())?;
+            let mut held = Held::new(plain, request.opts, Layout::Array(range.nr_pages()))?;
             let path = Path::new(target)?;
             let (calls, get_ns) =
                 with_held!(&mut held, h => timed_take(h, &path, range, per_call))?;
@@ -238,7 +240,7 @@ pub(crate) fn longterm_test_start(
     } else {
         Method::Locked
     };
-    let mut pins = PinnedPages::new(GupOptions::new(access), range.nr_pages())?;
+    let mut pins = PinnedPages::new(GupOptions::new(access), Layout::Runs)?;
     take_into(&mut pins, &Target::new(cx, method, owner)?, range, true)?;
     let test = Set::accounted(pins, None)?;
     let mut sets = sets.lock();

@@ -12,16 +12,18 @@ use kernel::{
 };
 
 use crate::kernel_ext::{
-    gup::{Access, MAX_PAGES},
+    gup::Access,
     memfd::{FileRef, MemfdPins},
     mm::{CurrentMm, PinnedVmCharge},
     task::Syscall,
     uapi,
 };
 use crate::set::{HeldSet, Set};
+use crate::take::access_of;
 
 /// The pages of `[offset, offset + size)` of a file: page aligned, not
-/// empty, at most [`MAX_PAGES`], ending below `i64::MAX`; else `EINVAL`.
+/// empty, ending below `i64::MAX`; else `EINVAL`. The file's size bounds
+/// them further ([`MemfdPins::pin`]), and what the set may hold.
 fn file_pages(offset: u64, size: u64) -> Result<usize> {
     let page = PAGE_SIZE as u64;
     if offset % page != 0 || size % page != 0 || size == 0 {
@@ -31,11 +33,7 @@ fn file_pages(offset: u64, size: u64) -> Result<usize> {
         Some(end) if end <= i64::MAX as u64 => {}
         _ => return Err(EINVAL),
     }
-    let nr = usize::try_from(size >> PAGE_SHIFT).map_err(|_| EINVAL)?;
-    if nr > MAX_PAGES {
-        return Err(EINVAL);
-    }
-    Ok(nr)
+    usize::try_from(size >> PAGE_SHIFT).map_err(|_| EINVAL)
 }
 
 /// A checked `RUST_GUP_OP_PIN_MEMFD` request: the file, the range, and
@@ -62,19 +60,12 @@ impl MemfdRequest {
         if flags & !allowed != 0 {
             return Err(EINVAL);
         }
-        let has = |f: u32| flags & f != 0;
-        let access = match (has(uapi::RUST_GUP_F_WRITE), has(uapi::RUST_GUP_F_DIRTY)) {
-            (false, false) => Access::Read,
-            (false, true) => return Err(EINVAL),
-            (true, false) => Access::Write,
-            (true, true) => Access::WriteDirty,
-        };
         Ok(MemfdRequest {
             fd,
             offset,
             nr_pages: file_pages(offset, size)?,
-            access,
-            account: has(uapi::RUST_GUP_F_ACCOUNT),
+            access: access_of(flags)?,
+            account: flags & uapi::RUST_GUP_F_ACCOUNT != 0,
         })
     }
 

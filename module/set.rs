@@ -159,10 +159,10 @@ impl<H> Set<H> {
 impl<H: Holding> Set<Accounted<H>> {
     /// `holding` as a set, with the charge made for it, if any.
     pub(crate) fn accounted(holding: H, charge: Option<PinnedVmCharge>) -> Result<Arc<Self>> {
-        let pages = holding.pages().len();
+        let accounting = Accounting::new(holding.pages(), charge);
         Self::new(Accounted {
             holding,
-            _accounting: Accounting::new(pages, charge),
+            _accounting: accounting,
         })
     }
 }

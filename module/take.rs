@@ -10,8 +10,8 @@ use kernel::{prelude::*, sync::Arc};
 use crate::kernel_ext::{
     dma::{DmaRegistry, Revocable},
     gup::{
-        Access, GotPages, GupOptions, LongTerm, PageSet, PinnedPages, ShortTerm, TakePages, Taken,
-        UserPageRange,
+        Access, GotPages, GupOptions, Layout, LongTerm, PageSet, PinnedPages, ShortTerm, TakePages,
+        Taken, UserPageRange,
     },
     mm::{AddressSpace, CurrentMm, MmOwner, MmapReadGuard, OwnerMm, PinnedVmCharge},
     pci::PciFunction,
@@ -76,6 +76,20 @@ pub(crate) enum OpCommand {
     Pin,
     /// `RUST_GUP_IOC_DMA_MAP`.
     DmaMap,
+}
+
+/// The access `RUST_GUP_F_WRITE` and `RUST_GUP_F_DIRTY` in `flags` ask
+/// for; `EINVAL` for DIRTY without WRITE.
+pub(crate) fn access_of(flags: u32) -> Result<Access> {
+    let has = |f: u32| flags & f != 0;
+    Ok(
+        match (has(uapi::RUST_GUP_F_WRITE), has(uapi::RUST_GUP_F_DIRTY)) {
+            (false, false) => Access::Read,
+            (false, true) => return Err(EINVAL),
+            (true, false) => Access::Write,
+            (true, true) => Access::WriteDirty,
+        },
+    )
 }
 
 /// A checked request: everything in it is a combination GUP accepts.
@@ -208,15 +222,10 @@ impl Request {
         } else {
             HolderKind::Plain(Plain::Get)
         };
-        let access = match (has(uapi::RUST_GUP_F_WRITE), has(uapi::RUST_GUP_F_DIRTY)) {
-            (false, _) => Access::Read,
-            (true, false) => Access::Write,
-            (true, true) => Access::WriteDirty,
-        };
         Ok(Request {
             kind,
             method,
-            opts: GupOptions::new(access).force(has(uapi::RUST_GUP_F_FORCE)),
+            opts: GupOptions::new(access_of(flags)?).force(has(uapi::RUST_GUP_F_FORCE)),
             account: has(uapi::RUST_GUP_F_ACCOUNT),
             worker: has(uapi::RUST_GUP_F_WORKER),
             by_pid: has(uapi::RUST_GUP_F_PID),
@@ -260,24 +269,25 @@ macro_rules! with_held {
 pub(crate) use with_held;
 
 impl Pinned {
-    /// An empty holder for pins of kind `pin`, with room for `capacity`
-    /// pages. Short-term pins are held unscoped: the device keeps them
-    /// across calls for the tests (PIN, DMA_MAP), and the benchmark times
-    /// their release on its own.
-    fn new(pin: PinSelect, opts: GupOptions, capacity: usize) -> Result<Self> {
+    /// An empty holder for pins of kind `pin`, keeping its pages as
+    /// `layout` says. Short-term pins are held unscoped: the device keeps
+    /// them across calls for the tests (PIN, DMA_MAP), and the benchmark
+    /// times their release on its own.
+    fn new(pin: PinSelect, opts: GupOptions, layout: Layout) -> Result<Self> {
         Ok(match pin {
-            PinSelect::ShortTerm => Pinned::ShortTerm(PinnedPages::new_unscoped(opts, capacity)?),
-            PinSelect::LongTerm => Pinned::LongTerm(PinnedPages::new(opts, capacity)?),
+            PinSelect::ShortTerm => Pinned::ShortTerm(PinnedPages::new_unscoped(opts, layout)?),
+            PinSelect::LongTerm => Pinned::LongTerm(PinnedPages::new(opts, layout)?),
         })
     }
 }
 
 impl Held {
-    /// An empty holder of kind `plain`, with room for `capacity` pages.
-    pub(crate) fn new(plain: Plain, opts: GupOptions, capacity: usize) -> Result<Self> {
+    /// An empty holder of kind `plain`, keeping its pages as `layout`
+    /// says.
+    pub(crate) fn new(plain: Plain, opts: GupOptions, layout: Layout) -> Result<Self> {
         Ok(match plain {
-            Plain::Pin(pin) => Held::Pinned(Pinned::new(pin, opts, capacity)?),
-            Plain::Get => Held::Got(GotPages::new(opts, capacity)?),
+            Plain::Pin(pin) => Held::Pinned(Pinned::new(pin, opts, layout)?),
+            Plain::Get => Held::Got(GotPages::new(opts, layout)?),
         })
     }
 
@@ -421,8 +431,9 @@ pub(crate) fn take_into<H: TakePages>(
     }
 }
 
-/// A new holder of kind `plain` of `range` per `request`; see
-/// [`take_into`]. On failure what was taken is released.
+/// A new holder of kind `plain` of `range` per `request`, kept as runs: a
+/// set held past the call; see [`take_into`]. On failure what was taken is
+/// released.
 fn take_held(
     plain: Plain,
     request: &Request,
@@ -430,7 +441,7 @@ fn take_held(
     range: UserPageRange,
     whole: bool,
 ) -> Result<Held> {
-    let mut held = Held::new(plain, request.opts, range.nr_pages())?;
+    let mut held = Held::new(plain, request.opts, Layout::Runs)?;
     with_held!(&mut held, h => take_into(h, target, range, whole)?);
     Ok(held)
 }
@@ -443,7 +454,7 @@ pub(crate) fn take_pinned(
     range: UserPageRange,
     whole: bool,
 ) -> Result<Pinned> {
-    let mut pinned = Pinned::new(pin, request.opts, range.nr_pages())?;
+    let mut pinned = Pinned::new(pin, request.opts, Layout::Runs)?;
     with_pinned!(&mut pinned, p => take_into(p, target, range, whole)?);
     Ok(pinned)
 }
@@ -464,11 +475,10 @@ pub(crate) fn take_revocable(
     Revocable::new(
         registry,
         request.opts,
-        range.nr_pages(),
         |pins| take_into(pins, target, range, request.account),
         longterm,
         client,
-        |pages| Ok(Accounting::new(pages.len(), charge)),
+        |pages| Ok(Accounting::new(pages, charge)),
     )
 }
 

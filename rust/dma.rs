@@ -50,7 +50,7 @@
 
 use super::{
     bindings,
-    gup::{Access, GupOptions, MaybeP2pdma, PageSet, PinKind, PinnedPages},
+    gup::{Access, GupOptions, Layout, MaybeP2pdma, PageSet, PinKind, PinnedPages},
     opaque_raw,
     page::{ordinary_page, set_page_dirty},
     pci::{eremoteio, P2pdmaPage, PciFunction},
@@ -789,7 +789,7 @@ unsafe impl<K: PinKind + 'static> MapPins for PinnedPages<K> {
     }
 
     fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_ {
-        self.page_ptrs().iter().copied()
+        PinnedPages::page_iter(self)
     }
 }
 
@@ -903,10 +903,13 @@ fn check_reachable(
 /// The providers of the P2PDMA pages of `pages`, which the caller holds,
 /// each once: `ENODEV` for a page whose provider is not found (its BAR
 /// released). With `p2pdma_only`, `EINVAL` for a page of ordinary memory.
-fn providers_of(pages: &[*mut bindings::page], p2pdma_only: bool) -> Result<KVVec<PciFunction>> {
+fn providers_of(
+    pages: impl Iterator<Item = *mut bindings::page>,
+    p2pdma_only: bool,
+) -> Result<KVVec<PciFunction>> {
     let mut providers: KVVec<PciFunction> = KVVec::new();
     let mut last: Option<P2pdmaPage<'_>> = None;
-    for &page in pages {
+    for page in pages {
         let page = NonNull::new(page).ok_or(EINVAL)?;
         // SAFETY: the caller holds the pages for the duration of the call.
         let Some(page) = (unsafe { P2pdmaPage::new(page) }) else {
@@ -1078,8 +1081,8 @@ pub(crate) struct Revocable<T: Send + LockData + 'static> {
 pub(crate) type RevocableGuard<'a, T> = Guard<'a, Option<P2pState<T>>, MutexBackend>;
 
 impl<T: Send + LockData + 'static> Revocable<T> {
-    /// Pins with `fill`, which takes pages into an empty holder with room
-    /// for `capacity` pages, registers the pins with the providers of their
+    /// Pins with `fill`, which takes pages into an empty holder (of runs,
+    /// [`Layout::Runs`]: the pins are kept), registers the pins with the providers of their
     /// P2PDMA pages, and, for a `client`, maps them for it (see
     /// [`DmaMapped::new`] for its errors). `with(pages)` makes what goes
     /// with the pins.
@@ -1095,15 +1098,14 @@ impl<T: Send + LockData + 'static> Revocable<T> {
     pub(crate) fn new(
         registry: &Arc<DmaRegistry>,
         opts: GupOptions,
-        capacity: usize,
         fill: impl FnOnce(&mut PinnedPages<MaybeP2pdma>) -> Result,
         p2pdma_only: bool,
         client: Option<&PciFunction>,
         with: impl FnOnce(&dyn PageSet) -> Result<T>,
     ) -> Result<Self> {
-        let mut pins = PinnedPages::empty(opts, capacity)?;
+        let mut pins = PinnedPages::empty(opts, Layout::Runs)?;
         fill(&mut pins)?;
-        let providers = providers_of(pins.page_ptrs(), p2pdma_only)?;
+        let providers = providers_of(pins.page_iter(), p2pdma_only)?;
         let with = with(&pins)?;
         let state = P2pState {
             holding: P2pHolding::Pinned(pins),

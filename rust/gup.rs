@@ -38,28 +38,30 @@ use super::{
     bindings,
     mm::{task_size, CurrentMm, Mm, MmExt, MmapReadGuard, OwnerMm},
     page::{with_page_mapped, MappedPage, PageInfo},
+    runs::{for_each_folio, PageRuns},
     task::Syscall,
 };
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{marker::PhantomData, mem::size_of, ptr::NonNull};
 use kernel::{
     alloc::Flags,
     page::{PAGE_SHIFT, PAGE_SIZE},
     prelude::*,
 };
 
-/// The most pages one range may have: 16 GiB of 4 KiB pages, a 32 MiB page
-/// array. Holders size their array to the range up front; a range checked
-/// only against `TASK_SIZE` could ask for an array past `INT_MAX`, which
-/// `kvmalloc` refuses (and WARNs on, without `__GFP_NOWARN`), and arrays
-/// that large are not something to let user space allocate.
+/// The most pages a holder of [`Layout::Array`] may have: 16 GiB of 4 KiB
+/// pages, a 32 MiB page array. Such holders size their array to the range
+/// up front; a range checked only against `TASK_SIZE` could ask for an
+/// array past `INT_MAX`, which `kvmalloc` refuses (and WARNs on, without
+/// `__GFP_NOWARN`), and arrays that large are not something to let user
+/// space allocate. Holders of [`Layout::Runs`] are limited by what they
+/// hold instead ([`super::runs::MAX_RUNS`]).
 pub(crate) const MAX_PAGES: usize = 1 << 22;
 
-/// A page-aligned, non-empty range of user addresses below `TASK_SIZE`,
-/// of at most [`MAX_PAGES`] pages.
+/// A page-aligned, non-empty range of user addresses below `TASK_SIZE`.
 ///
 /// # Invariants
 ///
-/// `start` is page aligned, `1 <= nr_pages <= MAX_PAGES`, and
+/// `start` is page aligned, `nr_pages >= 1`, and
 /// `start + nr_pages * PAGE_SIZE` is at most the top of the user address
 /// space it was checked against (`TASK_SIZE` of the caller, or
 /// `mm->task_size` of another), so it does not overflow.
@@ -73,9 +75,9 @@ impl UserPageRange {
     /// The pages of `[addr, addr + size)`; a size that is not a multiple
     /// of the page size is rounded down, as gup_test does.
     ///
-    /// `EINVAL` for an unaligned start, less than one page, more than
-    /// [`MAX_PAGES`], a range that wraps around, or one that reaches past
-    /// the calling task's user address space.
+    /// `EINVAL` for an unaligned start, less than one page, a range that
+    /// wraps around, or one that reaches past the calling task's user
+    /// address space.
     pub(crate) fn new(cx: &Syscall, addr: u64, size: u64) -> Result<Self> {
         Self::below(addr, size, task_size(cx))
     }
@@ -89,11 +91,7 @@ impl UserPageRange {
 
     fn below(addr: u64, size: u64, top: u64) -> Result<Self> {
         let end = addr.checked_add(size).ok_or(EINVAL)?;
-        if addr % PAGE_SIZE as u64 != 0
-            || size < PAGE_SIZE as u64
-            || size / PAGE_SIZE as u64 > MAX_PAGES as u64
-            || end > top
-        {
+        if addr % PAGE_SIZE as u64 != 0 || size < PAGE_SIZE as u64 || end > top {
             return Err(EINVAL);
         }
         // INVARIANT: checked above.
@@ -143,7 +141,7 @@ mod private {
 
     /// A holder's pages, for the [`super::PageSet`] every holder offers.
     pub(crate) trait Holder {
-        fn page_vec(&self) -> &super::PageVec;
+        fn store(&self) -> &super::Store;
     }
 }
 
@@ -283,7 +281,11 @@ impl PageVec {
         GFP_KERNEL | __GFP_NOWARN | __GFP_ZERO
     }
 
+    /// `EINVAL` past [`MAX_PAGES`].
     fn with_capacity(capacity: usize) -> Result<Self> {
+        if capacity > MAX_PAGES {
+            return Err(EINVAL);
+        }
         Ok(PageVec(KVVec::with_capacity(capacity, Self::gfp())?))
     }
 
@@ -306,16 +308,20 @@ impl PageVec {
         mut call: impl FnMut(usize, usize, *mut *mut bindings::page) -> isize,
     ) -> Result<Taken> {
         let have = self.0.len();
-        // Holders are made with room for their range: reserve only past it.
+        // Holders are made with room for their range: reserve only past it,
+        // and never past `MAX_PAGES`.
         if self.0.capacity() - have < range.nr_pages {
+            if range.nr_pages > MAX_PAGES - have {
+                return Err(EINVAL);
+            }
             self.0.reserve(range.nr_pages, Self::gfp())?;
         }
         let base = self.0.as_mut_ptr();
         let per_call = per_call.max(1);
         // By the invariant of `UserPageRange` the range ends at or below
-        // `TASK_SIZE` and has at most `MAX_PAGES` pages, and the array has
-        // room for all of them: nothing below can overflow, so the hot
-        // loop uses wrapping arithmetic, free of overflow checks.
+        // `TASK_SIZE`, and the array has room for all of its pages, at
+        // most `MAX_PAGES`: nothing below can overflow, so the hot loop
+        // uses wrapping arithmetic, free of overflow checks.
         let end = range.start.wrapping_add(range.nr_pages << PAGE_SHIFT);
         let mut addr = range.start;
         let mut len = have;
@@ -354,17 +360,170 @@ impl PageVec {
         }
         Ok(Taken { calls, error })
     }
+}
 
-    fn info(&self, index: usize) -> Option<PageInfo> {
-        let page = NonNull::new(*self.0.get(index)?)?;
-        // SAFETY: by the type invariant the page is held.
-        Some(unsafe { PageInfo::of(page) })
+/// Pointers a GUP call of a [`Layout::Runs`] holder fills at most: a page
+/// of them, the scratch array through which the pages reach the runs.
+const RUNS_CHUNK: usize = PAGE_SIZE / size_of::<*mut bindings::page>();
+
+/// Takes `range` into `runs` with GUP calls of at most `per_call` pages
+/// each (and at most [`RUNS_CHUNK`]), through a scratch array: as
+/// [`PageVec::append`] does into an array. A page the runs cannot record
+/// (past [`super::runs::MAX_RUNS`], or no memory to grow them) is
+/// released at once, with the ones after it from the same call, by
+/// `release(pages, nr)`; the take stops there, with that error.
+///
+/// # Safety
+///
+/// As for [`PageVec::append`]; `release(pages, nr)` must give back pages
+/// taken by `call`, the way `call` took them.
+#[inline(never)]
+unsafe fn append_runs(
+    runs: &mut PageRuns,
+    range: UserPageRange,
+    per_call: usize,
+    mut call: impl FnMut(usize, usize, *mut *mut bindings::page) -> isize,
+    release: unsafe fn(*mut *mut bindings::page, usize),
+) -> Result<Taken> {
+    let have = runs.len();
+    let mut chunk: KVVec<*mut bindings::page> =
+        KVVec::with_capacity(RUNS_CHUNK, GFP_KERNEL | __GFP_NOWARN)?;
+    let base = chunk.as_mut_ptr();
+    let per_call = per_call.clamp(1, RUNS_CHUNK);
+    let end = range.end();
+    let mut addr = range.start;
+    let mut calls: u64 = 0;
+    let mut error = None;
+    'calls: while addr < end {
+        let nr = per_call.min((end - addr) >> PAGE_SHIFT);
+        let ret = call(addr, nr, base);
+        calls += 1;
+        if ret < 0 {
+            error = Some(Error::from_errno(ret as i32));
+            break;
+        }
+        let got = ret as usize;
+        for i in 0..got {
+            // SAFETY: the call wrote `got <= nr <= RUNS_CHUNK` valid page
+            // pointers to the array, which has room for `RUNS_CHUNK`, and
+            // the pages are held.
+            let pfn = unsafe { bindings::rust_gup_page_to_pfn(*base.add(i)) } as usize;
+            // INVARIANT: the runs record pages GUP just took.
+            if let Err(e) = runs.push(pfn, 1) {
+                // SAFETY: pages `i..got` of this call are recorded nowhere;
+                // they are given back the way they were taken.
+                unsafe { release(base.add(i), got - i) };
+                error = Some(e);
+                break 'calls;
+            }
+        }
+        if got != nr {
+            break;
+        }
+        addr += nr << PAGE_SHIFT;
+    }
+    if runs.len() == have {
+        return Err(error.unwrap_or(EFAULT));
+    }
+    Ok(Taken { calls, error })
+}
+
+/// How a holder keeps the pointers of its pages.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Layout {
+    /// One pointer per page, in an array made up front for the given
+    /// number of pages (at most [`MAX_PAGES`], else `EINVAL`), which GUP
+    /// fills directly: gup_test's way, for holders that the benchmark
+    /// compares with it.
+    Array(usize),
+    /// Runs of pages at consecutive frames ([`PageRuns`]), filled through
+    /// a page of pointers per GUP call and released run by run: for sets
+    /// held past a call, whose metadata is then 16 bytes per 2 MiB huge
+    /// page rather than 4 KiB.
+    Runs,
+}
+
+/// A holder's pages, kept as its [`Layout`] says.
+///
+/// # Invariants
+///
+/// Every page recorded was taken by GUP and is held (by a pin or a
+/// reference, as the owning holder knows) until the holder drops.
+pub(crate) enum Store {
+    Array(PageVec),
+    Runs(PageRuns),
+}
+
+impl Store {
+    fn new(layout: Layout) -> Result<Self> {
+        Ok(match layout {
+            Layout::Array(capacity) => Store::Array(PageVec::with_capacity(capacity)?),
+            Layout::Runs => Store::Runs(PageRuns::new()),
+        })
     }
 
-    fn dump(&self, index: usize, reason: &CStr) {
-        if let Some(&page) = self.0.get(index) {
-            // SAFETY: by the type invariant the page is held.
-            unsafe { bindings::dump_page(page, reason.as_char_ptr()) };
+    /// See [`PageVec::append`] and [`append_runs`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`append_runs`].
+    #[inline(always)]
+    unsafe fn append(
+        &mut self,
+        range: UserPageRange,
+        per_call: usize,
+        call: impl FnMut(usize, usize, *mut *mut bindings::page) -> isize,
+        release: unsafe fn(*mut *mut bindings::page, usize),
+    ) -> Result<Taken> {
+        // SAFETY: the caller's guarantees are the functions' own.
+        unsafe {
+            match self {
+                Store::Array(pages) => pages.append(range, per_call, call),
+                Store::Runs(runs) => append_runs(runs, range, per_call, call, release),
+            }
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Store::Array(pages) => pages.0.len(),
+            Store::Runs(runs) => runs.len(),
+        }
+    }
+
+    /// Page `index`, held; `None` past the end.
+    fn page(&self, index: usize) -> Option<NonNull<bindings::page>> {
+        match self {
+            Store::Array(pages) => NonNull::new(*pages.0.get(index)?),
+            Store::Runs(runs) => {
+                let pfn = runs.pfn(index)?;
+                // SAFETY: the frame is of a held page (type invariant).
+                NonNull::new(unsafe { bindings::rust_gup_pfn_to_page(pfn as _) })
+            }
+        }
+    }
+
+    /// The pages, in order.
+    fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_ {
+        let (array, runs) = match self {
+            Store::Array(pages) => (&pages.0[..], None),
+            Store::Runs(runs) => (&[][..], Some(runs)),
+        };
+        let from_runs = runs.into_iter().flat_map(|runs| {
+            runs.pfns().map(|pfn| {
+                // SAFETY: the frame is of a held page (type invariant).
+                unsafe { bindings::rust_gup_pfn_to_page(pfn as _) }
+            })
+        });
+        Iterator::chain(array.iter().copied(), from_runs)
+    }
+
+    /// The bytes allocated to record the pages.
+    fn meta_bytes(&self) -> usize {
+        match self {
+            Store::Array(pages) => pages.0.capacity() * size_of::<*mut bindings::page>(),
+            Store::Runs(runs) => runs.meta_bytes(),
         }
     }
 }
@@ -378,20 +537,30 @@ pub(crate) trait PageSet {
     fn page_info(&self, index: usize) -> Option<PageInfo>;
     /// Prints page `index` to the kernel log with `dump_page`.
     fn dump_page(&self, index: usize, reason: &CStr);
+    /// The bytes allocated to record which pages the set holds.
+    fn meta_bytes(&self) -> usize;
 }
 
 impl<H: private::Holder> PageSet for H {
     #[inline]
     fn len(&self) -> usize {
-        self.page_vec().0.len()
+        self.store().len()
     }
 
     fn page_info(&self, index: usize) -> Option<PageInfo> {
-        self.page_vec().info(index)
+        // SAFETY: the page is held (the invariant of `Store`).
+        Some(unsafe { PageInfo::of(self.store().page(index)?) })
     }
 
     fn dump_page(&self, index: usize, reason: &CStr) {
-        self.page_vec().dump(index, reason)
+        if let Some(page) = self.store().page(index) {
+            // SAFETY: the page is held (the invariant of `Store`).
+            unsafe { bindings::dump_page(page.as_ptr(), reason.as_char_ptr()) };
+        }
+    }
+
+    fn meta_bytes(&self) -> usize {
+        self.store().meta_bytes()
     }
 }
 
@@ -438,12 +607,34 @@ fn fast_nr(nr_pages: usize) -> i32 {
     nr_pages.min(i32::MAX as usize) as i32
 }
 
+/// Gives back pinned pages that a holder took but did not record.
+///
+/// # Safety
+///
+/// `pages` points to `nr` pages, each with a FOLL_PIN pin of the caller's,
+/// which it gives up.
+unsafe fn unpin_unrecorded(pages: *mut *mut bindings::page, nr: usize) {
+    // SAFETY: as the caller guarantees.
+    unsafe { bindings::unpin_user_pages(pages, nr as _) };
+}
+
+/// Gives back page references that a holder took but did not record.
+///
+/// # Safety
+///
+/// `pages` points to `nr` pages, each with a reference of the caller's,
+/// which it gives up.
+unsafe fn put_unrecorded(pages: *mut *mut bindings::page, nr: usize) {
+    // SAFETY: as the caller guarantees.
+    unsafe { bindings::rust_gup_put_pages(pages, nr as _, false) };
+}
+
 /// Implements [`TakePages`] for a holder over one family of GUP calls: the
-/// `pin_*` ones for [`PinnedPages`], the `get_*` ones for [`GotPages`]. The
-/// holder's `foll()` gives the flags.
+/// `pin_*` ones for [`PinnedPages`], the `get_*` ones for [`GotPages`],
+/// which `$release` undoes. The holder's `foll()` gives the flags.
 macro_rules! take_pages {
     (impl[$($generics:tt)*] $holder:ty, $fast:ident, $locked:ident, $unlocked:ident,
-     $remote:ident) => {
+     $remote:ident, $release:ident) => {
         impl<$($generics)*> TakePages for $holder {
             #[inline]
             fn take_fast(
@@ -458,13 +649,19 @@ macro_rules! take_pages {
                 // are valid: a pin kind and the options only produce
                 // WRITE, FORCE, LONGTERM and PCI_P2PDMA, never LONGTERM
                 // with PCI_P2PDMA; for references only WRITE and FORCE.
-                // `_mm` shows there is an address space.
+                // `_mm` shows there is an address space. `$release` gives
+                // back pages the way these calls take them.
                 // INVARIANT: each page is held the holder's way, with
                 // `foll`.
                 unsafe {
-                    self.pages.append(range, per_call, |start, nr, pages| {
-                        bindings::$fast(start, fast_nr(nr), foll, pages) as isize
-                    })
+                    self.pages.append(
+                        range,
+                        per_call,
+                        |start, nr, pages| {
+                            bindings::$fast(start, fast_nr(nr), foll, pages) as isize
+                        },
+                        $release,
+                    )
                 }
             }
 
@@ -479,9 +676,12 @@ macro_rules! take_pages {
                 // SAFETY: as for `take_fast`; `_lock` holds the calling
                 // task's mmap lock, which the locked variant requires.
                 unsafe {
-                    self.pages.append(range, per_call, |start, nr, pages| {
-                        bindings::$locked(start, nr, foll, pages)
-                    })
+                    self.pages.append(
+                        range,
+                        per_call,
+                        |start, nr, pages| bindings::$locked(start, nr, foll, pages),
+                        $release,
+                    )
                 }
             }
 
@@ -496,9 +696,12 @@ macro_rules! take_pages {
                 // SAFETY: as for `take_fast`; the unlocked variant takes the
                 // mmap lock itself.
                 unsafe {
-                    self.pages.append(range, per_call, |start, nr, pages| {
-                        bindings::$unlocked(start, nr, pages, foll)
-                    })
+                    self.pages.append(
+                        range,
+                        per_call,
+                        |start, nr, pages| bindings::$unlocked(start, nr, pages, foll),
+                        $release,
+                    )
                 }
             }
 
@@ -516,9 +719,14 @@ macro_rules! take_pages {
                 // null, and `mm`'s address space is referenced by the
                 // `MmWithUser` the guard borrows.
                 unsafe {
-                    self.pages.append(range, per_call, |start, nr, pages| {
-                        bindings::$remote(mm, start, nr, foll, pages, core::ptr::null_mut())
-                    })
+                    self.pages.append(
+                        range,
+                        per_call,
+                        |start, nr, pages| {
+                            bindings::$remote(mm, start, nr, foll, pages, core::ptr::null_mut())
+                        },
+                        $release,
+                    )
                 }
             }
         }
@@ -532,7 +740,7 @@ macro_rules! take_pages {
 /// Every page in `pages` carries one FOLL_PIN pin taken by this holder with
 /// `K::FOLL` and `opts`.
 pub(crate) struct PinnedPages<K: PinKind> {
-    pages: PageVec,
+    pages: Store,
     opts: GupOptions,
     _kind: PhantomData<K>,
 }
@@ -545,19 +753,19 @@ unsafe impl<K: PinKind> Send for PinnedPages<K> {}
 unsafe impl<K: PinKind> Sync for PinnedPages<K> {}
 
 impl<K: PinKind> PinnedPages<K> {
-    /// An empty holder with room for `capacity` pages, so that taking that
-    /// many allocates nothing more. For the layer's own holders of pins
-    /// that outlive a call ([`super::dma::Revocable`]).
-    pub(super) fn empty(opts: GupOptions, capacity: usize) -> Result<Self> {
+    /// An empty holder that keeps its pages as `layout` says. For the
+    /// layer's own holders of pins that outlive a call
+    /// ([`super::dma::Revocable`]).
+    pub(super) fn empty(opts: GupOptions, layout: Layout) -> Result<Self> {
         Ok(PinnedPages {
-            pages: PageVec::with_capacity(capacity)?,
+            pages: Store::new(layout)?,
             opts,
             _kind: PhantomData,
         })
     }
 
-    /// Runs `f` with an empty holder (room for `capacity` pages), and
-    /// unpins what it took when `f` returns.
+    /// Runs `f` with an empty holder (an array with room for `capacity`
+    /// pages), and unpins what it took when `f` returns.
     ///
     /// `f` gets the holder by reference only, so the pins cannot outlive
     /// the call: the way to pin for the duration of one operation, as
@@ -567,7 +775,7 @@ impl<K: PinKind> PinnedPages<K> {
         capacity: usize,
         f: impl FnOnce(&mut Self) -> Result<R>,
     ) -> Result<R> {
-        let mut pins = Self::empty(opts, capacity)?;
+        let mut pins = Self::empty(opts, Layout::Array(capacity))?;
         f(&mut pins)
     }
 
@@ -587,14 +795,14 @@ impl<K: PinKind> PinnedPages<K> {
         K::cpu_pages(self)
     }
 
-    /// The pinned pages, for the DMA mapping of [`super::dma`].
-    pub(super) fn page_ptrs(&self) -> &[*mut bindings::page] {
-        &self.pages.0
+    /// The pinned pages, in order, for the DMA mapping of [`super::dma`].
+    pub(super) fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_ {
+        self.pages.page_iter()
     }
 }
 
 impl<K: PinKind> private::Holder for PinnedPages<K> {
-    fn page_vec(&self) -> &PageVec {
+    fn store(&self) -> &Store {
         &self.pages
     }
 }
@@ -603,8 +811,8 @@ impl PinnedPages<LongTerm> {
     /// An empty holder of long-term pins, which its owner keeps for as
     /// long as it needs (a memory registration, a VFIO mapping): they are
     /// made for that.
-    pub(crate) fn new(opts: GupOptions, capacity: usize) -> Result<Self> {
-        Self::empty(opts, capacity)
+    pub(crate) fn new(opts: GupOptions, layout: Layout) -> Result<Self> {
+        Self::empty(opts, layout)
     }
 }
 
@@ -622,8 +830,8 @@ impl<K: ShortLived> PinnedPages<K> {
     /// [`LongTerm`] pins for memory it keeps. [`MaybeP2pdma`] pins are not
     /// short-lived in this sense: they are kept only by a
     /// [`super::dma::Revocable`].
-    pub(crate) fn new_unscoped(opts: GupOptions, capacity: usize) -> Result<Self> {
-        Self::empty(opts, capacity)
+    pub(crate) fn new_unscoped(opts: GupOptions, layout: Layout) -> Result<Self> {
+        Self::empty(opts, layout)
     }
 }
 
@@ -632,7 +840,8 @@ take_pages!(
     pin_user_pages_fast,
     pin_user_pages,
     pin_user_pages_unlocked,
-    pin_user_pages_remote
+    pin_user_pages_remote,
+    unpin_unrecorded
 );
 
 /// `EOPNOTSUPP`, which the 6.12 `kernel::error::code` does not name: pages
@@ -672,7 +881,7 @@ impl<K: CpuAccessible> PinnedPages<K> {
         index: usize,
         f: impl FnOnce(&MappedPage) -> Result<R>,
     ) -> Result<R> {
-        let page = NonNull::new(*self.pages.0.get(index).ok_or(EINVAL)?).ok_or(EINVAL)?;
+        let page = self.pages.page(index).ok_or(EINVAL)?;
         // SAFETY: by the type invariant the page is pinned while `self`
         // lives, and `K` says it is ordinary memory.
         unsafe { with_page_mapped(page, f) }
@@ -708,18 +917,42 @@ impl<K: CpuAccessible> PinnedPages<K> {
 
 impl<K: PinKind> Drop for PinnedPages<K> {
     fn drop(&mut self) {
-        let pages = &mut self.pages.0;
-        if pages.is_empty() {
-            return;
-        }
-        // SAFETY: by the type invariant every entry carries one pin of this
-        // holder, and a holder is dropped once: each pin is released
-        // exactly once. Only pins made for writing can be `WriteDirty`.
-        unsafe {
-            if self.opts.access == Access::WriteDirty {
-                bindings::unpin_user_pages_dirty_lock(pages.as_mut_ptr(), pages.len(), true);
-            } else {
-                bindings::unpin_user_pages(pages.as_mut_ptr(), pages.len());
+        let dirty = self.opts.access == Access::WriteDirty;
+        match &mut self.pages {
+            Store::Array(pages) => {
+                let pages = &mut pages.0;
+                if pages.is_empty() {
+                    return;
+                }
+                // SAFETY: by the type invariant every entry carries one pin
+                // of this holder, and a holder is dropped once: each pin is
+                // released exactly once. Only pins made for writing can be
+                // `WriteDirty`.
+                unsafe {
+                    if dirty {
+                        bindings::unpin_user_pages_dirty_lock(
+                            pages.as_mut_ptr(),
+                            pages.len(),
+                            true,
+                        );
+                    } else {
+                        bindings::unpin_user_pages(pages.as_mut_ptr(), pages.len());
+                    }
+                }
+            }
+            Store::Runs(runs) => {
+                for (pfn, nr) in runs.iter() {
+                    // SAFETY: as above, run by run: the run's pages are at
+                    // consecutive frames, which is what the function
+                    // releases, folio by folio.
+                    unsafe {
+                        bindings::unpin_user_page_range_dirty_lock(
+                            bindings::rust_gup_pfn_to_page(pfn as _),
+                            nr as _,
+                            dirty,
+                        )
+                    };
+                }
             }
         }
     }
@@ -738,6 +971,10 @@ impl PageSet for NoPages {
     }
 
     fn dump_page(&self, _index: usize, _reason: &CStr) {}
+
+    fn meta_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// Pages taken with FOLL_GET (a plain page reference each); put when
@@ -749,7 +986,7 @@ impl PageSet for NoPages {
 /// Every page in `pages` carries one reference taken by this holder with
 /// `opts`.
 pub(crate) struct GotPages {
-    pages: PageVec,
+    pages: Store,
     opts: GupOptions,
 }
 
@@ -759,10 +996,10 @@ unsafe impl Send for GotPages {}
 unsafe impl Sync for GotPages {}
 
 impl GotPages {
-    /// An empty holder with room for `capacity` pages.
-    pub(crate) fn new(opts: GupOptions, capacity: usize) -> Result<Self> {
+    /// An empty holder that keeps its pages as `layout` says.
+    pub(crate) fn new(opts: GupOptions, layout: Layout) -> Result<Self> {
         Ok(GotPages {
-            pages: PageVec::with_capacity(capacity)?,
+            pages: Store::new(layout)?,
             opts,
         })
     }
@@ -774,7 +1011,7 @@ impl GotPages {
 }
 
 impl private::Holder for GotPages {
-    fn page_vec(&self) -> &PageVec {
+    fn store(&self) -> &Store {
         &self.pages
     }
 }
@@ -784,16 +1021,36 @@ take_pages!(
     get_user_pages_fast,
     get_user_pages,
     get_user_pages_unlocked,
-    get_user_pages_remote
+    get_user_pages_remote,
+    put_unrecorded
 );
 
 impl Drop for GotPages {
     fn drop(&mut self) {
-        let pages = &mut self.pages.0;
         let dirty = self.opts.access == Access::WriteDirty;
-        // SAFETY: by the type invariant each entry carries one reference of
-        // this holder, dropped here exactly once (the holder is dropped
-        // once). Only references taken for writing can be `WriteDirty`.
-        unsafe { bindings::rust_gup_put_pages(pages.as_mut_ptr(), pages.len(), dirty) };
+        match &mut self.pages {
+            Store::Array(pages) => {
+                let pages = &mut pages.0;
+                // SAFETY: by the type invariant each entry carries one
+                // reference of this holder, dropped here exactly once (the
+                // holder is dropped once). Only references taken for
+                // writing can be `WriteDirty`.
+                unsafe { bindings::rust_gup_put_pages(pages.as_mut_ptr(), pages.len(), dirty) };
+            }
+            Store::Runs(runs) => {
+                for (pfn, nr) in runs.iter() {
+                    // SAFETY: as above: the run's pages are held, each with
+                    // one reference, which the folio's share drops.
+                    unsafe {
+                        for_each_folio(pfn, nr, |folio, page, refs| {
+                            if dirty {
+                                bindings::set_page_dirty_lock(page);
+                            }
+                            bindings::rust_gup_put_folio_refs(folio, refs as _);
+                        })
+                    };
+                }
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@ pub(crate) mod miscdevice;
 pub(crate) mod mm;
 pub(crate) mod page;
 pub(crate) mod pci;
+pub(crate) mod runs;
 pub(crate) mod task;
 pub(crate) mod time;
 pub(crate) mod uaccess;

@@ -12,14 +12,16 @@
 //! kind, [`MemfdPins`]: one pin per folio, released with `unpin_folio()`,
 //! never per page.
 //!
-//! The set is kept as runs of pages, one per folio: 16 bytes per folio
-//! where a page array takes 8 per 4 KiB page.
+//! The set is kept as runs of pages at consecutive frames
+//! ([`PageRuns`]): about 8 bytes per folio, or less, where a page array
+//! takes 8 per 4 KiB page.
 
 use super::{
     bindings,
     gup::{Access, CpuPages, PageSet},
     page::{with_page_mapped, MappedPage, PageInfo},
-    task::Syscall,
+    runs::{for_each_folio, PageRuns},
+    task::{fatal_signal_pending, Syscall},
 };
 use core::{mem::size_of, ptr::NonNull};
 use kernel::{
@@ -193,32 +195,31 @@ const CHUNK: usize = PAGE_SIZE / size_of::<*mut bindings::folio>();
 /// Pages [`MemfdPins::pin`] pins per `memfd_pin_folios()` call.
 pub(crate) const PAGES_PER_CALL: usize = CHUNK;
 
-/// Pages of one folio that a set holds: from `page` on, up to index `end`
-/// of the set (exclusive), with one pin on the folio.
-#[derive(Clone, Copy)]
-struct Run {
-    page: NonNull<bindings::page>,
-    end: usize,
-}
-
 /// Runs of pinned folios; each folio's pin is released when dropped.
 ///
 /// # Invariants
 ///
-/// Each run's folio carries one FOLL_PIN pin taken for the run, and its
-/// pages are `page` and the ones after it in the folio, up to the run's
-/// end; ends rise strictly from run to run.
-struct Runs(KVVec<Run>);
+/// Each folio that the runs reach carries one FOLL_PIN pin taken for them;
+/// the runs reach a folio's pages in one stretch (a folio is not reached
+/// again after another).
+struct Runs(PageRuns);
 
 impl Runs {
     fn len(&self) -> usize {
-        self.0.last().map_or(0, |run| run.end)
+        self.0.len()
+    }
+
+    /// The folio of the last page, if any.
+    fn last_folio(&self) -> Option<*mut bindings::folio> {
+        let pfn = self.0.last_pfn()?;
+        // SAFETY: the last page is pinned (type invariant).
+        Some(unsafe { bindings::rust_gup_page_folio(bindings::rust_gup_pfn_to_page(pfn as _)) })
     }
 
     /// Pins `nr` pages (at most [`CHUNK`]) of `file` from byte `start` on,
-    /// appending their runs. A folio that the last run already has (the
-    /// range of the call before ended inside it) extends that run, and its
-    /// second pin is dropped again.
+    /// appending them. A folio that the runs already reach (the range of
+    /// the call before ended inside it) is reached further, and its second
+    /// pin is dropped again.
     fn pin_chunk(
         &mut self,
         file: &FileRef,
@@ -241,57 +242,44 @@ impl Runs {
             )
         };
         let got = usize::try_from(got).map_err(|_| Error::from_errno(got as i32))?;
-        // Room for the runs first: failing that, the new pins go at once.
-        if let Err(e) = self.0.reserve(got, GFP_KERNEL | __GFP_NOWARN) {
-            // SAFETY: the first `got` entries are pinned folios, one pin
-            // each, recorded nowhere.
-            unsafe { bindings::unpin_folios(folios.as_mut_ptr(), got as kernel::ffi::c_ulong) };
-            return Err(e.into());
-        }
         let last = self.len() + nr;
         // `offset` is the byte offset of `start` in the first folio; the
         // other folios start at their first page.
         let mut first = offset as usize >> PAGE_SHIFT;
+        let mut result = Ok(());
         for i in 0..got {
             // SAFETY: entry `i < got` was written by `memfd_pin_folios()`.
             let folio = unsafe { *folios.as_ptr().add(i) };
+            if result.is_err() {
+                // SAFETY: the folio's pin, taken by this call and recorded
+                // nowhere.
+                unsafe { bindings::unpin_folio(folio) };
+                continue;
+            }
             // SAFETY: the folio is pinned; `first` is one of its pages.
-            let (nr_pages, page) = unsafe {
+            let (nr_pages, pfn) = unsafe {
                 (
                     bindings::rust_gup_folio_nr_pages(folio) as usize,
-                    bindings::rust_gup_folio_page(folio, first as kernel::ffi::c_ulong),
+                    bindings::rust_gup_page_to_pfn(bindings::rust_gup_folio_page(
+                        folio,
+                        first as kernel::ffi::c_ulong,
+                    )) as usize,
                 )
             };
-            let end = (self.len() + nr_pages - first).min(last);
-            let last_folio = match self.0.last() {
-                // SAFETY: the last run's page is pinned (type invariant).
-                Some(run) => unsafe { bindings::rust_gup_page_folio(run.page.as_ptr()) },
-                None => core::ptr::null_mut(),
-            };
-            if last_folio == folio {
-                if let Some(run) = self.0.last_mut() {
-                    run.end = end;
-                }
-                // SAFETY: the folio's second pin, taken by this call.
+            let n = (nr_pages - first).min(last - self.len());
+            let again = self.last_folio() == Some(folio);
+            // INVARIANT: a pinned folio's pages from `first` on, after the
+            // pages of the runs: of the same folio when `again` (the pages
+            // after its last one), of the next folio otherwise.
+            result = self.0.push(pfn, n);
+            if again || result.is_err() {
+                // SAFETY: a second pin of a folio the runs hold pinned, or
+                // a pin recorded nowhere: taken by this call either way.
                 unsafe { bindings::unpin_folio(folio) };
-            } else {
-                // INVARIANT: a pinned folio's pages from `first` on, after
-                // the last run's. Neither failure happens (a folio's page
-                // is not null, and the room was reserved above); were one
-                // to, the pin goes, and the set comes out short: `EINVAL`
-                // below.
-                let pushed = match NonNull::new(page) {
-                    Some(page) => self.0.push(Run { page, end }, GFP_KERNEL).is_ok(),
-                    None => false,
-                };
-                if !pushed {
-                    // SAFETY: the folio's pin, taken by this call and
-                    // recorded nowhere.
-                    unsafe { bindings::unpin_folio(folio) };
-                }
             }
             first = 0;
         }
+        result?;
         if self.len() != last {
             // The folios did not cover the range: not what the function
             // promises, but never a set shorter than it says.
@@ -299,22 +287,23 @@ impl Runs {
         }
         Ok(())
     }
-
-    /// The run that holds page `index`, and the page's place in it.
-    fn find(&self, index: usize) -> Option<(&Run, usize)> {
-        let i = self.0.partition_point(|run| run.end <= index);
-        let run = self.0.get(i)?;
-        let start = if i == 0 { 0 } else { self.0[i - 1].end };
-        Some((run, index - start))
-    }
 }
 
 impl Drop for Runs {
     fn drop(&mut self) {
-        for run in self.0.iter() {
-            // SAFETY: each run's folio carries one pin of this value (type
-            // invariant), released here once.
-            unsafe { bindings::unpin_folio(bindings::rust_gup_page_folio(run.page.as_ptr())) };
+        let mut last: *mut bindings::folio = core::ptr::null_mut();
+        for (pfn, nr) in self.0.iter() {
+            // SAFETY: the runs' pages are pinned (type invariant): each
+            // folio once, released here once, when it is first reached (a
+            // folio is reached in one stretch, which may span two runs).
+            unsafe {
+                for_each_folio(pfn, nr, |folio, _, _| {
+                    if folio != last {
+                        bindings::unpin_folio(folio);
+                        last = folio;
+                    }
+                })
+            };
         }
     }
 }
@@ -346,8 +335,10 @@ impl MemfdPins {
     /// writable pin, `EBADF` when the file is not open for writing and
     /// `EPERM` when it is sealed against writing (`F_SEAL_WRITE`,
     /// `F_SEAL_FUTURE_WRITE`), as `mmap()` of a shared writable mapping
-    /// answers; `EINVAL` for a range past the end of the file; and the
-    /// errors of `memfd_pin_folios()`. On failure nothing stays pinned.
+    /// answers; `EINVAL` for a range past the end of the file; `ENOMEM`
+    /// also for more runs than a set may have ([`super::runs::MAX_RUNS`]);
+    /// `EINTR` when the caller is killed meanwhile; and the errors of
+    /// `memfd_pin_folios()`. On failure nothing stays pinned.
     pub(crate) fn pin(file: FileRef, offset: u64, nr_pages: usize, access: Access) -> Result<Self> {
         let ptr = file.as_ptr();
         // SAFETY: the file is referenced.
@@ -367,7 +358,7 @@ impl MemfdPins {
         }
         let mut folios: KVVec<*mut bindings::folio> =
             KVVec::with_capacity(CHUNK, GFP_KERNEL | __GFP_NOWARN)?;
-        let mut runs = Runs(KVVec::new());
+        let mut runs = Runs(PageRuns::new());
         // Shared: no truncation, hole punch or new seal while the seals are
         // read and the range pinned, as udmabuf does it.
         let guard = InodeSharedGuard::lock(&file);
@@ -397,6 +388,11 @@ impl MemfdPins {
         }
         let mut done = 0;
         while done < nr_pages {
+            // Pages are allocated as they are pinned: a task the OOM
+            // killer picked stops here.
+            if fatal_signal_pending() {
+                return Err(EINTR);
+            }
             let n = CHUNK.min(nr_pages - done);
             runs.pin_chunk(&file, start + ((done << PAGE_SHIFT) as i64), n, &mut folios)?;
             done += n;
@@ -412,13 +408,9 @@ impl MemfdPins {
 
     /// Page `index`, held.
     fn page(&self, index: usize) -> Option<NonNull<bindings::page>> {
-        let (run, n) = self.runs.find(index)?;
-        // SAFETY: the run's page is pinned, and so is the page `n` after it
-        // in its folio (the run lies within the folio).
-        let base = unsafe { bindings::rust_gup_page_to_pfn(run.page.as_ptr()) };
-        let pfn = base + n as kernel::ffi::c_ulong;
+        let pfn = self.runs.0.pfn(index)?;
         // SAFETY: `pfn` is the frame of a pinned page.
-        NonNull::new(unsafe { bindings::rust_gup_pfn_to_page(pfn) })
+        NonNull::new(unsafe { bindings::rust_gup_pfn_to_page(pfn as _) })
     }
 
     fn with_page_mapped<R>(
@@ -448,6 +440,10 @@ impl PageSet for MemfdPins {
             // SAFETY: the page is pinned while `self` lives.
             unsafe { bindings::dump_page(page.as_ptr(), reason.as_char_ptr()) };
         }
+    }
+
+    fn meta_bytes(&self) -> usize {
+        self.runs.0.meta_bytes()
     }
 }
 
@@ -479,16 +475,9 @@ unsafe impl super::dma::MapPins for MemfdPins {
     }
 
     fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_ {
-        let runs = &self.runs.0;
-        runs.iter().enumerate().flat_map(move |(i, run)| {
-            let start = if i == 0 { 0 } else { runs[i - 1].end };
-            // SAFETY: the run's page is pinned.
-            let pfn = unsafe { bindings::rust_gup_page_to_pfn(run.page.as_ptr()) };
-            (0..run.end - start).map(move |n| {
-                // SAFETY: the run's pages are pinned pages of one folio,
-                // at consecutive frames.
-                unsafe { bindings::rust_gup_pfn_to_page(pfn + n as kernel::ffi::c_ulong) }
-            })
+        self.runs.0.pfns().map(|pfn| {
+            // SAFETY: the frame is of a pinned page.
+            unsafe { bindings::rust_gup_pfn_to_page(pfn as _) }
         })
     }
 }
@@ -499,9 +488,15 @@ impl Drop for MemfdPins {
             return;
         }
         // The pins go with `runs`, after this.
-        for run in self.runs.0.iter() {
-            // SAFETY: the page is pinned (by `runs`, dropped after this).
-            unsafe { bindings::set_page_dirty_lock(run.page.as_ptr()) };
+        for (pfn, nr) in self.runs.0.iter() {
+            // SAFETY: the pages are pinned (by `runs`, dropped after this).
+            // A folio reached by two runs is dirtied twice, which is
+            // harmless.
+            unsafe {
+                for_each_folio(pfn, nr, |_, page, _| {
+                    bindings::set_page_dirty_lock(page);
+                })
+            };
         }
     }
 }

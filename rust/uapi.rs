@@ -111,7 +111,7 @@ from_user!(
 
 to_user! {
     rust_gup_version { abi_version, reserved, features }
-    rust_gup_stats { open_files, mirrors, held_sets, held_pages, charged_pages }
+    rust_gup_stats { open_files, mirrors, held_sets, held_pages, charged_pages, held_meta_bytes }
     gup_test {
         get_delta_usec, put_delta_usec, addr, size, nr_pages_per_call, gup_flags,
         test_flags, which_pages, __bindgen_padding_0,
@@ -156,6 +156,13 @@ const fn with_size(cmd: u32, size: u32) -> u32 {
 pub(crate) const RUST_GUP_IOC_STATS_V5: u32 = with_size(
     RUST_GUP_IOC_STATS,
     offset_of!(rust_gup_stats, charged_pages) as u32,
+);
+
+/// `RUST_GUP_IOC_STATS` as ABI versions 6 to 9 numbered it: its structure
+/// ended at `charged_pages`. Answered with that prefix.
+pub(crate) const RUST_GUP_IOC_STATS_V9: u32 = with_size(
+    RUST_GUP_IOC_STATS,
+    offset_of!(rust_gup_stats, held_meta_bytes) as u32,
 );
 
 /// `RUST_GUP_IOC_PIN` as ABI version 8 numbered it: its structure ended at

@@ -34,7 +34,7 @@ use kernel::{
 };
 use kernel_ext::{
     file::File,
-    gup::{Access, GupOptions, LongTerm, PageSet, PinnedPages, TakePages, UserPageRange},
+    gup::{Access, GupOptions, Layout, LongTerm, PageSet, PinnedPages, TakePages, UserPageRange},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     mm::{CurrentMm, PinnedVmCharge},
     task::Syscall,
@@ -137,7 +137,9 @@ impl MrFile {
         // failure the pins and then the charge go again.
         let mm = CurrentMm::get(cx)?;
         let charge = PinnedVmCharge::charge(&mm, range.nr_pages())?;
-        let mut pins = PinnedPages::new(GupOptions::new(access), range.nr_pages())?;
+        // Runs of pages, not a page array: a registration of huge pages
+        // then takes 8 bytes per 2 MiB to record.
+        let mut pins = PinnedPages::new(GupOptions::new(access), Layout::Runs)?;
         while let Some(rest) = range.after(pins.len()) {
             if let Some(e) = pins.take_fast(&mm, rest, rest.nr_pages())?.error {
                 return Err(e);

@@ -46,6 +46,7 @@ static const struct abi_item ours[] = { ABI_LIST(ABI_ITEM) };
 	OFF(X, rust_gup_stats, mirrors) OFF(X, rust_gup_stats, held_sets)	\
 	OFF(X, rust_gup_stats, held_pages)					\
 	OFF(X, rust_gup_stats, charged_pages)				\
+	OFF(X, rust_gup_stats, held_meta_bytes)				\
 	X(sizeof(struct rust_gup_bench))				\
 	OFF(X, rust_gup_bench, size) OFF(X, rust_gup_bench, op)		\
 	OFF(X, rust_gup_bench, flags) OFF(X, rust_gup_bench, nr_pages_per_call) \

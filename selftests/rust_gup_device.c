@@ -118,6 +118,23 @@ TEST_F(dev, stats_of_abi_version_5)
 	EXPECT_EQ(0xa5a5a5a5a5a5a5a5ull, old.charged_pages);
 }
 
+/*
+ * RUST_GUP_IOC_STATS as ABI versions 6 to 9 numbered it, with a structure
+ * that ended at charged_pages: that many bytes are written, no more.
+ */
+TEST_F(dev, stats_of_abi_version_9)
+{
+	size_t v9 = offsetof(struct rust_gup_stats, held_meta_bytes);
+	struct rust_gup_stats now, old;
+
+	memset(&old, 0xa5, sizeof(old));
+	ASSERT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_STATS, &now));
+	ASSERT_EQ(0, ioctl(self->fd, _IOC(_IOC_READ, 'g', 0x41, v9), &old));
+	EXPECT_EQ(now.open_files, old.open_files);
+	EXPECT_EQ(now.charged_pages, old.charged_pages);
+	EXPECT_EQ(0xa5a5a5a5a5a5a5a5ull, old.held_meta_bytes);
+}
+
 /* Commands the module does not know, of our type and of others. */
 TEST_F(dev, unknown_command_is_enotty)
 {

@@ -1005,10 +1005,11 @@ int main(int argc, char **argv)
 	if (fds[0] < 0 || ioctl(fds[0], RUST_GUP_IOC_STATS, &stats))
 		ksft_exit_fail_msg("stats: %s\n", strerror(errno));
 	ksft_test_result(stats.held_sets == 0 && stats.held_pages == 0 && stats.mirrors == 0 &&
-			 stats.open_files == 1,
-			 "nothing held after closing: %llu sets, %llu pages, %u mirrors, %u open files\n",
+			 stats.held_meta_bytes == 0 && stats.open_files == 1,
+			 "nothing held after closing: %llu sets, %llu pages (%llu bytes of "
+			 "metadata), %u mirrors, %u open files\n",
 			 (unsigned long long)stats.held_sets, (unsigned long long)stats.held_pages,
-			 stats.mirrors, stats.open_files);
+			 (unsigned long long)stats.held_meta_bytes, stats.mirrors, stats.open_files);
 	close(fds[0]);
 	ksft_finished();
 }

@@ -26,7 +26,6 @@
 #endif
 
 #define HUGE_PAGES 512
-#define SHMEM_THP "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 
 static long page_size;
 
@@ -71,28 +70,6 @@ static int filled_memfd(unsigned int flags, size_t size)
 	}
 	free(buf);
 	return memfd;
-}
-
-/* The bracketed word of the shmem THP knob, into mode. */
-static int shmem_thp(char *mode, size_t len)
-{
-	char line[256], *open, *close_;
-	FILE *f = fopen(SHMEM_THP, "r");
-
-	if (!f)
-		return -errno;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	open = strchr(line, '[');
-	close_ = open ? strchr(open, ']') : NULL;
-	if (!close_)
-		return -EINVAL;
-	*close_ = 0;
-	snprintf(mode, len, "%s", open + 1);
-	return 0;
 }
 
 /* Checks that set id holds [offset, offset + len) of the pattern. */

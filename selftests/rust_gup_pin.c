@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,8 +328,9 @@ TEST_F(pin, sets_are_released_on_close)
 /*
  * A set of FOLL_GET references puts the pages of a large folio with one
  * folio_put_refs(): whatever runs of tail pages, heads and small pages the
- * range holds, releasing it gives back exactly the references it took.
- * The folios are watched through sets of one pinned page each.
+ * range holds, releasing it gives back exactly the references it took, as
+ * a held set (runs) and as the gup_test commands' page array. The folios
+ * are watched through sets of one pinned page each.
  */
 #define HUGE (2ul << 20)
 #define HUGE_PAGES 512
@@ -425,11 +427,168 @@ TEST(got_pages_are_put_by_folio)
 						       dirty ? " (dirty)" : "", watched[w]);
 				}
 			}
+			/* The gup_test command: its page array, put by folio
+			 * (rust_gup_put_pages()), 100 pages per GUP call. */
+			{
+				struct gup_test gup = {
+					.addr = (uintptr_t)buf + first * page_size,
+					.size = nr * page_size, .nr_pages_per_call = 100,
+					.gup_flags = RUST_GUP_FOLL_WRITE,
+				};
+
+				ASSERT_EQ(0, ioctl(fd, GUP_FAST_BENCHMARK, &gup));
+				ASSERT_EQ(nr * page_size, gup.size);
+				for (unsigned int w = 0; w < watching; w++) {
+					ASSERT_EQ(1, query(fd, watch[w], &info, 1));
+					EXPECT_EQ(base[w], info.refcount)
+						TH_LOG("%s range %u, GUP_FAST_BENCHMARK, watched page %lu",
+						       hugetlb ? "hugetlb" : "THP", r, watched[w]);
+				}
+			}
 		}
 		for (unsigned int w = 0; w < watching; w++)
 			ASSERT_EQ(0, unhold(fd, watch[w]));
 		munmap(buf, size);
 	}
+	close(fd);
+}
+
+/* The page frame of the page at addr, from /proc/self/pagemap; 0 if none. */
+static unsigned long long pagemap_pfn(int pagemap, const void *addr)
+{
+	unsigned long long entry;
+
+	if (pread(pagemap, &entry, sizeof(entry),
+		  (unsigned long)addr / page_size * sizeof(entry)) != sizeof(entry))
+		return 0;
+	/* Present, and bits 0-54 the frame. */
+	return entry >> 63 ? entry & ((1ull << 55) - 1) : 0;
+}
+
+static struct rust_gup_stats stats_of(int fd)
+{
+	struct rust_gup_stats s = { 0 };
+
+	ioctl(fd, RUST_GUP_IOC_STATS, &s);
+	return s;
+}
+
+/*
+ * Sets held past the call (PIN, DMA_MAP, the long-term test) record runs
+ * of pages at consecutive frames, not a page pointer each. Over a range of
+ * tail pages of a THP, a whole THP and small pages (hugetlb: two huge
+ * pages), taken with FOLL_PIN, FOLL_GET and long-term: QUERY gives each
+ * page's frame as /proc/self/pagemap does, STATS counts the runs' bytes
+ * (8 per run, the index and the vectors' spare room aside), not 8 per
+ * page, and DMA_MAP's segments cover the same frames in order.
+ */
+TEST(compact_sets_match_pagemap)
+{
+	static const struct { __u32 op, flags; const char *name; } takes[] = {
+		{ RUST_GUP_OP_PIN_FAST, 0, "PIN_FAST" },
+		{ RUST_GUP_OP_GET_FAST, RUST_GUP_F_WRITE, "GET_FAST" },
+		{ RUST_GUP_OP_PIN_LOCKED, RUST_GUP_F_LONGTERM | RUST_GUP_F_WRITE, "PIN_LOCKED LONGTERM" },
+	};
+	const unsigned long first = 100;
+	struct rust_gup_page_info *info;
+	struct rust_gup_dma_segment *segs;
+	int fd = open(RUST_GUP_DEVICE, O_RDWR), pagemap = open("/proc/self/pagemap", O_RDONLY);
+	char name[64];
+	long client = pci_function("nvme", -1, name, sizeof(name)), held = pins_outstanding();
+
+	ASSERT_GE(fd, 0);
+	ASSERT_GE(pagemap, 0);
+	ASSERT_GE(client, 0) TH_LOG("no NVMe controller to map for");
+	page_size = sysconf(_SC_PAGESIZE);
+	info = calloc(3 * HUGE_PAGES, sizeof(*info));
+	segs = calloc(3 * HUGE_PAGES, sizeof(*segs));
+	ASSERT_NE(NULL, info);
+	ASSERT_NE(NULL, segs);
+	for (int hugetlb = 0; hugetlb <= 1; hugetlb++) {
+		size_t size = hugetlb ? 2 * HUGE : 3 * HUGE;
+		unsigned long nr = size / page_size - first - 4, runs = 0;
+		unsigned long long pfn[3 * HUGE_PAGES];
+		char *buf = map_huge(hugetlb, size);
+
+		ASSERT_NE(MAP_FAILED, buf) TH_LOG("%s: %s", hugetlb ? "hugetlb" : "THP", strerror(errno));
+		memset(buf, 0x3c, size);
+		for (unsigned long i = 0; i < nr; i++) {
+			pfn[i] = pagemap_pfn(pagemap, buf + (first + i) * page_size);
+			ASSERT_NE(0, pfn[i]) TH_LOG("page %lu: no frame in pagemap", first + i);
+			runs += !i || pfn[i] != pfn[i - 1] + 1;
+		}
+		for (unsigned int t = 0; t < sizeof(takes) / sizeof(takes[0]); t++) {
+			struct rust_gup_stats before = stats_of(fd), during;
+			unsigned long long meta, low, high;
+			long pages;
+			__u32 id;
+
+			ASSERT_EQ(0, hold(fd, buf + first * page_size, nr * page_size, takes[t].op,
+					  takes[t].flags, &id, &pages));
+			ASSERT_EQ(nr, pages);
+			during = stats_of(fd);
+			ASSERT_EQ(nr, query(fd, id, info, nr));
+			for (unsigned long i = 0; i < nr; i++) {
+				if (info[i].pfn != pfn[i]) {
+					EXPECT_EQ(pfn[i], info[i].pfn) TH_LOG("%s %s, page %lu",
+						  hugetlb ? "hugetlb" : "THP", takes[t].name, i);
+					break;
+				}
+			}
+			/* The runs, and an index entry per 32 runs, with at most as
+			 * much again spare: far below a page array's 8 bytes a page. */
+			meta = during.held_meta_bytes - before.held_meta_bytes;
+			low = 8 * runs + 8 * ((runs + 31) / 32);
+			high = 2 * low;
+			EXPECT_TRUE(meta >= low && meta <= high)
+				TH_LOG("%s %s: %llu bytes for %lu pages in %lu runs, expected %llu to %llu",
+				       hugetlb ? "hugetlb" : "THP", takes[t].name, meta, nr, runs, low, high);
+			TH_LOG("%s %s: %lu pages, %lu runs, %llu bytes (an array: %lu)",
+			       hugetlb ? "hugetlb" : "THP", takes[t].name, nr, runs, meta, 8 * nr);
+			ASSERT_EQ(0, unhold(fd, id));
+			EXPECT_EQ(before.held_meta_bytes, stats_of(fd).held_meta_bytes);
+		}
+
+		/* DMA segments: the same frames, in order (without an IOMMU, a
+		 * segment's address is physical). */
+		{
+			struct rust_gup_dma_map m = {
+				.addr = (unsigned long)buf + first * page_size, .size = nr * page_size,
+				.op = RUST_GUP_OP_PIN_FAST, .client = client,
+			};
+			struct rust_gup_dma_segments q = {
+				.nr = 3 * HUGE_PAGES, .segments = (unsigned long)segs,
+			};
+			glob_t g;
+			int iommu = !glob("/sys/class/iommu/*", 0, NULL, &g);
+			unsigned long page = 0;
+
+			ASSERT_EQ(0, ioctl(fd, RUST_GUP_IOC_DMA_MAP, &m)) TH_LOG("%s", strerror(errno));
+			q.id = m.id;
+			ASSERT_EQ(0, ioctl(fd, RUST_GUP_IOC_DMA_SEGMENTS, &q));
+			ASSERT_EQ(q.nr_segments, q.nr);
+			EXPECT_GE(q.nr, hugetlb ? 1 : 2);
+			EXPECT_LE(q.nr, runs) TH_LOG("segments do not span a break in the frames");
+			for (__u32 i = 0; i < q.nr && page < nr; i++) {
+				EXPECT_EQ(0, segs[i].len % page_size);
+				if (!iommu) {
+					EXPECT_EQ(pfn[page] * page_size, segs[i].addr) TH_LOG("segment %u", i);
+					for (unsigned long off = 1; off < segs[i].len / page_size; off++)
+						ASSERT_EQ(pfn[page] + off, pfn[page + off])
+							TH_LOG("segment %u is not contiguous", i);
+				}
+				page += segs[i].len / page_size;
+			}
+			EXPECT_EQ(nr, page);
+			ASSERT_EQ(0, unhold(fd, m.id));
+			globfree(&g);
+		}
+		munmap(buf, size);
+	}
+	EXPECT_EQ(held, pins_outstanding());
+	free(info);
+	free(segs);
+	close(pagemap);
 	close(fd);
 }
 

@@ -80,22 +80,32 @@ static inline long pins_outstanding(void)
 	return acquired - vmstat("nr_foll_pin_released");
 }
 
-/* VmPin of process pid (its mm->pinned_vm), in kB; -1 if not found. */
-static inline long vm_pin_kb_of(pid_t pid)
+/* Field `name` ("name:   N kB") of a /proc file, in kB; -1 if not found. */
+static inline long proc_kb(const char *path, const char *name)
 {
-	char line[256], path[64];
+	char line[256];
+	size_t len = strlen(name);
 	long kb = -1;
-	FILE *f;
+	FILE *f = fopen(path, "r");
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, name, len) && line[len] == ':') {
+			kb = strtol(line + len + 1, NULL, 10);
 			break;
+		}
+	}
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+/* VmPin of process pid (its mm->pinned_vm), in kB; -1 if not found. */
+static inline long vm_pin_kb_of(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	return proc_kb(path, "VmPin");
 }
 
 /* VmPin of this process, in kB; -1 if not found. */
@@ -194,6 +204,30 @@ static inline int write_file(const char *path, const char *value)
 	n = write(fd, value, len);
 	close(fd);
 	return n == len ? 0 : -EIO;
+}
+
+#define SHMEM_THP "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+/* The bracketed word of the shmem THP knob, into mode. */
+static inline int shmem_thp(char *mode, size_t len)
+{
+	char line[256], *open, *close_;
+	FILE *f = fopen(SHMEM_THP, "r");
+
+	if (!f)
+		return -errno;
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	open = strchr(line, '[');
+	close_ = open ? strchr(open, ']') : NULL;
+	if (!close_)
+		return -EINVAL;
+	*close_ = 0;
+	snprintf(mode, len, "%s", open + 1);
+	return 0;
 }
 
 /* Drops capability cap (CAP_IPC_LOCK, ...) from this process's effective set. */

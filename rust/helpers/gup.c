@@ -78,6 +78,12 @@ void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty)
 		put_pages(pages, nr, false);
 }
 
+/* Drops @refs references on @folio, as @refs put_page()s of its pages would. */
+void rust_gup_put_folio_refs(struct folio *folio, unsigned long refs)
+{
+	put_folio_refs(folio, refs, false);
+}
+
 long rust_gup_folio_nr_pages(const struct folio *folio)
 {
 	return folio_nr_pages(folio);

@@ -53,6 +53,7 @@ struct workqueue_struct *rust_gup_alloc_workqueue(const char *name);
 
 /* gup.c */
 void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty);
+void rust_gup_put_folio_refs(struct folio *folio, unsigned long refs);
 long rust_gup_folio_nr_pages(const struct folio *folio);
 struct page *rust_gup_folio_page(struct folio *folio, unsigned long n);
 unsigned long rust_gup_page_to_pfn(const struct page *page);

@@ -20,7 +20,7 @@
 #define RUST_GUP_DEVICE			"/dev/rust_gup"
 
 /* Bumped for every change of this header; additions keep old numbers. */
-#define RUST_GUP_ABI_VERSION		9
+#define RUST_GUP_ABI_VERSION		10
 
 /*
  * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
@@ -143,6 +143,12 @@ struct rust_gup_version {
  * @charged_pages:	pages those sets have charged to the pinned_vm of
  *			address spaces (RUST_GUP_F_ACCOUNT), whoever's, also
  *			of owners that have exited
+ * @held_meta_bytes:	bytes those sets allocated to record which pages
+ *			they hold: a set of RUST_GUP_IOC_PIN, DMA_MAP or the
+ *			long-term test records runs of pages at consecutive
+ *			page frames, 8 bytes each (and 1 byte per 32 runs),
+ *			where a page array takes 8 bytes per page
+ *			(ABI version 10)
  */
 struct rust_gup_stats {
 	__u32 open_files;
@@ -150,6 +156,7 @@ struct rust_gup_stats {
 	__u64 held_sets;
 	__u64 held_pages;
 	__u64 charged_pages;
+	__u64 held_meta_bytes;
 };
 
 /* How pages are taken: the GUP entry point. */
@@ -710,7 +717,7 @@ __RUST_GUP_ABI_ASSERT(__RUST_GUP_END(gup_test, which_pages) == RUST_GUP_COMPAT_G
 __RUST_GUP_ABI_ASSERT(__RUST_GUP_END(pin_longterm_test, flags) ==
 		      RUST_GUP_COMPAT_PIN_LONGTERM_TEST_SIZE);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_version) == 16);
-__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_stats) == 32);
+__RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_stats) == 40);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_bench) == 56);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_pin) == 40);
 __RUST_GUP_ABI_ASSERT(sizeof(struct rust_gup_page_info) == 32);
