@@ -366,6 +366,39 @@ impl PageVec {
 /// of them, the scratch array through which the pages reach the runs.
 const RUNS_CHUNK: usize = PAGE_SIZE / size_of::<*mut bindings::page>();
 
+/// The frame of `pages[0]` and how many of `pages`, from the first on, are
+/// at consecutive frames: the stretch of consecutive page pointers, if its
+/// last page's frame is as far from the first's. With SPARSEMEM_VMEMMAP
+/// (x86_64 always) consecutive pointers are consecutive frames; with the
+/// other memory models they are within a memory section, and a stretch of
+/// at most [`RUNS_CHUNK`] pages crosses at most one section boundary,
+/// where the frames would jump: the check of its ends sees that, and the
+/// stretch is then the first page alone. A pointer compare per page, and
+/// two `page_to_pfn()` per stretch.
+///
+/// # Safety
+///
+/// `pages` is not empty, and its pages are held.
+#[inline(always)]
+unsafe fn frame_stretch(pages: &[*mut bindings::page]) -> (usize, usize) {
+    let first = pages[0];
+    let mut n = 1;
+    while n < pages.len() && pages[n] == first.wrapping_add(n) {
+        n += 1;
+    }
+    // SAFETY: the pages are held, as the caller guarantees.
+    let (pfn, last) = unsafe {
+        (
+            bindings::rust_gup_page_to_pfn(first) as usize,
+            bindings::rust_gup_page_to_pfn(pages[n - 1]) as usize,
+        )
+    };
+    if last.wrapping_sub(pfn) != n - 1 {
+        return (pfn, 1);
+    }
+    (pfn, n)
+}
+
 /// Takes `range` into `runs` with GUP calls of at most `per_call` pages
 /// each (and at most [`RUNS_CHUNK`]), through a scratch array: as
 /// [`PageVec::append`] does into an array. A page the runs cannot record
@@ -403,19 +436,22 @@ unsafe fn append_runs(
             break;
         }
         let got = ret as usize;
-        for i in 0..got {
-            // SAFETY: the call wrote `got <= nr <= RUNS_CHUNK` valid page
-            // pointers to the array, which has room for `RUNS_CHUNK`, and
-            // the pages are held.
-            let pfn = unsafe { bindings::rust_gup_page_to_pfn(*base.add(i)) } as usize;
+        // SAFETY: the call wrote `got <= nr <= RUNS_CHUNK` valid page
+        // pointers to the array, which has room for `RUNS_CHUNK`.
+        let pages = unsafe { core::slice::from_raw_parts(base, got) };
+        let mut i = 0;
+        while i < got {
+            // SAFETY: the pages are held, GUP just took them.
+            let (pfn, n) = unsafe { frame_stretch(&pages[i..]) };
             // INVARIANT: the runs record pages GUP just took.
-            if let Err(e) = runs.push(pfn, 1) {
+            if let Err(e) = runs.push(pfn, n) {
                 // SAFETY: pages `i..got` of this call are recorded nowhere;
                 // they are given back the way they were taken.
                 unsafe { release(base.add(i), got - i) };
                 error = Some(e);
                 break 'calls;
             }
+            i += n;
         }
         if got != nr {
             break;

@@ -272,9 +272,11 @@ impl Runs {
             // pages of the runs: of the same folio when `again` (the pages
             // after its last one), of the next folio otherwise.
             result = self.0.push(pfn, n);
-            if again || result.is_err() {
+            if again || n == 0 || result.is_err() {
                 // SAFETY: a second pin of a folio the runs hold pinned, or
-                // a pin recorded nowhere: taken by this call either way.
+                // a pin recorded nowhere (a folio past the range, which
+                // the function does not return, or one the runs could not
+                // take): taken by this call either way.
                 unsafe { bindings::unpin_folio(folio) };
             }
             first = 0;

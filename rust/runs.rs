@@ -129,6 +129,17 @@ impl PageRuns {
     /// [`MAX_RUNS`] runs or when the runs cannot grow, `EOVERFLOW` for a
     /// frame a run cannot record; then nothing is appended.
     pub(crate) fn push(&mut self, pfn: usize, nr: usize) -> Result {
+        // The common case first: the pages follow the last run, which
+        // takes them all.
+        if let Some(last) = self.runs.last_mut() {
+            if last.pfn().checked_add(last.nr()) == Some(pfn) && nr <= MAX_RUN_PAGES - last.nr() {
+                // INVARIANT: the length field takes `nr` more and stays
+                // below `MAX_RUN_PAGES`; the pages are counted.
+                last.0 += nr as u64;
+                self.len += nr;
+                return Ok(());
+            }
+        }
         // What the last run takes, if `pfn` follows it; the rest starts
         // new runs.
         let add = match self.runs.last() {

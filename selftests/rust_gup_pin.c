@@ -699,7 +699,7 @@ static const struct bad_case bad_cases[] = {
 	{ "wrapped range", PIN_FAST_BENCHMARK, .special_addr = ADDR_WRAP, .size = 2, .nr_per_call = 1, .expect = EINVAL },
 	{ "kernel address", PIN_FAST_BENCHMARK, .special_addr = ADDR_KERNEL, .size = 1, .nr_per_call = 1, .expect = EINVAL },
 	{ "more than 2^22 pages", PIN_FAST_BENCHMARK, .size = (1l << 22) + 1, .nr_per_call = 1, .expect = EINVAL },
-	{ "1 TiB (page array past INT_MAX)", RUST_GUP_IOC_PIN, .size = 1l << 28, .op = RUST_GUP_OP_PIN_FAST, .expect = EINVAL },
+	{ "BENCH 1 TiB (page array past INT_MAX)", RUST_GUP_IOC_BENCH, .size = 1l << 28, .op = RUST_GUP_OP_PIN_FAST, .expect = EINVAL },
 	{ "range reaching past TASK_SIZE", GUP_FAST_BENCHMARK, .special_addr = ADDR_TOP, .size = 2, .nr_per_call = 1, .expect = EINVAL },
 	{ "4 GiB", PIN_BASIC_TEST, .special_addr = ADDR_4G, .size = 1, .nr_per_call = 1, .expect = AT_4G },
 	{ "BENCH past TASK_SIZE", RUST_GUP_IOC_BENCH, .special_addr = ADDR_TOP, .size = 2, .op = RUST_GUP_OP_PIN_FAST, .expect = EINVAL },
