@@ -37,8 +37,26 @@
  * the part of mirror_dma's put that is not the invalidation. The buffer
  * is written again after each MADV_DONTNEED. -D leaves them out.
  *
+ * Last, the long-term phase (-L MIB, 1 GiB by default; -L 0 leaves it
+ * out): cmd "pin_held" on anonymous memory of each page type and on a
+ * memfd, shmem with THP ("memfd_thp") and hugetlbfs ("memfd_hugetlb"),
+ * through a MAP_SHARED mapping of it for the gup_test commands. Per
+ * repeat, impl "c" and "rust" are PIN_LONGTERM_BENCHMARK at 512 pages per
+ * call (FOLL_WRITE), the page array's way; impl "rust-ns" is the set a
+ * driver would keep, timed by user space: RUST_GUP_IOC_PIN, long-term and
+ * writable (PIN_LOCKED on anonymous memory, RUST_GUP_OP_PIN_MEMFD of the
+ * memfd, with no mapping), then RUST_GUP_IOC_UNPIN. The bytes the set
+ * takes to record its pages (STATS held_meta_bytes, while it is held)
+ * go to the -m FILE, one line per repeat:
+ *
+ *   impl,pages_type,size_mib,repeat,pages,meta_bytes
+ *
+ * with impl "array" for the 8 bytes per page of a page array (gup_test's,
+ * and rust_gup's for its gup_test commands), and "rust-held" measured.
+ *
  * usage: rust_gup_bench [-o FILE] [-r REPEATS] [-s MIB,...] [-n PER_CALL,...]
  *                       [-c CMD,...] [-p TYPE,...] [-j THREADS,...] [-J MIB] [-M] [-D]
+ *                       [-L MIB] [-m FILE]
  *   PER_CALL: a number, or "all"; CMD: gup_fast pin_fast pin_longterm
  *   gup_basic pin_basic; TYPE: 4k thp hugetlb
  */
@@ -76,7 +94,10 @@ static const struct {
 };
 #define NR_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
-static const char *const types[] = { "4k", "thp", "hugetlb" };
+/* The page types of -p, then the long-term phase's memfds. */
+static const char *const types[] = { "4k", "thp", "hugetlb", "memfd_thp", "memfd_hugetlb" };
+#define MEMFD_THP 3
+#define MEMFD_HUGETLB 4
 
 struct list {
 	int nr;
@@ -162,18 +183,15 @@ static void check_clocksource(const char *when)
 	}
 }
 
+/* Huge pages of shmem, and of this process's anonymous memory, in kB. */
+static long shmem_huge_kb(void)
+{
+	return proc_kb("/proc/meminfo", "ShmemHugePages");
+}
+
 static long anon_huge_kb(void)
 {
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
+	return proc_kb("/proc/self/smaps_rollup", "AnonHugePages");
 }
 
 static void row_named(const char *impl, const char *cmd, int type, size_t size, long per_call,
@@ -352,6 +370,132 @@ static void cell(int c, int type, char *buf, size_t size, long per_call_arg)
 	}
 }
 
+/* The long-term phase. */
+
+/* A memfd of size bytes of the type, mapped shared at *map and faulted in
+ * by writing; -1 if it cannot be had (no hugetlb pool). For MEMFD_THP the
+ * caller has set shmem's THP policy. */
+static int map_memfd(int type, size_t size, char **map)
+{
+	int fd = memfd_create("rust_gup_bench", type == MEMFD_HUGETLB ? MFD_HUGETLB : 0);
+
+	if (fd < 0)
+		return -1;
+	/* The size first: shmem's within_size THP policy looks at it. Both
+	 * shmem (with THP) and hugetlbfs align the mapping to a huge page. */
+	*map = ftruncate(fd, size) ? MAP_FAILED :
+		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*map == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	for (size_t off = 0; off < size; off += 4096)
+		(*map)[off] = 1;
+	return fd;
+}
+
+static long meta_bytes(void)
+{
+	struct rust_gup_stats s;
+
+	if (ioctl(rust_fd, RUST_GUP_IOC_STATS, &s))
+		die("RUST_GUP_IOC_STATS");
+	return s.held_meta_bytes;
+}
+
+/* PIN_LONGTERM_BENCHMARK on both devices, then a held long-term set of the
+ * same memory (of memfd, if not -1, by file offset). */
+static void held_cell(int type, char *buf, int memfd, size_t size, FILE *meta)
+{
+	unsigned long pages = size / 4096, calls = (pages + 511) / 512;
+	const int c = 2;	/* pin_longterm */
+
+	for (int rep = 0; rep < repeats; rep++) {
+		struct rust_gup_pin pin = {
+			.addr = memfd >= 0 ? 0 : (unsigned long)buf, .size = size,
+			.op = memfd >= 0 ? RUST_GUP_OP_PIN_MEMFD : RUST_GUP_OP_PIN_LOCKED,
+			.flags = RUST_GUP_F_WRITE | RUST_GUP_F_LONGTERM, .fd = memfd >= 0 ? memfd : 0,
+		};
+		long t, get, put, bytes;
+
+		for (int k = 0; k < 2; k++) {
+			int rust = (k == 0) == (rep % 2 == 0);
+			struct gup_test g;
+			long wall;
+			int err = run_gup_test(rust ? rust_fd : c_fd, c, buf, size, 512, &g, &wall);
+
+			if (err) {
+				errno = -err;
+				die(rust ? "PIN_LONGTERM_BENCHMARK on rust_gup (long-term phase)" :
+				    "PIN_LONGTERM_BENCHMARK on gup_test (long-term phase)");
+			}
+			row_named(rust ? "rust" : "c", "pin_held", type, size, 512, 1, rep, pages, calls,
+				  g.get_delta_usec * 1000, g.put_delta_usec * 1000, wall);
+		}
+		bytes = meta_bytes();
+		t = now_ns();
+		if (ioctl(rust_fd, RUST_GUP_IOC_PIN, &pin) || pin.size != size)
+			die("RUST_GUP_IOC_PIN (long-term phase)");
+		get = now_ns() - t;
+		bytes = meta_bytes() - bytes;
+		t = now_ns();
+		if (ioctl(rust_fd, RUST_GUP_IOC_UNPIN, &pin.id))
+			die("RUST_GUP_IOC_UNPIN (long-term phase)");
+		put = now_ns() - t;
+		row_named("rust-ns", "pin_held", type, size, 512, 1, rep, pages, calls, get, put,
+			  get + put);
+		if (meta) {
+			fprintf(meta, "array,%s,%zu,%d,%lu,%lu\n", types[type], size / MIB, rep, pages,
+				pages * sizeof(void *));
+			fprintf(meta, "rust-held,%s,%zu,%d,%lu,%ld\n", types[type], size / MIB, rep,
+				pages, bytes);
+		}
+	}
+}
+
+static void held_phase(const struct list *type_list, size_t size, FILE *meta)
+{
+	char thp_mode[64];
+
+	if (shmem_thp(thp_mode, sizeof(thp_mode)))
+		die(SHMEM_THP);
+	if (meta)
+		fprintf(meta, "impl,pages_type,size_mib,repeat,pages,meta_bytes\n");
+	for (int i = 0; i < type_list->nr + 2; i++) {
+		int type = i < type_list->nr ? type_list->v[i] : MEMFD_THP + i - type_list->nr;
+		long t0 = now_ns();
+		int memfd = -1;
+		char *buf;
+
+		if (type == MEMFD_THP && write_file(SHMEM_THP, "within_size"))
+			die(SHMEM_THP);
+		if (type < MEMFD_THP) {
+			buf = map_buffer(type, size);
+		} else {
+			memfd = map_memfd(type, size, &buf);
+			if (memfd < 0)
+				buf = NULL;
+		}
+		if (!buf) {
+			fprintf(stderr, "# long-term phase, %s %zu MiB: cannot map (%s), skipped\n",
+				types[type], size / MIB, strerror(errno));
+		} else {
+			if (type == 1 || type == MEMFD_THP)
+				fprintf(stderr, "# long-term phase, %s %zu MiB: %ld MiB in huge pages\n",
+					types[type], size / MIB,
+					(type == 1 ? anon_huge_kb() : shmem_huge_kb()) / 1024);
+			held_cell(type, buf, memfd, size, meta);
+			munmap(buf, size);
+			fprintf(stderr, "# long-term phase, %s %zu MiB: %d repeats in %.1f s\n",
+				types[type], size / MIB, repeats, (now_ns() - t0) / 1e9);
+		}
+		if (memfd >= 0)
+			close(memfd);
+		if (type == MEMFD_THP)
+			write_file(SHMEM_THP, thp_mode);
+	}
+}
+
 /* The thread phase. */
 struct thread_arg {
 	pthread_barrier_t *start;
@@ -412,7 +556,8 @@ int main(int argc, char **argv)
 	char cmds_arg[] = "gup_fast,pin_fast,pin_longterm,gup_basic,pin_basic";
 	char types_arg[] = "4k,thp,hugetlb", threads_arg[] = "1,2,4";
 	struct list sizes, per_calls, cmd_list, type_list, thread_list;
-	long threads_mib = 128;
+	long threads_mib = 128, held_mib = 1024;
+	FILE *meta = NULL;
 	int opt, mirrors = 1, dma = 1;
 	char client_name[64];
 	long client;
@@ -423,7 +568,7 @@ int main(int argc, char **argv)
 	parse_list(&cmd_list, cmds_arg, cmd_names, NR_CMDS);
 	parse_list(&type_list, types_arg, types, 3);
 	parse_list(&thread_list, threads_arg, NULL, 0);
-	while ((opt = getopt(argc, argv, "o:r:s:n:c:p:j:J:MD")) != -1) {
+	while ((opt = getopt(argc, argv, "o:r:s:n:c:p:j:J:MDL:m:")) != -1) {
 		switch (opt) {
 		case 'o':
 			out = fopen(optarg, "w");
@@ -439,6 +584,12 @@ int main(int argc, char **argv)
 		case 'J': threads_mib = atol(optarg); break;
 		case 'M': mirrors = 0; break;
 		case 'D': dma = 0; break;
+		case 'L': held_mib = atol(optarg); break;
+		case 'm':
+			meta = fopen(optarg, "w");
+			if (!meta)
+				die(optarg);
+			break;
 		default:
 			fprintf(stderr, "usage: see the comment at the top of rust_gup_bench.c\n");
 			return 2;
@@ -506,8 +657,14 @@ int main(int argc, char **argv)
 		munmap(buf, threads_mib * MIB);
 		fprintf(stderr, "# threads on %s %ld MiB: done\n", types[type], threads_mib);
 	}
+	if (held_mib > 0) {
+		held_phase(&type_list, held_mib * MIB, meta);
+		fprintf(stderr, "# long-term phase: done\n");
+	}
 	check_clocksource("at end");
 	if (out != stdout)
 		fclose(out);
+	if (meta)
+		fclose(meta);
 	return 0;
 }
