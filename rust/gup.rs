@@ -535,7 +535,7 @@ impl Store {
             Store::Runs(runs) => {
                 let pfn = runs.pfn(index)?;
                 // SAFETY: the frame is of a held page (type invariant).
-                NonNull::new(unsafe { bindings::rust_gup_pfn_to_page(pfn as _) })
+                NonNull::new(unsafe { bindings::rust_gup_pfn_to_page(pfn as kernel::ffi::c_ulong) })
             }
         }
     }
@@ -549,7 +549,7 @@ impl Store {
         let from_runs = runs.into_iter().flat_map(|runs| {
             runs.pfns().map(|pfn| {
                 // SAFETY: the frame is of a held page (type invariant).
-                unsafe { bindings::rust_gup_pfn_to_page(pfn as _) }
+                unsafe { bindings::rust_gup_pfn_to_page(pfn as kernel::ffi::c_ulong) }
             })
         });
         Iterator::chain(array.iter().copied(), from_runs)
@@ -651,7 +651,7 @@ fn fast_nr(nr_pages: usize) -> i32 {
 /// which it gives up.
 unsafe fn unpin_unrecorded(pages: *mut *mut bindings::page, nr: usize) {
     // SAFETY: as the caller guarantees.
-    unsafe { bindings::unpin_user_pages(pages, nr as _) };
+    unsafe { bindings::unpin_user_pages(pages, nr as kernel::ffi::c_ulong) };
 }
 
 /// Gives back page references that a holder took but did not record.
@@ -662,7 +662,7 @@ unsafe fn unpin_unrecorded(pages: *mut *mut bindings::page, nr: usize) {
 /// which it gives up.
 unsafe fn put_unrecorded(pages: *mut *mut bindings::page, nr: usize) {
     // SAFETY: as the caller guarantees.
-    unsafe { bindings::rust_gup_put_pages(pages, nr as _, false) };
+    unsafe { bindings::rust_gup_put_pages(pages, nr as kernel::ffi::c_ulong, false) };
 }
 
 /// Implements [`TakePages`] for a holder over one family of GUP calls: the
@@ -983,8 +983,8 @@ impl<K: PinKind> Drop for PinnedPages<K> {
                     // releases, folio by folio.
                     unsafe {
                         bindings::unpin_user_page_range_dirty_lock(
-                            bindings::rust_gup_pfn_to_page(pfn as _),
-                            nr as _,
+                            bindings::rust_gup_pfn_to_page(pfn as kernel::ffi::c_ulong),
+                            nr as kernel::ffi::c_ulong,
                             dirty,
                         )
                     };
@@ -1082,7 +1082,7 @@ impl Drop for GotPages {
                             if dirty {
                                 bindings::set_page_dirty_lock(page);
                             }
-                            bindings::rust_gup_put_folio_refs(folio, refs as _);
+                            bindings::rust_gup_put_folio_refs(folio, refs as kernel::ffi::c_ulong);
                         })
                     };
                 }

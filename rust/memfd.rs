@@ -169,7 +169,8 @@ fn hugetlb_range_present(file: &FileRef, first: usize, nr: usize) -> bool {
     while index < end {
         // SAFETY: a lookup in a referenced mapping; it returns a folio
         // with a reference of ours, or null.
-        let folio = unsafe { bindings::rust_gup_filemap_get_folio(mapping, index as _) };
+        let folio =
+            unsafe { bindings::rust_gup_filemap_get_folio(mapping, index as kernel::ffi::c_ulong) };
         if folio.is_null() {
             return false;
         }
@@ -213,7 +214,11 @@ impl Runs {
     fn last_folio(&self) -> Option<*mut bindings::folio> {
         let pfn = self.0.last_pfn()?;
         // SAFETY: the last page is pinned (type invariant).
-        Some(unsafe { bindings::rust_gup_page_folio(bindings::rust_gup_pfn_to_page(pfn as _)) })
+        Some(unsafe {
+            bindings::rust_gup_page_folio(bindings::rust_gup_pfn_to_page(
+                pfn as kernel::ffi::c_ulong,
+            ))
+        })
     }
 
     /// Pins `nr` pages (at most [`CHUNK`]) of `file` from byte `start` on,
@@ -412,7 +417,7 @@ impl MemfdPins {
     fn page(&self, index: usize) -> Option<NonNull<bindings::page>> {
         let pfn = self.runs.0.pfn(index)?;
         // SAFETY: `pfn` is the frame of a pinned page.
-        NonNull::new(unsafe { bindings::rust_gup_pfn_to_page(pfn as _) })
+        NonNull::new(unsafe { bindings::rust_gup_pfn_to_page(pfn as kernel::ffi::c_ulong) })
     }
 
     fn with_page_mapped<R>(
@@ -479,7 +484,7 @@ unsafe impl super::dma::MapPins for MemfdPins {
     fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_ {
         self.runs.0.pfns().map(|pfn| {
             // SAFETY: the frame is of a pinned page.
-            unsafe { bindings::rust_gup_pfn_to_page(pfn as _) }
+            unsafe { bindings::rust_gup_pfn_to_page(pfn as kernel::ffi::c_ulong) }
         })
     }
 }

@@ -231,7 +231,7 @@ pub(crate) unsafe fn for_each_folio(
         // its frame has a page, and the page its folio; the folio's pages
         // are at consecutive frames from its first page's on.
         let (folio, page, folio_end) = unsafe {
-            let page = bindings::rust_gup_pfn_to_page(pfn as _);
+            let page = bindings::rust_gup_pfn_to_page(pfn as kernel::ffi::c_ulong);
             let folio = bindings::rust_gup_page_folio(page);
             let first = bindings::rust_gup_page_to_pfn(bindings::rust_gup_folio_page(folio, 0));
             let nr_pages = bindings::rust_gup_folio_nr_pages(folio) as usize;
