@@ -478,7 +478,7 @@ TEST_F_TIMEOUT(faults, close_during_ioctl, 120)
 #define BIG_SIZE (8ul << 30)
 #define MODULE_MAX_RUNS (1ul << 22)
 
-TEST_F_TIMEOUT(faults, pin_more_than_memory, 280)
+TEST_F_TIMEOUT(faults, pin_more_than_memory, 450)
 {
 	long total_kb = meminfo_kb("MemTotal"), avail_kb, pages, vm_pin;
 	struct rust_gup_page_info info[2];
