@@ -107,11 +107,6 @@ impl PageRuns {
         self.len
     }
 
-    /// How many runs there are.
-    pub(crate) fn nr_runs(&self) -> usize {
-        self.runs.len()
-    }
-
     /// The bytes allocated to record the pages.
     pub(crate) fn meta_bytes(&self) -> usize {
         self.runs.capacity() * core::mem::size_of::<Run>()
