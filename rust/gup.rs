@@ -474,8 +474,8 @@ pub(crate) enum Layout {
     Array(usize),
     /// Runs of pages at consecutive frames ([`PageRuns`]), filled through
     /// a page of pointers per GUP call and released run by run: for sets
-    /// held past a call, whose metadata is then 16 bytes per 2 MiB huge
-    /// page rather than 4 KiB.
+    /// held past a call, whose metadata is then about 8 bytes per 2 MiB
+    /// huge page rather than 4 KiB.
     Runs,
 }
 

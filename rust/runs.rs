@@ -5,11 +5,11 @@
 //!
 //! A page array takes 8 bytes per 4 KiB page, 2 MiB per pinned GiB
 //! whatever backs it. A set recorded as runs takes 8 bytes per run of
-//! pages at consecutive frames, and an eighth of a byte more for the index
-//! that finds a page by its place in the set: 8.25 bytes per page when no
-//! two pages of the set are neighbours (as an array, and 3% more), 16.5
-//! bytes per 2 MiB huge page (4 KiB per GiB), less when neighbouring folios
-//! merge. A page of the set is found in `O(log(runs / 32) + 32)`.
+//! pages at consecutive frames, and a quarter of a byte more per run for
+//! the index that finds a page by its place in the set: 8.25 bytes per
+//! page when no two pages of the set are neighbours (as an array, and 3%
+//! more), 8.25 bytes per 2 MiB huge page (4.1 KiB per GiB), less when
+//! neighbouring folios merge. A page of the set is found in `O(log(runs / 32) + 32)`.
 //!
 //! Runs record frame numbers only; what holds the pages, and how they are
 //! released, is their owner's business (see `gup::Layout::Runs` and

@@ -146,7 +146,7 @@ struct rust_gup_version {
  * @held_meta_bytes:	bytes those sets allocated to record which pages
  *			they hold: a set of RUST_GUP_IOC_PIN, DMA_MAP or the
  *			long-term test records runs of pages at consecutive
- *			page frames, 8 bytes each (and 1 byte per 32 runs),
+ *			page frames, 8 bytes each (and 8 per 32 runs),
  *			where a page array takes 8 bytes per page
  *			(ABI version 10)
  */
