@@ -169,8 +169,7 @@ fn hugetlb_range_present(file: &FileRef, first: usize, nr: usize) -> bool {
     while index < end {
         // SAFETY: a lookup in a referenced mapping; it returns a folio
         // with a reference of ours, or null.
-        let folio =
-            unsafe { bindings::rust_gup_filemap_get_folio(mapping, index as kernel::ffi::c_ulong) };
+        let folio = unsafe { bindings::rust_gup_filemap_get_folio(mapping, index as _) };
         if folio.is_null() {
             return false;
         }
