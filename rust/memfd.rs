@@ -271,7 +271,8 @@ impl Runs {
                 )
             };
             let n = (nr_pages - first).min(last - self.len());
-            let again = self.last_folio() == Some(folio);
+            // Only a chunk's first folio can be one the runs reach already.
+            let again = i == 0 && self.last_folio() == Some(folio);
             // INVARIANT: a pinned folio's pages from `first` on, after the
             // pages of the runs: of the same folio when `again` (the pages
             // after its last one), of the next folio otherwise.
