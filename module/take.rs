@@ -10,8 +10,8 @@ use kernel::{prelude::*, sync::Arc};
 use crate::kernel_ext::{
     dma::{DmaRegistry, Revocable},
     gup::{
-        Access, GotPages, GupOptions, Layout, LongTerm, PageSet, PinnedPages, ShortTerm, TakePages,
-        Taken, UserPageRange,
+        Access, GetOptions, GotPages, GupOptions, Layout, LongTerm, PageSet, PinnedPages,
+        ShortTerm, TakePages, Taken, UserPageRange,
     },
     mm::{AddressSpace, CurrentMm, MmOwner, MmapReadGuard, OwnerMm, PinnedVmCharge},
     pci::PciFunction,
@@ -208,6 +208,8 @@ impl Request {
         if flags & !uapi::RUST_GUP_F_ALL != 0
             || (!pin && (has(uapi::RUST_GUP_F_LONGTERM) || has(uapi::RUST_GUP_F_P2PDMA)))
             || (has(uapi::RUST_GUP_F_DIRTY) && !has(uapi::RUST_GUP_F_WRITE))
+            // Pages held by reference are never dirtied (`GetOptions`).
+            || (!pin && has(uapi::RUST_GUP_F_DIRTY))
             || (has(uapi::RUST_GUP_F_ACCOUNT) && !has(uapi::RUST_GUP_F_LONGTERM))
             || ((cmd != OpCommand::Pin || !matches!(method, Method::Remote)) && has(remote_only))
         {
@@ -287,7 +289,7 @@ impl Held {
     pub(crate) fn new(plain: Plain, opts: GupOptions, layout: Layout) -> Result<Self> {
         Ok(match plain {
             Plain::Pin(pin) => Held::Pinned(Pinned::new(pin, opts, layout)?),
-            Plain::Get => Held::Got(GotPages::new(opts, layout)?),
+            Plain::Get => Held::Got(GotPages::new(GetOptions::new(opts)?, layout)?),
         })
     }
 

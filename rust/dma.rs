@@ -401,6 +401,10 @@ impl MappedTable {
 
 impl Drop for MappedTable {
     fn drop(&mut self) {
+        // The tests' window on the unmap (`test_unmap_delay_ms`).
+        // SAFETY: may sleep; every mapping is dropped where sleeping is
+        // allowed (under the registry's mutex at most).
+        unsafe { bindings::rust_gup_test_unmap_delay() };
         // SAFETY: mapped for `client` in `dir` (type invariant), unmapped
         // once, here, before the table is freed.
         unsafe {
@@ -759,10 +763,14 @@ impl Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        // Undone under the lock, so an unbind that did not find it waits
-        // until it is gone.
-        let live = self.registry.inner.lock().live.remove(&self.key);
+        // Undone (unmapped, unclaimed, freed) with the lock held, as the
+        // notifier does: an unbind that no longer finds the mapping waits
+        // here until it is gone. The guard is a named local, so it lives
+        // until the end of the function, past the drop of the mapping.
+        let mut registry = self.registry.inner.lock();
+        let live = registry.live.remove(&self.key);
         drop(live);
+        drop(registry);
     }
 }
 

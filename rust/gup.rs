@@ -23,7 +23,8 @@
 //! - Only kinds whose pages are ordinary memory ([`CpuAccessible`]) offer
 //!   CPU access to the contents: a P2PDMA page cannot be mapped by accident.
 //! - Whether the pages are marked dirty on release is part of [`Access`],
-//!   chosen when the holder is made, and only possible for writable pins.
+//!   chosen when the holder is made, and only possible for writable pins:
+//!   [`GotPages`] takes [`GetOptions`], which have no dirtying form.
 //! - Ranges are [`UserPageRange`]s, checked once (page aligned, not empty,
 //!   not wrapping, below `TASK_SIZE`). Flags never come from the caller as
 //!   raw FOLL bits, so no combination that makes GUP WARN can reach it.
@@ -221,8 +222,7 @@ pub(crate) enum Access {
     Write,
     /// The device writes (FOLL_WRITE), and the pages are marked dirty on
     /// release, so data written behind the kernel's back is written back
-    /// (`unpin_user_pages_dirty_lock`, or `set_page_dirty_lock` for
-    /// FOLL_GET).
+    /// (`unpin_user_pages_dirty_lock`). Pins only: see [`GetOptions`].
     WriteDirty,
 }
 
@@ -261,6 +261,33 @@ impl GupOptions {
             foll |= bindings::FOLL_FORCE;
         }
         foll
+    }
+}
+
+/// How pages are taken with FOLL_GET: [`GupOptions`] without
+/// [`Access::WriteDirty`].
+///
+/// A page reference does not make `folio_maybe_dma_pinned()` true, so
+/// while it is held reclaim may write a file folio back, clean it and
+/// strip its buffers; dirtying it on release then hits filesystems'
+/// `WARN_ON_ONCE(!folio_buffers(folio))` and loses the data
+/// (`pin_user_pages.rst`, case 5: "INCORRECT"). Pages a device writes are
+/// pinned, and [`GotPages`] has no form that dirties.
+///
+/// # Invariants
+///
+/// The access is [`Access::Read`] or [`Access::Write`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GetOptions(GupOptions);
+
+impl GetOptions {
+    /// `opts` for FOLL_GET; `EINVAL` for [`Access::WriteDirty`].
+    pub(crate) fn new(opts: GupOptions) -> Result<Self> {
+        if opts.access == Access::WriteDirty {
+            return Err(EINVAL);
+        }
+        // INVARIANT: checked just above.
+        Ok(GetOptions(opts))
     }
 }
 
@@ -662,7 +689,7 @@ unsafe fn unpin_unrecorded(pages: *mut *mut bindings::page, nr: usize) {
 /// which it gives up.
 unsafe fn put_unrecorded(pages: *mut *mut bindings::page, nr: usize) {
     // SAFETY: as the caller guarantees.
-    unsafe { bindings::rust_gup_put_pages(pages, nr as kernel::ffi::c_ulong, false) };
+    unsafe { bindings::rust_gup_put_pages(pages, nr as kernel::ffi::c_ulong) };
 }
 
 /// Implements [`TakePages`] for a holder over one family of GUP calls: the
@@ -1023,7 +1050,7 @@ impl PageSet for NoPages {
 /// `opts`.
 pub(crate) struct GotPages {
     pages: Store,
-    opts: GupOptions,
+    opts: GetOptions,
 }
 
 // SAFETY: page references may be dropped from any task.
@@ -1033,7 +1060,7 @@ unsafe impl Sync for GotPages {}
 
 impl GotPages {
     /// An empty holder that keeps its pages as `layout` says.
-    pub(crate) fn new(opts: GupOptions, layout: Layout) -> Result<Self> {
+    pub(crate) fn new(opts: GetOptions, layout: Layout) -> Result<Self> {
         Ok(GotPages {
             pages: Store::new(layout)?,
             opts,
@@ -1042,7 +1069,7 @@ impl GotPages {
 
     #[inline]
     fn foll(&self) -> u32 {
-        self.opts.foll()
+        self.opts.0.foll()
     }
 }
 
@@ -1063,25 +1090,21 @@ take_pages!(
 
 impl Drop for GotPages {
     fn drop(&mut self) {
-        let dirty = self.opts.access == Access::WriteDirty;
+        // Never dirtied: see `GetOptions`.
         match &mut self.pages {
             Store::Array(pages) => {
                 let pages = &mut pages.0;
                 // SAFETY: by the type invariant each entry carries one
                 // reference of this holder, dropped here exactly once (the
-                // holder is dropped once). Only references taken for
-                // writing can be `WriteDirty`.
-                unsafe { bindings::rust_gup_put_pages(pages.as_mut_ptr(), pages.len(), dirty) };
+                // holder is dropped once).
+                unsafe { bindings::rust_gup_put_pages(pages.as_mut_ptr(), pages.len()) };
             }
             Store::Runs(runs) => {
                 for (pfn, nr) in runs.iter() {
                     // SAFETY: as above: the run's pages are held, each with
                     // one reference, which the folio's share drops.
                     unsafe {
-                        for_each_folio(pfn, nr, |folio, page, refs| {
-                            if dirty {
-                                bindings::set_page_dirty_lock(page);
-                            }
+                        for_each_folio(pfn, nr, |folio, _page, refs| {
                             bindings::rust_gup_put_folio_refs(folio, refs as kernel::ffi::c_ulong);
                         })
                     };

@@ -600,4 +600,64 @@ TEST_F(reg, file_backed_matrix)
 	free(seen);
 }
 
+/*
+ * A device write into pinned pages of a file on the disk file system
+ * (pin_user_pages.rst, case 5): the pages are pinned writable and dirty on
+ * release; while they are pinned the CPU's copy is written back (msync)
+ * and reclaim is asked to page them out (MADV_PAGEOUT), as happens to a
+ * long DMA. The pin keeps the folios from being cleaned of their buffers,
+ * so releasing it dirties them without a WARN (panic_on_warn) and the
+ * device's data reaches the disk. The same with a FOLL_GET reference,
+ * which is what made the unsafe form, is refused.
+ */
+TEST_F(reg, dirty_file_pin_survives_writeback)
+{
+	const char *dir = getenv("RUST_GUP_DISK_DIR");
+	size_t size = NR_PAGES * page_size;
+	char path[512], *p, *data = malloc(size), *back = malloc(size);
+	long pages, pins = pins_outstanding();
+	__u32 id;
+	int file;
+
+	ASSERT_NE(NULL, data);
+	ASSERT_NE(NULL, back);
+	if (!dir)
+		SKIP(return, "RUST_GUP_DISK_DIR is not set: run rust_gup_longterm.sh");
+	snprintf(path, sizeof(path), "%s/rust_gup_dirty", dir);
+	file = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_GE(file, 0);
+	memset(back, 0x11, size);
+	ASSERT_EQ(size, pwrite(file, back, size, 0));
+	ASSERT_EQ(0, fsync(file));
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+	ASSERT_NE(MAP_FAILED, p);
+
+	EXPECT_EQ(-EINVAL, hold(self->fd, p, size, RUST_GUP_OP_GET_FAST,
+				RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &id, &pages))
+		TH_LOG("a GET that is dirtied on release");
+	ASSERT_EQ(0, hold(self->fd, p, size, RUST_GUP_OP_PIN_FAST,
+			  RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &id, &pages));
+	ASSERT_EQ(NR_PAGES, pages);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (char)(i * 13 + 5);
+	/* The device writes; the page tables do not see it. */
+	ASSERT_EQ(0, set_access(self->fd, id, 1, 0, data, size));
+	ASSERT_EQ(0, msync(p, size, MS_SYNC));
+	ASSERT_EQ(0, madvise(p, size, MADV_PAGEOUT));
+	ASSERT_EQ(0, unhold(self->fd, id));
+	EXPECT_EQ(pins, pins_outstanding());
+
+	ASSERT_EQ(0, munmap(p, size));
+	ASSERT_EQ(0, fsync(file));
+	/* From the disk: the page cache dropped. */
+	ASSERT_EQ(0, posix_fadvise(file, 0, size, POSIX_FADV_DONTNEED));
+	memset(back, 0, size);
+	ASSERT_EQ(size, pread(file, back, size, 0));
+	EXPECT_EQ(0, memcmp(data, back, size)) TH_LOG("the device's data did not reach the file");
+	close(file);
+	unlink(path);
+	free(data);
+	free(back);
+}
+
 TEST_HARNESS_MAIN

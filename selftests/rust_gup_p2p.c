@@ -1296,4 +1296,61 @@ TEST_F_TIMEOUT(unbind_race, pins_and_dma_maps, 290)
 	EXPECT_EQ(sets, held_sets(u->fd));
 }
 
+/*
+ * A mapping's release against its client's unbind: the unbind must not
+ * finish while an UNPIN is still unmapping (the DMA API's debugging then
+ * reports pending mappings of a driver that is gone). The module's
+ * test_unmap_delay_ms parameter stretches the unmap to UNMAP_DELAY_MS; a
+ * child UNPINs a writable mapping for the second controller, and the
+ * unbind of that controller starts while the child's unmap waits. The
+ * unbind must return after the UNPIN does.
+ */
+#define UNMAP_DELAY "/sys/module/rust_gup/parameters/test_unmap_delay_ms"
+#define UNMAP_DELAY_MS 4000
+
+TEST_F_TIMEOUT(dma, unbind_waits_for_unmap, 240)
+{
+	long pins = pins_outstanding(), unpinned_at = -1, unbound_at, start;
+	struct rust_gup_dma_map w;
+	char ns[64], delay[16];
+	int p[2], status;
+	pid_t pid;
+
+	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST,
+			     RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, self->other, &w));
+	snprintf(delay, sizeof(delay), "%d", UNMAP_DELAY_MS);
+	ASSERT_EQ(0, write_file(UNMAP_DELAY, delay)) TH_LOG("the module's test parameter");
+	ASSERT_EQ(0, pipe(p));
+	start = now_ms();
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		long t = unhold(self->fd, w.id) ? -1 : now_ms();
+
+		_exit(write(p[1], &t, sizeof(t)) == sizeof(t) ? 0 : 1);
+	}
+	close(p[1]);
+	/* Well inside the child's unmap. */
+	usleep(UNMAP_DELAY_MS * 1000 / 4);
+	EXPECT_EQ(0, write_file("/sys/bus/pci/drivers/nvme/unbind", self->other_name));
+	unbound_at = now_ms();
+	EXPECT_EQ(sizeof(unpinned_at), read(p[0], &unpinned_at, sizeof(unpinned_at)));
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	write_file(UNMAP_DELAY, "0");
+	EXPECT_EQ(0, status);
+	EXPECT_LT(0, unpinned_at) TH_LOG("the child's UNPIN failed");
+	EXPECT_LE(unpinned_at, unbound_at)
+		TH_LOG("the unbind returned %ld ms before the UNPIN that was unmapping",
+		       unpinned_at - unbound_at);
+	ksft_print_msg("UNPIN returned at +%ld ms, the unbind at +%ld ms (unmap delayed %d ms)\n",
+		       unpinned_at - start, unbound_at - start, UNMAP_DELAY_MS);
+	EXPECT_EQ(pins, pins_outstanding());
+
+	ASSERT_EQ(0, write_file("/sys/bus/pci/drivers/nvme/bind", self->other_name));
+	for (int i = 0; i < 1200 && nvme_namespace(self->other_name, ns, sizeof(ns)); i++)
+		usleep(100000);
+	EXPECT_EQ(0, nvme_namespace(self->other_name, ns, sizeof(ns))) TH_LOG("%s back", self->other_name);
+}
+
 TEST_HARNESS_MAIN

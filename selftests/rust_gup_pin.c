@@ -240,7 +240,7 @@ TEST_F(pin, access_through_a_set)
 	ASSERT_EQ(0, hold(self->fd, self->buf, self->size, RUST_GUP_OP_PIN_UNLOCKED,
 			  RUST_GUP_F_WRITE, &w, &pages));
 	ASSERT_EQ(0, hold(self->fd, self->buf, self->size, RUST_GUP_OP_GET_FAST,
-			  RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &got, &pages));
+			  RUST_GUP_F_WRITE, &got, &pages));
 	ASSERT_EQ(0, hold(self->fd, self->buf, self->size, RUST_GUP_OP_PIN_FAST,
 			  RUST_GUP_F_P2PDMA, &p2p, &pages));
 	struct {
@@ -398,8 +398,8 @@ TEST(got_pages_are_put_by_folio)
 
 			if ((first + nr) * page_size > size)
 				continue;
-			for (int dirty = 0; dirty <= 1; dirty++) {
-				__u32 flags = RUST_GUP_F_WRITE | (dirty ? RUST_GUP_F_DIRTY : 0);
+			for (int write = 0; write <= 1; write++) {
+				__u32 flags = write ? RUST_GUP_F_WRITE : 0;
 				__u32 id;
 
 				ASSERT_EQ(0, hold(fd, buf + first * page_size, nr * page_size,
@@ -424,7 +424,7 @@ TEST(got_pages_are_put_by_folio)
 					EXPECT_EQ(base[w], info.refcount)
 						TH_LOG("%s range %u%s released, watched page %lu",
 						       hugetlb ? "hugetlb" : "THP", r,
-						       dirty ? " (dirty)" : "", watched[w]);
+						       write ? " (writable)" : "", watched[w]);
 				}
 			}
 			/* The gup_test command: its page array, put by folio
@@ -789,6 +789,16 @@ static const struct bad_case bad_cases[] = {
 	  .flags = RUST_GUP_F_LONGTERM, .expect = EINVAL },
 	{ "BENCH DIRTY without WRITE", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST,
 	  .flags = RUST_GUP_F_DIRTY, .expect = EINVAL },
+	{ "BENCH GET with DIRTY", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_GET_FAST,
+	  .flags = RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, .expect = EINVAL },
+	{ "PIN GET_FAST with DIRTY", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_GET_FAST,
+	  .flags = RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, .expect = EINVAL },
+	{ "PIN GET_LOCKED with DIRTY", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_GET_LOCKED,
+	  .flags = RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, .expect = EINVAL },
+	{ "PIN GET_UNLOCKED with DIRTY", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_GET_UNLOCKED,
+	  .flags = RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, .expect = EINVAL },
+	{ "PIN GET_REMOTE with DIRTY", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_GET_REMOTE,
+	  .flags = RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, .expect = EINVAL },
 	{ "BENCH wrapped range", RUST_GUP_IOC_BENCH, .special_addr = ADDR_WRAP, .size = 2,
 	  .op = RUST_GUP_OP_GET_FAST, .expect = EINVAL },
 	{ "PIN ACCOUNT without LONGTERM", RUST_GUP_IOC_PIN, .size = 2, .op = RUST_GUP_OP_PIN_FAST,

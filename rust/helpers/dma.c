@@ -3,13 +3,33 @@
  * DMA mapping of scatterlists and pages, the device lock around it, and
  * the XArray of pages that mirrors claim.
  */
+#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
 #include <linux/xarray.h>
 
 #include "helpers.h"
+
+/*
+ * For tests: a pause before each pinned mapping is unmapped, so that a
+ * test can make an unbind meet an unmap in progress, which otherwise lasts
+ * microseconds. A parameter rather than Rust: the kernel crate of 6.12 has
+ * no module parameters.
+ */
+static unsigned int test_unmap_delay_ms;
+module_param(test_unmap_delay_ms, uint, 0600);
+MODULE_PARM_DESC(test_unmap_delay_ms, "for tests: ms to wait before each unmap of a pinned mapping");
+
+void rust_gup_test_unmap_delay(void)
+{
+	unsigned int ms = READ_ONCE(test_unmap_delay_ms);
+
+	if (ms)
+		msleep(ms);
+}
 
 int rust_gup_mutex_lock_killable(struct mutex *lock)
 {

@@ -10,11 +10,8 @@
  * (7.3's put_page() also returns early for slab and large kmalloc pages,
  * which GUP never hands out).
  */
-static __always_inline void put_folio_refs(struct folio *folio, unsigned long refs,
-					   bool dirty)
+static __always_inline void put_folio_refs(struct folio *folio, unsigned long refs)
 {
-	if (dirty)
-		set_page_dirty_lock(&folio->page);
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
 	if (put_devmap_managed_folio_refs(folio, refs))
 		return;
@@ -28,7 +25,7 @@ static __always_inline void put_folio_refs(struct folio *folio, unsigned long re
  * Returns the run's length.
  */
 static noinline unsigned long put_tail_run(struct page **pages, unsigned long nr,
-					   struct folio *folio, bool dirty)
+					   struct folio *folio)
 {
 	unsigned long idx = folio_page_idx(folio, pages[0]);
 	unsigned long max = min(nr, folio_nr_pages(folio) - idx);
@@ -36,11 +33,27 @@ static noinline unsigned long put_tail_run(struct page **pages, unsigned long nr
 
 	while (refs < max && pages[refs] == folio_page(folio, idx + refs))
 		refs++;
-	put_folio_refs(folio, refs, dirty);
+	put_folio_refs(folio, refs);
 	return refs;
 }
 
-static __always_inline void put_pages(struct page **pages, unsigned long nr, bool dirty)
+/*
+ * Drops one reference on each page, by folio: the tail pages of a large
+ * folio that @pages holds one after the other, in order, are put with one
+ * folio_put_refs(), where gup_test makes one put_page() each; the run is
+ * found from the page pointers alone, without reading the pages. A page that is not a tail
+ * page (a small folio, or a large folio's head) is put on its own, as
+ * put_page() would: telling a head from a small folio costs a look at its
+ * flags, which every small page would pay, so a large folio whose head is
+ * in @pages takes two folio_put_refs(). A small page's path is gup_test's
+ * loop, with the test for a tail page that put_page() makes anyway, and no
+ * more work: the put inlines into the loop, as it does in gup_test, which
+ * is why this stays in C, and the benchmark compares the two. There is no
+ * dirtying form: a page held by reference is not marked DMA-pinned, so
+ * reclaim may have cleaned it and stripped its buffers by now
+ * (pin_user_pages.rst, case 5).
+ */
+void rust_gup_put_pages(struct page **pages, unsigned long nr)
 {
 	struct page *page;
 	unsigned long i;
@@ -48,40 +61,18 @@ static __always_inline void put_pages(struct page **pages, unsigned long nr, boo
 	for (i = 0; i < nr; i++) {
 		page = pages[i];
 		if (unlikely(PageTail(page))) {
-			i += put_tail_run(pages + i, nr - i, page_folio(page), dirty) - 1;
+			i += put_tail_run(pages + i, nr - i, page_folio(page)) - 1;
 			continue;
 		}
 		/* A page that is not a tail page is its folio: page_folio(). */
-		put_folio_refs((struct folio *)page, 1, dirty);
+		put_folio_refs((struct folio *)page, 1);
 	}
-}
-
-/*
- * Drops one reference on each page, marking it dirty first if asked, by
- * folio: the tail pages of a large folio that @pages holds one after the
- * other, in order, are put, and dirtied, once, with one folio_put_refs(),
- * where gup_test makes one put_page() each; the run is found from the page
- * pointers alone, without reading the pages. A page that is not a tail
- * page (a small folio, or a large folio's head) is put on its own, as
- * put_page() would: telling a head from a small folio costs a look at its
- * flags, which every small page would pay, so a large folio whose head is
- * in @pages takes two folio_put_refs(). A small page's path is gup_test's
- * loop, with the test for a tail page that put_page() makes anyway, and no
- * more work: the put inlines into the loop, as it does in gup_test, which
- * is why this stays in C, and the benchmark compares the two.
- */
-void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty)
-{
-	if (dirty)
-		put_pages(pages, nr, true);
-	else
-		put_pages(pages, nr, false);
 }
 
 /* Drops @refs references on @folio, as @refs put_page()s of its pages would. */
 void rust_gup_put_folio_refs(struct folio *folio, unsigned long refs)
 {
-	put_folio_refs(folio, refs, false);
+	put_folio_refs(folio, refs);
 }
 
 long rust_gup_folio_nr_pages(const struct folio *folio)

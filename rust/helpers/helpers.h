@@ -52,7 +52,7 @@ bool rust_gup_task_ipc_lock(struct task_struct *t);
 struct workqueue_struct *rust_gup_alloc_workqueue(const char *name);
 
 /* gup.c */
-void rust_gup_put_pages(struct page **pages, unsigned long nr, bool dirty);
+void rust_gup_put_pages(struct page **pages, unsigned long nr);
 void rust_gup_put_folio_refs(struct folio *folio, unsigned long refs);
 long rust_gup_folio_nr_pages(const struct folio *folio);
 struct page *rust_gup_folio_page(struct folio *folio, unsigned long n);
@@ -89,6 +89,7 @@ int rust_gup_mutex_lock_killable(struct mutex *lock);
 void rust_gup_device_unlock(struct device *dev);
 unsigned int rust_gup_dma_get_max_seg_size(struct device *dev);
 unsigned long rust_gup_dma_get_seg_boundary(struct device *dev);
+void rust_gup_test_unmap_delay(void);
 void rust_gup_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
 				enum dma_data_direction dir,
 				unsigned long attrs);

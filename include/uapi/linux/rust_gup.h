@@ -191,7 +191,13 @@ enum rust_gup_op {
  * elsewhere -EINVAL): see "P2PDMA sets and provider removal" below.
  */
 #define RUST_GUP_F_WRITE	(1u << 0)	/* the device writes (FOLL_WRITE) */
-#define RUST_GUP_F_DIRTY	(1u << 1)	/* mark dirty on release; needs WRITE */
+/*
+ * DIRTY: mark the pages dirty on release; needs WRITE, and a pin op: a
+ * page held by reference (the GET ops) is not marked DMA-pinned, so reclaim
+ * may clean it while it is held, and dirtying it then is the INCORRECT
+ * case 5 of pin_user_pages.rst. DIRTY with a GET op is -EINVAL.
+ */
+#define RUST_GUP_F_DIRTY	(1u << 1)
 #define RUST_GUP_F_FORCE	(1u << 2)	/* FOLL_FORCE */
 #define RUST_GUP_F_LONGTERM	(1u << 3)	/* FOLL_LONGTERM */
 #define RUST_GUP_F_P2PDMA	(1u << 4)	/* accept PCI P2PDMA pages */
