@@ -37,6 +37,7 @@
 
 use super::{
     bindings,
+    folio_refs::{check_stretch, eoverflow, UncheckedRefs, GET_REFS_PER_PAGE, PIN_REFS_PER_PAGE},
     mm::{task_size, CurrentMm, Mm, MmExt, MmapReadGuard, OwnerMm},
     page::{with_page_mapped, MappedPage, PageInfo},
     runs::{for_each_folio, PageRuns},
@@ -293,11 +294,21 @@ impl GetOptions {
 
 /// The page pointers of a holder, in the order GUP returned them.
 ///
+/// The references the pages add to their folios are not checked page by
+/// page; they are reserved, at the holder's worst case per page, in
+/// `unchecked` (see [`super::folio_refs`]). Page arrays are held for one
+/// call.
+///
 /// # Invariants
 ///
 /// Every entry was filled in by a successful GUP call and is held (by a pin
 /// or a reference, as the owning holder knows) until the holder drops.
-pub(crate) struct PageVec(KVVec<*mut bindings::page>);
+/// `unchecked` holds the most references an entry can add to its folio
+/// for each entry, at least.
+pub(crate) struct PageVec {
+    pages: KVVec<*mut bindings::page>,
+    unchecked: UncheckedRefs,
+}
 
 impl PageVec {
     /// Page arrays may be large (a vmalloc of up to 32 MiB): failing one is
@@ -308,12 +319,18 @@ impl PageVec {
         GFP_KERNEL | __GFP_NOWARN | __GFP_ZERO
     }
 
-    /// `EINVAL` past [`MAX_PAGES`].
-    fn with_capacity(capacity: usize) -> Result<Self> {
+    /// Room for `capacity` pages, each adding at most `refs_per_page`
+    /// references to its folio: `EINVAL` past [`MAX_PAGES`] or past the
+    /// budget of unchecked references, `EAGAIN` when concurrent takes hold
+    /// that ([`UncheckedRefs::new`]).
+    fn with_capacity(capacity: usize, refs_per_page: usize) -> Result<Self> {
         if capacity > MAX_PAGES {
             return Err(EINVAL);
         }
-        Ok(PageVec(KVVec::with_capacity(capacity, Self::gfp())?))
+        Ok(PageVec {
+            unchecked: UncheckedRefs::new(capacity * refs_per_page)?,
+            pages: KVVec::with_capacity(capacity, Self::gfp())?,
+        })
     }
 
     /// Takes `range` with GUP calls of at most `per_call` pages each,
@@ -333,17 +350,20 @@ impl PageVec {
         range: UserPageRange,
         per_call: usize,
         mut call: impl FnMut(usize, usize, *mut *mut bindings::page) -> isize,
+        refs_per_page: usize,
     ) -> Result<Taken> {
-        let have = self.0.len();
+        let have = self.pages.len();
         // Holders are made with room for their range: reserve only past it,
         // and never past `MAX_PAGES`.
-        if self.0.capacity() - have < range.nr_pages {
+        if self.pages.capacity() - have < range.nr_pages {
             if range.nr_pages > MAX_PAGES - have {
                 return Err(EINVAL);
             }
-            self.0.reserve(range.nr_pages, Self::gfp())?;
+            // INVARIANT: the references of the pages past the capacity.
+            self.unchecked.grow(range.nr_pages * refs_per_page)?;
+            self.pages.reserve(range.nr_pages, Self::gfp())?;
         }
-        let base = self.0.as_mut_ptr();
+        let base = self.pages.as_mut_ptr();
         let per_call = per_call.max(1);
         // By the invariant of `UserPageRange` the range ends at or below
         // `TASK_SIZE`, and the array has room for all of its pages, at
@@ -375,12 +395,12 @@ impl PageVec {
         // old end, within the capacity reserved above, as the caller
         // guarantees.
         unsafe {
-            self.0.set_len(len)
+            self.pages.set_len(len)
         };
         #[cfg(not(rust_gup_kernel_6_12))]
         // SAFETY: as above (7.3's `KVec` has `inc_len` for `set_len`).
         unsafe {
-            self.0.inc_len(len - have)
+            self.pages.inc_len(len - have)
         };
         if len == have {
             return Err(error.unwrap_or(EFAULT));
@@ -433,6 +453,13 @@ unsafe fn frame_stretch(pages: &[*mut bindings::page]) -> (usize, usize) {
 /// released at once, with the ones after it from the same call, by
 /// `release(pages, nr)`; the take stops there, with that error.
 ///
+/// Runs are kept past the call, so each call's folios are checked against
+/// [`super::folio_refs::MAX_FOLIO_REFS`] before they are recorded (the
+/// call's own references, at most `refs_per_page` per page, are reserved
+/// until then). A folio over it fails the take with `EOVERFLOW`: the
+/// call's pages from its stretch on are released here, the ones recorded
+/// before by the caller, which drops the holder.
+///
 /// # Safety
 ///
 /// As for [`PageVec::append`]; `release(pages, nr)` must give back pages
@@ -444,12 +471,14 @@ unsafe fn append_runs(
     per_call: usize,
     mut call: impl FnMut(usize, usize, *mut *mut bindings::page) -> isize,
     release: unsafe fn(*mut *mut bindings::page, usize),
+    refs_per_page: usize,
 ) -> Result<Taken> {
     let have = runs.len();
+    let per_call = per_call.clamp(1, RUNS_CHUNK);
+    let _unchecked = UncheckedRefs::new(per_call * refs_per_page)?;
     let mut chunk: KVVec<*mut bindings::page> =
         KVVec::with_capacity(RUNS_CHUNK, GFP_KERNEL | __GFP_NOWARN)?;
     let base = chunk.as_mut_ptr();
-    let per_call = per_call.clamp(1, RUNS_CHUNK);
     let end = range.end();
     let mut addr = range.start;
     let mut calls: u64 = 0;
@@ -470,6 +499,12 @@ unsafe fn append_runs(
         while i < got {
             // SAFETY: the pages are held, GUP just took them.
             let (pfn, n) = unsafe { frame_stretch(&pages[i..]) };
+            // SAFETY: as above; the stretch's pointers are consecutive.
+            if unsafe { check_stretch(&pages[i..i + n]) }.is_err() {
+                // SAFETY: pages `i..got` of this call are recorded nowhere.
+                unsafe { release(base.add(i), got - i) };
+                return Err(eoverflow());
+            }
             // INVARIANT: the runs record pages GUP just took.
             if let Err(e) = runs.push(pfn, n) {
                 // SAFETY: pages `i..got` of this call are recorded nowhere;
@@ -518,9 +553,13 @@ pub(crate) enum Store {
 }
 
 impl Store {
-    fn new(layout: Layout) -> Result<Self> {
+    /// An empty store for pages that add at most `refs_per_page`
+    /// references each to their folios.
+    fn new(layout: Layout, refs_per_page: usize) -> Result<Self> {
         Ok(match layout {
-            Layout::Array(capacity) => Store::Array(PageVec::with_capacity(capacity)?),
+            Layout::Array(capacity) => {
+                Store::Array(PageVec::with_capacity(capacity, refs_per_page)?)
+            }
             Layout::Runs => Store::Runs(PageRuns::new()),
         })
     }
@@ -537,12 +576,15 @@ impl Store {
         per_call: usize,
         call: impl FnMut(usize, usize, *mut *mut bindings::page) -> isize,
         release: unsafe fn(*mut *mut bindings::page, usize),
+        refs_per_page: usize,
     ) -> Result<Taken> {
         // SAFETY: the caller's guarantees are the functions' own.
         unsafe {
             match self {
-                Store::Array(pages) => pages.append(range, per_call, call),
-                Store::Runs(runs) => append_runs(runs, range, per_call, call, release),
+                Store::Array(pages) => pages.append(range, per_call, call, refs_per_page),
+                Store::Runs(runs) => {
+                    append_runs(runs, range, per_call, call, release, refs_per_page)
+                }
             }
         }
     }
@@ -550,7 +592,7 @@ impl Store {
     #[inline]
     fn len(&self) -> usize {
         match self {
-            Store::Array(pages) => pages.0.len(),
+            Store::Array(pages) => pages.pages.len(),
             Store::Runs(runs) => runs.len(),
         }
     }
@@ -558,7 +600,7 @@ impl Store {
     /// Page `index`, held; `None` past the end.
     fn page(&self, index: usize) -> Option<NonNull<bindings::page>> {
         match self {
-            Store::Array(pages) => NonNull::new(*pages.0.get(index)?),
+            Store::Array(pages) => NonNull::new(*pages.pages.get(index)?),
             Store::Runs(runs) => {
                 let pfn = runs.pfn(index)?;
                 // SAFETY: the frame is of a held page (type invariant).
@@ -570,7 +612,7 @@ impl Store {
     /// The pages, in order.
     fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_ {
         let (array, runs) = match self {
-            Store::Array(pages) => (&pages.0[..], None),
+            Store::Array(pages) => (&pages.pages[..], None),
             Store::Runs(runs) => (&[][..], Some(runs)),
         };
         let from_runs = runs.into_iter().flat_map(|runs| {
@@ -585,7 +627,7 @@ impl Store {
     /// The bytes allocated to record the pages.
     fn meta_bytes(&self) -> usize {
         match self {
-            Store::Array(pages) => pages.0.capacity() * size_of::<*mut bindings::page>(),
+            Store::Array(pages) => pages.pages.capacity() * size_of::<*mut bindings::page>(),
             Store::Runs(runs) => runs.meta_bytes(),
         }
     }
@@ -694,10 +736,11 @@ unsafe fn put_unrecorded(pages: *mut *mut bindings::page, nr: usize) {
 
 /// Implements [`TakePages`] for a holder over one family of GUP calls: the
 /// `pin_*` ones for [`PinnedPages`], the `get_*` ones for [`GotPages`],
-/// which `$release` undoes. The holder's `foll()` gives the flags.
+/// which `$release` undoes, each page adding at most `$refs_per_page`
+/// references to its folio. The holder's `foll()` gives the flags.
 macro_rules! take_pages {
     (impl[$($generics:tt)*] $holder:ty, $fast:ident, $locked:ident, $unlocked:ident,
-     $remote:ident, $release:ident) => {
+     $remote:ident, $release:ident, $refs_per_page:expr) => {
         impl<$($generics)*> TakePages for $holder {
             #[inline]
             fn take_fast(
@@ -724,6 +767,7 @@ macro_rules! take_pages {
                             bindings::$fast(start, fast_nr(nr), foll, pages) as isize
                         },
                         $release,
+                        $refs_per_page,
                     )
                 }
             }
@@ -744,6 +788,7 @@ macro_rules! take_pages {
                         per_call,
                         |start, nr, pages| bindings::$locked(start, nr, foll, pages),
                         $release,
+                        $refs_per_page,
                     )
                 }
             }
@@ -764,6 +809,7 @@ macro_rules! take_pages {
                         per_call,
                         |start, nr, pages| bindings::$unlocked(start, nr, pages, foll),
                         $release,
+                        $refs_per_page,
                     )
                 }
             }
@@ -789,6 +835,7 @@ macro_rules! take_pages {
                             bindings::$remote(mm, start, nr, foll, pages, core::ptr::null_mut())
                         },
                         $release,
+                        $refs_per_page,
                     )
                 }
             }
@@ -821,7 +868,7 @@ impl<K: PinKind> PinnedPages<K> {
     /// ([`super::dma::Revocable`]).
     pub(super) fn empty(opts: GupOptions, layout: Layout) -> Result<Self> {
         Ok(PinnedPages {
-            pages: Store::new(layout)?,
+            pages: Store::new(layout, PIN_REFS_PER_PAGE)?,
             opts,
             _kind: PhantomData,
         })
@@ -904,7 +951,8 @@ take_pages!(
     pin_user_pages,
     pin_user_pages_unlocked,
     pin_user_pages_remote,
-    unpin_unrecorded
+    unpin_unrecorded,
+    PIN_REFS_PER_PAGE
 );
 
 /// `EOPNOTSUPP`, which the 6.12 `kernel::error::code` does not name: pages
@@ -983,7 +1031,7 @@ impl<K: PinKind> Drop for PinnedPages<K> {
         let dirty = self.opts.access == Access::WriteDirty;
         match &mut self.pages {
             Store::Array(pages) => {
-                let pages = &mut pages.0;
+                let pages = &mut pages.pages;
                 if pages.is_empty() {
                     return;
                 }
@@ -1062,7 +1110,7 @@ impl GotPages {
     /// An empty holder that keeps its pages as `layout` says.
     pub(crate) fn new(opts: GetOptions, layout: Layout) -> Result<Self> {
         Ok(GotPages {
-            pages: Store::new(layout)?,
+            pages: Store::new(layout, GET_REFS_PER_PAGE)?,
             opts,
         })
     }
@@ -1085,7 +1133,8 @@ take_pages!(
     get_user_pages,
     get_user_pages_unlocked,
     get_user_pages_remote,
-    put_unrecorded
+    put_unrecorded,
+    GET_REFS_PER_PAGE
 );
 
 impl Drop for GotPages {
@@ -1093,7 +1142,7 @@ impl Drop for GotPages {
         // Never dirtied: see `GetOptions`.
         match &mut self.pages {
             Store::Array(pages) => {
-                let pages = &mut pages.0;
+                let pages = &mut pages.pages;
                 // SAFETY: by the type invariant each entry carries one
                 // reference of this holder, dropped here exactly once (the
                 // holder is dropped once).

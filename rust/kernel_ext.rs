@@ -12,6 +12,7 @@
 
 pub(crate) mod bindings;
 pub(crate) mod file;
+pub(crate) mod folio_refs;
 pub(crate) mod gup;
 pub(crate) mod miscdevice;
 pub(crate) mod mm;

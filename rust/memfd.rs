@@ -18,6 +18,7 @@
 
 use super::{
     bindings,
+    folio_refs::{eoverflow, folio_over_limit, UncheckedRefs, PIN_REFS_PER_PAGE},
     gup::{Access, CpuPages, PageSet},
     page::{with_page_mapped, MappedPage, PageInfo},
     runs::{for_each_folio, PageRuns},
@@ -223,7 +224,9 @@ impl Runs {
     /// Pins `nr` pages (at most [`CHUNK`]) of `file` from byte `start` on,
     /// appending them. A folio that the runs already reach (the range of
     /// the call before ended inside it) is reached further, and its second
-    /// pin is dropped again.
+    /// pin is dropped again. `EOVERFLOW` for a folio with more references
+    /// than a kept set may leave ([`super::folio_refs`]): the call's pins
+    /// from it on are dropped, the caller drops the runs.
     fn pin_chunk(
         &mut self,
         file: &FileRef,
@@ -258,6 +261,14 @@ impl Runs {
                 // SAFETY: the folio's pin, taken by this call and recorded
                 // nowhere.
                 unsafe { bindings::unpin_folio(folio) };
+                continue;
+            }
+            // SAFETY: the folio is pinned.
+            if unsafe { folio_over_limit(folio) } {
+                // SAFETY: the folio's pin, taken by this call and recorded
+                // nowhere; the caller drops the runs.
+                unsafe { bindings::unpin_folio(folio) };
+                result = Err(eoverflow());
                 continue;
             }
             // SAFETY: the folio is pinned; `first` is one of its pages.
@@ -344,8 +355,11 @@ impl MemfdPins {
     /// `F_SEAL_FUTURE_WRITE`), as `mmap()` of a shared writable mapping
     /// answers; `EINVAL` for a range past the end of the file; `ENOMEM`
     /// also for more runs than a set may have ([`super::runs::MAX_RUNS`]);
-    /// `EINTR` when the caller is killed meanwhile; and the errors of
-    /// `memfd_pin_folios()`. On failure nothing stays pinned.
+    /// `EOVERFLOW` for a folio with as many references as a kept set may
+    /// leave, `EAGAIN` when concurrent takes hold the module's budget of
+    /// unchecked references ([`super::folio_refs`]); `EINTR` when the
+    /// caller is killed meanwhile; and the errors of `memfd_pin_folios()`.
+    /// On failure nothing stays pinned.
     pub(crate) fn pin(file: FileRef, offset: u64, nr_pages: usize, access: Access) -> Result<Self> {
         let ptr = file.as_ptr();
         // SAFETY: the file is referenced.
@@ -363,6 +377,8 @@ impl MemfdPins {
         if nr_pages == 0 || start.checked_add(len).is_none() {
             return Err(EINVAL);
         }
+        // A call's pins, one per folio, until `pin_chunk` has checked them.
+        let _unchecked = UncheckedRefs::new(CHUNK * PIN_REFS_PER_PAGE)?;
         let mut folios: KVVec<*mut bindings::folio> =
             KVVec::with_capacity(CHUNK, GFP_KERNEL | __GFP_NOWARN)?;
         let mut runs = Runs(PageRuns::new());

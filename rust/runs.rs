@@ -15,7 +15,7 @@
 //! released, is their owner's business (see `gup::Layout::Runs` and
 //! `memfd::MemfdPins`).
 
-use super::bindings;
+use super::{bindings, folio_refs::eoverflow};
 use kernel::prelude::*;
 
 /// Bits of a run's entry that hold its number of pages, less one.
@@ -30,12 +30,6 @@ pub(crate) const MAX_RUN_PAGES: usize = 1 << LEN_BITS;
 /// have. A set of scattered 4 KiB pages reaches it at 16 GiB, as an array
 /// did; a set of huge pages at 8 TiB.
 pub(crate) const MAX_RUNS: usize = 1 << 22;
-
-/// `EOVERFLOW`, which the 6.12 `kernel::error::code` does not name: a
-/// frame a run cannot record.
-fn eoverflow() -> Error {
-    Error::from_errno(-(bindings::EOVERFLOW as i32))
-}
 
 /// Runs per entry of the index.
 const GROUP: usize = 32;

@@ -834,4 +834,106 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 	EXPECT_BASELINE("fail_nth");
 }
 
+/*
+ * No sequence of takes brings a folio's reference count near overflow
+ * (rust/folio_refs.rs). One page of a memfd is mapped at REF_MAPS
+ * addresses side by side; each pin of the whole range adds 1024 * REF_MAPS
+ * to its count. Sets of ever smaller ranges are taken until each size is
+ * refused with EOVERFLOW: the count then stops below the kept sets' limit
+ * (2^28), within one page's pin of it. Every kind of kept set is then
+ * refused there (the eight ops, a registration, a memfd folio pin, the
+ * long-term test), taking nothing and charging nothing; a gup_test run
+ * over the range, held for the call only, still succeeds. The guest runs
+ * with panic_on_warn: a count gone negative would have stopped it.
+ */
+#define REF_MAPS 16384
+#define REF_LIMIT (1L << 28)
+#define REF_SETS 256
+
+TEST_F_TIMEOUT(faults, folio_refcount_is_bounded, 300)
+{
+	static const long steps[] = { REF_MAPS, REF_MAPS / 16, REF_MAPS / 256, 1 };
+	static const __u32 ops[] = {
+		RUST_GUP_OP_PIN_FAST, RUST_GUP_OP_PIN_LOCKED, RUST_GUP_OP_PIN_UNLOCKED,
+		RUST_GUP_OP_PIN_REMOTE, RUST_GUP_OP_GET_FAST, RUST_GUP_OP_GET_LOCKED,
+		RUST_GUP_OP_GET_UNLOCKED, RUST_GUP_OP_GET_REMOTE,
+	};
+	size_t range = REF_MAPS * page_size, some = 2048 * page_size;
+	struct rust_gup_page_info info;
+	__u32 ids[REF_SETS], watch, id;
+	long got, pins, vm_pin = vm_pin_kb(), refs;
+	int memfd, n = 0, rc;
+	char *area;
+
+	memfd = memfd_create("rust_gup_refs", 0);
+	ASSERT_GE(memfd, 0);
+	ASSERT_EQ(0, ftruncate(memfd, page_size));
+	area = mmap(NULL, range, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	for (long i = 0; i < REF_MAPS; i++) {
+		ASSERT_EQ(area + i * page_size, mmap(area + i * page_size, page_size,
+						     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+						     memfd, 0)) TH_LOG("mapping %ld", i);
+	}
+	area[0] = 1;
+	ASSERT_EQ(0, hold(self->fd, area, page_size, RUST_GUP_OP_PIN_FAST, 0, &watch, &got));
+
+	for (unsigned int s = 0; s < ARRAY_SIZE(steps); s++) {
+		while (n < REF_SETS && !(rc = hold(self->fd, area, steps[s] * page_size,
+						    RUST_GUP_OP_PIN_FAST, 0, &ids[n], &got))) {
+			ASSERT_EQ(steps[s], got);
+			n++;
+		}
+		ASSERT_EQ(-EOVERFLOW, rc) TH_LOG("sets of %ld pages: %d sets, then %s",
+						steps[s], n, errname(-rc));
+	}
+	ASSERT_EQ(1, query(self->fd, watch, &info, 1));
+	refs = info.refcount;
+	ksft_print_msg("%d sets; the page's count stopped at %ld (limit %ld)\n", n, refs, REF_LIMIT);
+	EXPECT_LE(refs, REF_LIMIT);
+	EXPECT_GT(refs, REF_LIMIT - 1024);
+
+	pins = pins_outstanding();
+	for (unsigned int i = 0; i < ARRAY_SIZE(ops); i++) {
+		EXPECT_EQ(-EOVERFLOW, hold(self->fd, area, some, ops[i], 0, &id, &got))
+			TH_LOG("op %u", ops[i]);
+	}
+	EXPECT_EQ(-EOVERFLOW, hold(self->fd, area, some, RUST_GUP_OP_PIN_LOCKED,
+				   RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT, &id, &got))
+		TH_LOG("a registration");
+	EXPECT_EQ(vm_pin, vm_pin_kb()) TH_LOG("the refused registration's charge");
+	{
+		struct rust_gup_pin p = {
+			.size = page_size, .op = RUST_GUP_OP_PIN_MEMFD, .fd = memfd,
+		};
+
+		EXPECT_EQ(-EOVERFLOW, pin_set(self->fd, &p, &id, &got)) TH_LOG("a memfd folio pin");
+	}
+	{
+		struct pin_longterm_test lt = { .addr = (unsigned long)area, .size = some };
+
+		EXPECT_EQ(-1, ioctl(self->fd, PIN_LONGTERM_TEST_START, &lt));
+		EXPECT_EQ(EOVERFLOW, errno) TH_LOG("PIN_LONGTERM_TEST_START");
+	}
+	EXPECT_EQ(pins, pins_outstanding()) TH_LOG("what the refused takes took");
+	{
+		struct gup_test gup = {
+			.addr = (unsigned long)area, .size = range, .nr_pages_per_call = 512,
+		};
+
+		EXPECT_EQ(0, ioctl(self->fd, PIN_FAST_BENCHMARK, &gup)) TH_LOG("%s", strerror(errno));
+		EXPECT_EQ(range, gup.size);
+	}
+	/* Its references are gone (the page cache's own may have moved by one). */
+	ASSERT_EQ(1, query(self->fd, watch, &info, 1));
+	EXPECT_GT(refs + 1024, (long)info.refcount);
+
+	for (int i = 0; i < n; i++)
+		ASSERT_EQ(0, unhold(self->fd, ids[i]));
+	ASSERT_EQ(0, unhold(self->fd, watch));
+	EXPECT_EQ(self->pins, pins_outstanding());
+	munmap(area, range);
+	close(memfd);
+}
+
 TEST_HARNESS_MAIN

@@ -789,6 +789,12 @@ static const struct bad_case bad_cases[] = {
 	  .flags = RUST_GUP_F_LONGTERM, .expect = EINVAL },
 	{ "BENCH DIRTY without WRITE", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_PIN_FAST,
 	  .flags = RUST_GUP_F_DIRTY, .expect = EINVAL },
+	/* 2^19 + 1 pages of pins held for the call: past the budget of
+	 * unchecked references (rust/folio_refs.rs), whatever is mapped. */
+	{ "BENCH PIN past the unchecked budget", RUST_GUP_IOC_BENCH, .size = (1 << 19) + 1,
+	  .op = RUST_GUP_OP_PIN_FAST, .expect = EINVAL },
+	{ "PIN_FAST_BENCHMARK past the budget", PIN_FAST_BENCHMARK, .size = (1 << 19) + 1,
+	  .nr_per_call = 512, .expect = EINVAL },
 	{ "BENCH GET with DIRTY", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_GET_FAST,
 	  .flags = RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, .expect = EINVAL },
 	{ "PIN GET_FAST with DIRTY", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_GET_FAST,

@@ -156,6 +156,18 @@ int rust_gup_folio_ref_count(const struct folio *folio)
 	return folio_ref_count(folio);
 }
 
+/*
+ * The reference count of @page's folio, and in @in_folio how many of the
+ * folio's pages are @page and the ones after it.
+ */
+int rust_gup_folio_refs_from(struct page *page, unsigned long *in_folio)
+{
+	struct folio *folio = page_folio(page);
+
+	*in_folio = folio_nr_pages(folio) - folio_page_idx(folio, page);
+	return folio_ref_count(folio);
+}
+
 /* A large folio's pin count (its _pincount field moves between versions). */
 int rust_gup_folio_pincount(const struct folio *folio)
 {

@@ -273,6 +273,13 @@ struct rust_gup_bench {
  * answered too (without RUST_GUP_OP_PIN_MEMFD).
  *
  * The set is released by RUST_GUP_IOC_UNPIN or when the file is released.
+ * -EOVERFLOW, with nothing taken, when the set would leave a folio with
+ * more than 2^28 references (a page mapped at many addresses and held by
+ * many sets; RUST_GUP_IOC_DMA_MAP and PIN_LONGTERM_TEST_START alike), so
+ * that no sequence of calls overflows a page's reference count. Calls that
+ * hold pages only while they run (RUST_GUP_IOC_BENCH, the gup_test
+ * commands) are -EINVAL past 2^19 pages of pins (2 GiB of 4 KiB pages);
+ * any take is -EAGAIN while concurrent ones hold that much.
  *
  * RUST_GUP_F_PID needs CAP_SYS_PTRACE (-EPERM otherwise, before the pid is
  * looked up). That is stricter than process_vm_readv(), which asks
