@@ -401,10 +401,10 @@ impl MappedTable {
 
 impl Drop for MappedTable {
     fn drop(&mut self) {
-        // The tests' window on the unmap (`test_unmap_delay_ms`).
+        // The tests' window on the unmap (`test_release_delay_ms`).
         // SAFETY: may sleep; every mapping is dropped where sleeping is
         // allowed (under the registry's mutex at most).
-        unsafe { bindings::rust_gup_test_unmap_delay() };
+        unsafe { bindings::rust_gup_test_release_delay() };
         // SAFETY: mapped for `client` in `dir` (type invariant), unmapped
         // once, here, before the table is freed.
         unsafe {
@@ -982,7 +982,8 @@ pub(crate) trait Revoke: Send + Sync {
 
     /// Releases what it holds for the devices (mappings, pins). Called
     /// from the notifier, outside the registry's lock, and by owners; a
-    /// second call finds nothing to release.
+    /// second call finds nothing to release, and returns only once the
+    /// first has released it.
     fn revoke(&self);
 }
 
@@ -1054,8 +1055,21 @@ impl<T: Send + LockData> Revoke for RevocableInner<T> {
     }
 
     fn revoke(&self) {
-        let state = self.state.lock().take();
-        // Released outside the lock.
+        // Released with the lock held: whoever comes second (the owner's
+        // UNPIN or close after the notifier took the state, or the other
+        // way round) waits until the pins, the mapping and the charge are
+        // gone, rather than return while they are still being released.
+        // The lock order allows it: the state's lock comes before the
+        // registry's, which the mapping's drop takes.
+        let mut state = self.state.lock();
+        let taken = state.take();
+        if taken.is_some() {
+            // The tests' window on the release (`test_release_delay_ms`).
+            // SAFETY: may sleep; revocations run where sleeping is allowed
+            // (a mutex is all that is held).
+            unsafe { bindings::rust_gup_test_release_delay() };
+        }
+        drop(taken);
         drop(state);
     }
 }
@@ -1174,9 +1188,10 @@ impl<T: Send + LockData + 'static> Revocable<T> {
 impl<T: Send + LockData + 'static> Drop for Revocable<T> {
     fn drop(&mut self) {
         // Released now, whoever else holds a reference (a revocation that
-        // took it out of the registry and is waiting for the lock); an
-        // unbind that finds it before `registration` takes it out finds
-        // nothing to release.
+        // took it out of the registry and is waiting for the lock), or, if
+        // a revocation is releasing it, once that is done; an unbind that
+        // finds it before `registration` takes it out finds nothing to
+        // release.
         self.inner.revoke();
     }
 }

@@ -289,8 +289,10 @@ impl MmOwner {
         MmOwner {
             mm: ARef::from(&***mm),
             leader,
-            // SAFETY: `capable` may be called from any task context.
-            ipc_lock: unsafe { bindings::capable(bindings::CAP_IPC_LOCK as c_int) },
+            // Recorded, not decided on: read from the credentials, not
+            // asked with `capable()`, which audits and marks the task.
+            // SAFETY: reads the calling task's own credentials.
+            ipc_lock: unsafe { bindings::rust_gup_current_ipc_lock() },
         }
     }
 

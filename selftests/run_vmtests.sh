@@ -106,13 +106,14 @@ all_tests() {
 	done
 	echo "longterm rust_gup_longterm.sh$(printf ' -T %s' $MIGRATION_TESTS)"
 	echo "migration rust_gup_longterm$(printf ' -t %s' $MIGRATION_TESTS)"
-	echo "p2p rust_gup_p2p -F unbind -F unbind_race"
+	echo "p2p rust_gup_p2p -F unbind -F unbind_race -F unpin_revoked"
 	# Provider removal: each unbinds and rebinds the provider (a minute or
 	# more on the debug kernel), so each has a line, and its time, of its own.
 	for held in pinned mapped_for_provider mapped_for_other longterm_registration mixed; do
 		echo "p2p rust_gup_p2p -r unbind.$held.revokes_what_it_holds"
 	done
 	echo "p2p rust_gup_p2p -f unbind_race"
+	echo "p2p rust_gup_p2p -f unpin_revoked"
 	echo "memfd rust_gup_memfd"
 	echo "mirror rust_gup_mirror -T $MIRROR_MIGRATION_TEST"
 	echo "migration rust_gup_mirror -t $MIRROR_MIGRATION_TEST"

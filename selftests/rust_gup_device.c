@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -79,6 +81,59 @@ TEST(unprivileged_open_refused)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("child: 2 setuid failed, 3 open worked, 4 wrong errno");
+}
+
+/* The task's flags (field 9 of /proc/self/stat); -1 if unreadable. */
+static long task_flags(void)
+{
+	char buf[1024], *p;
+	unsigned long flags;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	/* After the command name, in parentheses: state, then six fields. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return -1;
+	return flags;
+}
+
+#define PF_SUPERPRIV 0x00000100
+
+/*
+ * Opening the device records whether the opener has CAP_IPC_LOCK (for its
+ * registrations' RLIMIT_MEMLOCK) without asking for it: capable() would
+ * audit every open and mark the task as having used a privilege
+ * (PF_SUPERPRIV, in /proc/self/stat's flags), which it has not. A fresh
+ * child (fork clears the flag) opens the device and must stay unmarked.
+ */
+TEST(open_asks_no_capability)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		long before = task_flags(), after;
+		int fd;
+
+		if (before < 0 || (before & PF_SUPERPRIV))
+			_exit(2);
+		fd = open(RUST_GUP_DEVICE, O_RDWR);
+		if (fd < 0)
+			_exit(3);
+		after = task_flags();
+		close(fd);
+		_exit(after >= 0 && !(after & PF_SUPERPRIV) ? 0 : 4);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child: 2 flags unreadable or already PF_SUPERPRIV, 3 open failed, 4 the open set PF_SUPERPRIV");
 }
 
 TEST_F(dev, version)

@@ -1300,13 +1300,13 @@ TEST_F_TIMEOUT(unbind_race, pins_and_dma_maps, 290)
  * A mapping's release against its client's unbind: the unbind must not
  * finish while an UNPIN is still unmapping (the DMA API's debugging then
  * reports pending mappings of a driver that is gone). The module's
- * test_unmap_delay_ms parameter stretches the unmap to UNMAP_DELAY_MS; a
+ * test_release_delay_ms parameter stretches the unmap to RELEASE_DELAY_MS; a
  * child UNPINs a writable mapping for the second controller, and the
  * unbind of that controller starts while the child's unmap waits. The
  * unbind must return after the UNPIN does.
  */
-#define UNMAP_DELAY "/sys/module/rust_gup/parameters/test_unmap_delay_ms"
-#define UNMAP_DELAY_MS 4000
+#define RELEASE_DELAY "/sys/module/rust_gup/parameters/test_release_delay_ms"
+#define RELEASE_DELAY_MS 4000
 
 TEST_F_TIMEOUT(dma, unbind_waits_for_unmap, 240)
 {
@@ -1318,8 +1318,8 @@ TEST_F_TIMEOUT(dma, unbind_waits_for_unmap, 240)
 
 	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST,
 			     RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, self->other, &w));
-	snprintf(delay, sizeof(delay), "%d", UNMAP_DELAY_MS);
-	ASSERT_EQ(0, write_file(UNMAP_DELAY, delay)) TH_LOG("the module's test parameter");
+	snprintf(delay, sizeof(delay), "%d", RELEASE_DELAY_MS);
+	ASSERT_EQ(0, write_file(RELEASE_DELAY, delay)) TH_LOG("the module's test parameter");
 	ASSERT_EQ(0, pipe(p));
 	start = now_ms();
 	pid = fork();
@@ -1331,26 +1331,85 @@ TEST_F_TIMEOUT(dma, unbind_waits_for_unmap, 240)
 	}
 	close(p[1]);
 	/* Well inside the child's unmap. */
-	usleep(UNMAP_DELAY_MS * 1000 / 4);
+	usleep(RELEASE_DELAY_MS * 1000 / 4);
 	EXPECT_EQ(0, write_file("/sys/bus/pci/drivers/nvme/unbind", self->other_name));
 	unbound_at = now_ms();
 	EXPECT_EQ(sizeof(unpinned_at), read(p[0], &unpinned_at, sizeof(unpinned_at)));
 	close(p[0]);
 	waitpid(pid, &status, 0);
-	write_file(UNMAP_DELAY, "0");
+	write_file(RELEASE_DELAY, "0");
 	EXPECT_EQ(0, status);
 	EXPECT_LT(0, unpinned_at) TH_LOG("the child's UNPIN failed");
 	EXPECT_LE(unpinned_at, unbound_at)
 		TH_LOG("the unbind returned %ld ms before the UNPIN that was unmapping",
 		       unpinned_at - unbound_at);
 	ksft_print_msg("UNPIN returned at +%ld ms, the unbind at +%ld ms (unmap delayed %d ms)\n",
-		       unpinned_at - start, unbound_at - start, UNMAP_DELAY_MS);
+		       unpinned_at - start, unbound_at - start, RELEASE_DELAY_MS);
 	EXPECT_EQ(pins, pins_outstanding());
 
 	ASSERT_EQ(0, write_file("/sys/bus/pci/drivers/nvme/bind", self->other_name));
 	for (int i = 0; i < 1200 && nvme_namespace(self->other_name, ns, sizeof(ns)); i++)
 		usleep(100000);
 	EXPECT_EQ(0, nvme_namespace(self->other_name, ns, sizeof(ns))) TH_LOG("%s back", self->other_name);
+}
+
+/*
+ * UNPIN of a set that the provider's unbind is revoking returns only once
+ * the set's pins and charge are gone. A long-term registration of p2pmem,
+ * charged; the unbind's notifier takes it and, stretched by
+ * test_release_delay_ms to RELEASE_DELAY_MS, releases it, and the UNPIN
+ * comes 1 s into that: when it returns, nothing of the set may be left.
+ */
+FIXTURE(unpin_revoked) {
+	FIXTURE_DATA(unbind) u;
+};
+
+FIXTURE_SETUP(unpin_revoked)
+{
+	unbind_prepare(_metadata, &self->u);
+}
+
+FIXTURE_TEARDOWN(unpin_revoked)
+{
+	write_file(RELEASE_DELAY, "0");
+	unbind_cleanup(&self->u);
+}
+
+TEST_F_TIMEOUT(unpin_revoked, waits_for_the_revocation, 290)
+{
+	FIXTURE_DATA(unbind) *u = &self->u;
+	long pins = pins_outstanding(), vm_pin = vm_pin_kb(), charged = charged_pages(u->fd);
+	long ms, start, unpinned, got;
+	char delay[16];
+	__u32 id;
+	int rd, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, hold(u->fd, u->mem + N * page_size, N * page_size, RUST_GUP_OP_PIN_FAST,
+			  RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT |
+			  RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &id, &got));
+	EXPECT_EQ(N, got);
+	EXPECT_EQ(charged + N, charged_pages(u->fd));
+	snprintf(delay, sizeof(delay), "%d", RELEASE_DELAY_MS);
+	ASSERT_EQ(0, write_file(RELEASE_DELAY, delay)) TH_LOG("the module's test parameter");
+	start = now_ms();
+	pid = start_unbind(u->provider_name, u->fd, &rd);
+	ASSERT_GT(pid, 0);
+	usleep(1000 * 1000);
+	EXPECT_EQ(0, unhold(u->fd, id));
+	unpinned = now_ms() - start;
+	/* Nothing of the set is left once UNPIN has returned. */
+	EXPECT_EQ(pins, pins_outstanding()) TH_LOG("pins still held after UNPIN (at +%ld ms)", unpinned);
+	EXPECT_EQ(vm_pin, vm_pin_kb()) TH_LOG("still charged after UNPIN");
+	EXPECT_EQ(charged, charged_pages(u->fd));
+	write_file(RELEASE_DELAY, "0");
+	ms = unbind_done(rd, 120);
+	close(rd);
+	EXPECT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	EXPECT_LE(0, ms) TH_LOG("the unbind did not finish");
+	ksft_print_msg("UNPIN returned at +%ld ms; the unbind took %ld ms (release delayed %d ms)\n",
+		       unpinned, ms, RELEASE_DELAY_MS);
 }
 
 TEST_HARNESS_MAIN

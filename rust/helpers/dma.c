@@ -14,18 +14,19 @@
 #include "helpers.h"
 
 /*
- * For tests: a pause before each pinned mapping is unmapped, so that a
- * test can make an unbind meet an unmap in progress, which otherwise lasts
+ * For tests: a pause before each pinned mapping is unmapped and before
+ * each revoked P2PDMA set is released, so that a test can make an unbind
+ * or an UNPIN meet a release in progress, which otherwise lasts
  * microseconds. A parameter rather than Rust: the kernel crate of 6.12 has
  * no module parameters.
  */
-static unsigned int test_unmap_delay_ms;
-module_param(test_unmap_delay_ms, uint, 0600);
-MODULE_PARM_DESC(test_unmap_delay_ms, "for tests: ms to wait before each unmap of a pinned mapping");
+static unsigned int test_release_delay_ms;
+module_param(test_release_delay_ms, uint, 0600);
+MODULE_PARM_DESC(test_release_delay_ms, "for tests: ms to wait before each unmap of a pinned mapping and each release of a revoked set");
 
-void rust_gup_test_unmap_delay(void)
+void rust_gup_test_release_delay(void)
 {
-	unsigned int ms = READ_ONCE(test_unmap_delay_ms);
+	unsigned int ms = READ_ONCE(test_release_delay_ms);
 
 	if (ms)
 		msleep(ms);

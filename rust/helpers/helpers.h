@@ -49,6 +49,7 @@ struct task_struct *rust_gup_current_group_leader(void);
 void rust_gup_cond_resched(void);
 bool rust_gup_fatal_signal_pending(struct task_struct *p);
 bool rust_gup_task_ipc_lock(struct task_struct *t);
+bool rust_gup_current_ipc_lock(void);
 struct workqueue_struct *rust_gup_alloc_workqueue(const char *name);
 
 /* gup.c */
@@ -90,7 +91,7 @@ int rust_gup_mutex_lock_killable(struct mutex *lock);
 void rust_gup_device_unlock(struct device *dev);
 unsigned int rust_gup_dma_get_max_seg_size(struct device *dev);
 unsigned long rust_gup_dma_get_seg_boundary(struct device *dev);
-void rust_gup_test_unmap_delay(void);
+void rust_gup_test_release_delay(void);
 void rust_gup_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
 				enum dma_data_direction dir,
 				unsigned long attrs);

@@ -10,7 +10,6 @@
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
-#include <linux/version.h>
 #include <linux/workqueue.h>
 
 #include "helpers.h"
@@ -102,23 +101,30 @@ bool rust_gup_fatal_signal_pending(struct task_struct *p)
 }
 
 /*
- * has_capability_noaudit(t, CAP_IPC_LOCK). 7.3 no longer exports it (nor
- * security_capable()): there the capability is read from the task's
- * credentials in the initial user namespace, as the commoncap check grants
- * it, and an LSM's own capable hook is not asked.
+ * Whether @cred holds CAP_IPC_LOCK in the initial user namespace, as the
+ * commoncap check grants it: nothing audited, no PF_SUPERPRIV, no LSM's
+ * capable hook asked. The rule on every kernel: 7.3 exports neither
+ * has_capability_noaudit() nor security_capable(), and the answer is only
+ * recorded (whether an owner may go past RLIMIT_MEMLOCK later), never an
+ * access decision of its own.
  */
+static bool cred_ipc_lock(const struct cred *cred)
+{
+	return cred->user_ns == &init_user_ns && cap_raised(cred->cap_effective, CAP_IPC_LOCK);
+}
+
 bool rust_gup_task_ipc_lock(struct task_struct *t)
 {
-#if LINUX_VERSION_CODE < KERNEL_VERSION(7, 0, 0)
-	return has_capability_noaudit(t, CAP_IPC_LOCK);
-#else
 	const struct cred *cred = get_task_cred(t);
-	bool ret = cred->user_ns == &init_user_ns &&
-		   cap_raised(cred->cap_effective, CAP_IPC_LOCK);
+	bool ret = cred_ipc_lock(cred);
 
 	put_cred(cred);
 	return ret;
-#endif
+}
+
+bool rust_gup_current_ipc_lock(void)
+{
+	return cred_ipc_lock(current_cred());
 }
 
 /* An unbound workqueue named name (alloc_workqueue() is a macro in 7.3). */
