@@ -36,9 +36,9 @@
 //!   layer has its own (three in this tree: rust_gup and the two samples).
 //!
 //! A count is then at most 2^28 + 3 * 2^29 plus what the rest of the
-//! kernel holds, 2^28 short of overflow. The check costs one read of the folio's
-//! count per folio (per page of small folios, which GUP itself reads), the
-//! budget two atomic operations per take.
+//! kernel holds, 2^28 short of overflow. The check costs one read of the
+//! folio's count per folio (per page of small folios, which GUP itself
+//! reads), the budget two atomic operations per take.
 
 use super::bindings;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -81,7 +81,7 @@ pub(crate) struct UncheckedRefs {
 
 impl UncheckedRefs {
     /// An empty reservation.
-    pub(crate) const fn none() -> Self {
+    const fn none() -> Self {
         // INVARIANT: nothing counted.
         UncheckedRefs { refs: 0 }
     }
@@ -122,31 +122,29 @@ impl Drop for UncheckedRefs {
     }
 }
 
-/// Checks the folios of `pages`, which are at consecutive page pointers
-/// (one stretch of [`super::gup`]'s runs), held: `Err(i)` when the folio of
-/// `pages[i]` has more than [`MAX_FOLIO_REFS`] references, the first such.
-/// One read of a count per folio.
+/// Whether a folio of `pages`, which are at consecutive page pointers
+/// (one stretch of [`super::gup`]'s runs) and held, has more references
+/// than a take may leave ([`MAX_FOLIO_REFS`]). One read of a count per
+/// folio.
 ///
 /// # Safety
 ///
 /// The pages are held, and `pages[k] == pages[0].add(k)` for each `k`.
-pub(crate) unsafe fn check_stretch(
-    pages: &[*mut bindings::page],
-) -> core::result::Result<(), usize> {
+pub(crate) unsafe fn stretch_over_limit(pages: &[*mut bindings::page]) -> bool {
     let mut i = 0;
     while i < pages.len() {
         let mut in_folio: kernel::ffi::c_ulong = 0;
         // SAFETY: the page is held, as the caller guarantees.
         let refs = unsafe { bindings::rust_gup_folio_refs_from(pages[i], &mut in_folio) };
         if refs > MAX_FOLIO_REFS {
-            return Err(i);
+            return true;
         }
         // The folio's pages from `pages[i]` on are the next ones of the
         // stretch: its pages are at consecutive pointers, and so are the
         // stretch's.
         i += (in_folio as usize).max(1);
     }
-    Ok(())
+    false
 }
 
 /// Whether `folio`, held, has more references than a take may leave.

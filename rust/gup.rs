@@ -37,7 +37,9 @@
 
 use super::{
     bindings,
-    folio_refs::{check_stretch, eoverflow, UncheckedRefs, GET_REFS_PER_PAGE, PIN_REFS_PER_PAGE},
+    folio_refs::{
+        eoverflow, stretch_over_limit, UncheckedRefs, GET_REFS_PER_PAGE, PIN_REFS_PER_PAGE,
+    },
     mm::{task_size, CurrentMm, Mm, MmExt, MmapReadGuard, OwnerMm},
     page::{with_page_mapped, MappedPage, PageInfo},
     runs::{for_each_folio, PageRuns},
@@ -500,7 +502,7 @@ unsafe fn append_runs(
             // SAFETY: the pages are held, GUP just took them.
             let (pfn, n) = unsafe { frame_stretch(&pages[i..]) };
             // SAFETY: as above; the stretch's pointers are consecutive.
-            if unsafe { check_stretch(&pages[i..i + n]) }.is_err() {
+            if unsafe { stretch_over_limit(&pages[i..i + n]) } {
                 // SAFETY: pages `i..got` of this call are recorded nowhere.
                 unsafe { release(base.add(i), got - i) };
                 return Err(eoverflow());
