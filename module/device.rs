@@ -34,10 +34,10 @@ use crate::stats::{self, Counted, OPEN_FILES};
 pub(crate) const ABI_VERSION: u32 = uapi::RUST_GUP_ABI_VERSION;
 
 /// What the files of the device share, carried by its registration: the
-/// DMA registry their mappings are made through, and the workers that take
-/// pages for `RUST_GUP_F_WORKER`. Both go at the module's unload, when no
-/// file is open: the registry after the last mapping, the workers after
-/// their last job.
+/// DMA registry their mappings are made through (watched by the module's
+/// `DmaWatch`), and the workers that take pages for `RUST_GUP_F_WORKER`.
+/// Both go at the module's unload, when no file is open: the registry after
+/// the last mapping and the watch, the workers after their last job.
 pub(crate) struct Shared {
     pub(crate) dma: Arc<DmaRegistry>,
     pub(crate) workers: Arc<Workers>,

@@ -18,7 +18,7 @@ use crate::kernel_ext::{
     dma::{may_map_for_dma, DmaMapped, DmaRegistry, DmaSegment},
     mm::MmOwner,
     pci::PciFunction,
-    task::Syscall,
+    task::{cond_resched, Syscall},
     uaccess::user_slice,
     uapi,
 };
@@ -43,11 +43,18 @@ pub(crate) fn dma_map(
     if args.id != 0 || args.nr_segments != 0 || args.bus_segments != 0 || args.reserved != 0 {
         return Err(EINVAL);
     }
+    // The layer maps no writable pins that are not dirtied on release;
+    // refused here before anything is pinned.
+    let writes = uapi::RUST_GUP_F_WRITE | uapi::RUST_GUP_F_DIRTY;
+    if args.flags & writes == uapi::RUST_GUP_F_WRITE {
+        return Err(EINVAL);
+    }
     let set = if args.op == uapi::RUST_GUP_OP_PIN_MEMFD {
         if len < size_of::<uapi::rust_gup_dma_map>() {
             return Err(EINVAL);
         }
         let request = MemfdRequest::new(args.fd, args.addr, args.size, args.flags)?;
+        request.check_kept(cx)?;
         let client = client_of(&args, cx)?;
         sets.lock().check_room()?;
         let (pins, charge) = request.pin(cx)?;
@@ -88,6 +95,7 @@ fn gup_dma_set(
     cx: &Syscall,
 ) -> Result<Arc<dyn HeldSet>> {
     let request = Request::from_op(args.op, args.flags, OpCommand::DmaMap)?;
+    request.check_kept(cx)?;
     // DMA needs pins: pages taken with FOLL_GET must not be its target.
     let pins = request.dma_pins().ok_or(EINVAL)?;
     let target = Target::new(cx, request.method, owner)?;
@@ -139,6 +147,9 @@ pub(crate) fn dma_segments(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> 
     let (mut reader, mut writer) =
         user_slice(arg, size_of::<uapi::rust_gup_dma_segments>()).reader_writer();
     let mut args: uapi::rust_gup_dma_segments = reader.read()?;
+    if args.nr_segments != 0 {
+        return Err(EINVAL);
+    }
     let set = sets.lock().get(args.id)?;
     let first = usize::try_from(args.first)?;
     let mut batch = [DmaSegment::default(); SEGMENT_BATCH];
@@ -155,6 +166,7 @@ pub(crate) fn dma_segments(sets: &Mutex<FileSets>, arg: usize) -> Result<isize> 
             out.write(&uapi::rust_gup_dma_segment::from(segment))?;
         }
         done += n;
+        cond_resched();
     }
     args.nr = nr as u32;
     args.nr_segments = total as u64;

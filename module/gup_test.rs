@@ -28,7 +28,8 @@ use crate::kernel_ext::{
 use crate::memfd::MemfdRequest;
 use crate::set::{FileSets, Set};
 use crate::take::{
-    take_into, take_range, with_held, Held, HolderKind, Method, OpCommand, Path, Request, Target,
+    check_uncharged, take_into, take_range, with_held, Held, HolderKind, Method, OpCommand, Path,
+    Request, Target,
 };
 
 /// What one timed take and release measured.
@@ -157,6 +158,9 @@ pub(crate) fn bench_ioctl(owner: &MmOwner, arg: usize, cx: &Syscall) -> Result<i
     let (mut reader, mut writer) =
         user_slice(arg, size_of::<uapi::rust_gup_bench>()).reader_writer();
     let mut bench: uapi::rust_gup_bench = reader.read()?;
+    if bench.get_ns != 0 || bench.put_ns != 0 || bench.calls != 0 {
+        return Err(EINVAL);
+    }
     let m = if bench.op == uapi::RUST_GUP_OP_PIN_MEMFD {
         measure_memfd(&bench, cx)?
     } else {
@@ -229,6 +233,8 @@ pub(crate) fn longterm_test_start(
     {
         return Err(EINVAL);
     }
+    // Kept, long-term and never charged, as gup_test's are.
+    check_uncharged(cx)?;
     let range = UserPageRange::new(cx, args.addr, args.size)?;
     let access = if args.flags & uapi::PIN_LONGTERM_TEST_FLAG_USE_WRITE != 0 {
         Access::Write

@@ -19,7 +19,7 @@ use crate::kernel_ext::{
     uapi,
 };
 use crate::set::{HeldSet, Set};
-use crate::take::access_of;
+use crate::take::{access_of, check_uncharged};
 
 /// The pages of `[offset, offset + size)` of a file: page aligned, not
 /// empty, ending below `i64::MAX`; else `EINVAL`. The file's size bounds
@@ -69,6 +69,17 @@ impl MemfdRequest {
         })
     }
 
+    /// For a set kept past the call (PIN, DMA_MAP): memfd pins are
+    /// long-term, so one that is not a registration needs
+    /// [`check_uncharged`]'s leave.
+    pub(crate) fn check_kept(&self, cx: &Syscall) -> Result {
+        if self.account {
+            Ok(())
+        } else {
+            check_uncharged(cx)
+        }
+    }
+
     /// Whether it is a registration (`RUST_GUP_F_ACCOUNT`).
     pub(crate) fn account(&self) -> bool {
         self.account
@@ -94,6 +105,8 @@ pub(crate) fn memfd_set(pin: &uapi::rust_gup_pin, cx: &Syscall) -> Result<Arc<dy
     if pin.pid != 0 {
         return Err(EINVAL);
     }
-    let (pins, charge) = MemfdRequest::new(pin.fd, pin.addr, pin.size, pin.flags)?.pin(cx)?;
+    let request = MemfdRequest::new(pin.fd, pin.addr, pin.size, pin.flags)?;
+    request.check_kept(cx)?;
+    let (pins, charge) = request.pin(cx)?;
     Ok(Set::accounted(pins, charge)?)
 }

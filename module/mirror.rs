@@ -22,7 +22,7 @@ use crate::kernel_ext::{
     hmm::{Mirror, MirrorEntry, MirrorMode, MAX_MIRROR_PAGES},
     mm::CurrentMm,
     pci::PciFunction,
-    task::Syscall,
+    task::{cond_resched, Syscall},
     time::Instant,
     uaccess::{user_slice, AsBytes},
     uapi,
@@ -54,6 +54,15 @@ fn mirror_range(cx: &Syscall, addr: u64, size: u64) -> Result<UserPageRange> {
         return Err(EINVAL);
     }
     UserPageRange::new(cx, addr, size)
+}
+
+/// `EINVAL` unless the fields a fill writes (`valid`, `ns`, `retries`) are
+/// zero on input.
+fn check_outputs_zero(args: &uapi::rust_gup_mirror) -> Result {
+    if args.valid != 0 || args.ns != 0 || args.retries != 0 {
+        return Err(EINVAL);
+    }
+    Ok(())
 }
 
 /// How to fill, from `flags` without `RUST_GUP_MIRROR_F_DMA`, which only
@@ -97,6 +106,7 @@ pub(crate) fn create(
     let (mut reader, mut writer) =
         user_slice(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
     let mut args: uapi::rust_gup_mirror = reader.read()?;
+    check_outputs_zero(&args)?;
     let for_dma = args.flags & uapi::RUST_GUP_MIRROR_F_DMA != 0;
     if args.id != 0 || (!for_dma && args.client != 0) {
         return Err(EINVAL);
@@ -146,6 +156,7 @@ pub(crate) fn fault(mirrors: &Mutex<FileMirrors>, arg: usize, cx: &Syscall) -> R
     let (mut reader, mut writer) =
         user_slice(arg, size_of::<uapi::rust_gup_mirror>()).reader_writer();
     let mut args: uapi::rust_gup_mirror = reader.read()?;
+    check_outputs_zero(&args)?;
     if args.client != 0 {
         return Err(EINVAL);
     }
@@ -217,6 +228,9 @@ where
     let (mut reader, mut writer) =
         user_slice(arg, size_of::<uapi::rust_gup_mirror_read>()).reader_writer();
     let mut args: uapi::rust_gup_mirror_read = reader.read()?;
+    if args.mirror_pages != 0 || args.invalidations != 0 {
+        return Err(EINVAL);
+    }
     let held = mirrors.lock().get(args.id)?;
     let pages = held.mirror.range().nr_pages();
     let first = usize::try_from(args.first)?;
@@ -238,6 +252,7 @@ where
         if got < want {
             break;
         }
+        cond_resched();
     }
     args.nr = done as u32;
     args.mirror_pages = pages as u64;

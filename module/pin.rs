@@ -15,8 +15,14 @@ use kernel::{
 
 use crate::access::by_page;
 use crate::kernel_ext::{
-    dma::DmaRegistry, gup::eopnotsupp, mm::MmOwner, page::PageInfo, task::Syscall,
-    uaccess::user_slice, uapi, worker::Workers,
+    dma::DmaRegistry,
+    gup::eopnotsupp,
+    mm::MmOwner,
+    page::PageInfo,
+    task::{cond_resched, Syscall},
+    uaccess::user_slice,
+    uapi,
+    worker::Workers,
 };
 use crate::memfd::memfd_set;
 use crate::set::{self, FileSets};
@@ -39,7 +45,10 @@ pub(crate) fn pin(
 ) -> Result<isize> {
     let (mut reader, mut writer) = user_slice(arg, len).reader_writer();
     let mut pin: uapi::rust_gup_pin = uapi::read_prefix(&mut reader)?;
-    if pin.reserved != 0 {
+    // `id` is out only: zero on input since ABI version 11, but with
+    // version 8's number, which keeps its rules.
+    let current = len == size_of::<uapi::rust_gup_pin>();
+    if (current && pin.id != 0) || pin.reserved != 0 {
         return Err(EINVAL);
     }
     let set = if pin.op == uapi::RUST_GUP_OP_PIN_MEMFD {
@@ -53,6 +62,7 @@ pub(crate) fn pin(
             return Err(EINVAL);
         }
         let request = Request::from_op(pin.op, pin.flags, OpCommand::Pin)?;
+        request.check_kept(cx)?;
         let target = Target::of_request(cx, &request, owner, pin.pid)?;
         let range = target.range(cx, pin.addr, pin.size)?;
         sets.lock().check_room()?;
@@ -85,7 +95,9 @@ const QUERY_BATCH: usize = 16;
 pub(crate) fn query(sets: &Mutex<FileSets>, arg: usize, len: usize) -> Result<isize> {
     let (mut reader, mut writer) = user_slice(arg, len).reader_writer();
     let mut query: uapi::rust_gup_query = uapi::read_prefix(&mut reader)?;
-    if query.flags != 0 || query.reserved != 0 {
+    // As for PIN: version 6's number keeps its rules (`set_pages` unchecked).
+    let current = len == size_of::<uapi::rust_gup_query>();
+    if (current && query.set_pages != 0) || query.flags != 0 || query.reserved != 0 {
         return Err(EINVAL);
     }
     let set = sets.lock().get_any(query.id)?;
@@ -112,6 +124,8 @@ pub(crate) fn query(sets: &Mutex<FileSets>, arg: usize, len: usize) -> Result<is
             out.write(&uapi::rust_gup_page_info::from(info.ok_or(ENODEV)?))?;
         }
         index += n;
+        // A set may have millions of pages.
+        cond_resched();
     }
     query.nr = nr as u32;
     query.set_pages = set_pages as u64;

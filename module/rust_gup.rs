@@ -30,7 +30,7 @@ mod take;
 
 use kernel::{c_str, prelude::*, sync::Arc};
 use kernel_ext::{
-    dma::DmaRegistry,
+    dma::DmaWatch,
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
     worker::Workers,
 };
@@ -43,24 +43,29 @@ kernel_ext::module! {
     license: "GPL",
 }
 
-/// The device; its registration carries what the files share
-/// ([`device::Shared`]): the DMA registry they map through, which goes
-/// (unregistering its bus notifier) when the last reference does, and the
-/// workers, whose workqueue is destroyed after their last job. No file can
-/// be open by then, so no mapping exists.
+/// The device, and the DMA registry's watch of PCI driver unbinds. The
+/// device's registration carries what the files share ([`device::Shared`]):
+/// the DMA registry they map through, and the workers, whose workqueue is
+/// destroyed after their last job. No file can be open at the module's
+/// exit, so no mapping exists; fields drop in order, and the watch goes
+/// last: its bus notifier is unregistered there, once no callback runs,
+/// never by a callback's own release of the last mapping.
 struct RustGupModule {
     _device: Pin<KBox<MiscDeviceRegistration<device::RustGupFile>>>,
+    _dma: Pin<KBox<DmaWatch>>,
 }
 
 impl kernel::Module for RustGupModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        kernel_ext::layout::check()?;
         // Pinning user memory is a privileged operation: the node is
         // root only (a misc device's default mode, 0600).
         let options = MiscDeviceOptions {
             name: c_str!("rust_gup"),
         };
+        let dma = KBox::pin_init(DmaWatch::new(), GFP_KERNEL)?;
         let shared = device::Shared {
-            dma: Arc::pin_init(DmaRegistry::new(), GFP_KERNEL)?,
+            dma: dma.registry().clone(),
             workers: Arc::new(Workers::new(c_str!("rust_gup"))?, GFP_KERNEL)?,
         };
         let device = KBox::pin_init(
@@ -71,6 +76,9 @@ impl kernel::Module for RustGupModule {
             "/dev/rust_gup registered, ABI version {}\n",
             device::ABI_VERSION
         );
-        Ok(RustGupModule { _device: device })
+        Ok(RustGupModule {
+            _device: device,
+            _dma: dma,
+        })
     }
 }

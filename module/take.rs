@@ -13,7 +13,9 @@ use crate::kernel_ext::{
         Access, GetOptions, GotPages, GupOptions, Layout, LongTerm, PageSet, PinnedPages,
         ShortTerm, TakePages, Taken, UserPageRange,
     },
-    mm::{AddressSpace, CurrentMm, MmOwner, MmapReadGuard, OwnerMm, PinnedVmCharge},
+    mm::{
+        may_pin_uncharged, AddressSpace, CurrentMm, MmOwner, MmapReadGuard, OwnerMm, PinnedVmCharge,
+    },
     pci::PciFunction,
     task::Syscall,
     uapi,
@@ -122,6 +124,21 @@ impl Request {
         })
     }
 
+    /// For a request whose set is kept past the call (PIN, DMA_MAP), in
+    /// the caller's system call `cx`: a long-term one that is not a
+    /// registration needs [`check_uncharged`]'s leave.
+    pub(crate) fn check_kept(&self, cx: &Syscall) -> Result {
+        let longterm = matches!(
+            self.kind,
+            HolderKind::Plain(Plain::Pin(PinSelect::LongTerm))
+                | HolderKind::P2pdma { longterm: true }
+        );
+        if longterm && !self.account {
+            check_uncharged(cx)?;
+        }
+        Ok(())
+    }
+
     /// What a DMA mapping of the request pins; `None` for a request that
     /// gets (FOLL_GET).
     pub(crate) fn dma_pins(&self) -> Option<DmaPins> {
@@ -214,6 +231,13 @@ impl Request {
             || ((cmd != OpCommand::Pin || !matches!(method, Method::Remote)) && has(remote_only))
         {
             return Err(EINVAL);
+        }
+        // FOLL_FORCE writes read-only private mappings (breaking COW): on
+        // the caller's own address space nothing `mprotect()` would not
+        // allow, on another's a debugger's power, which the ptrace access
+        // check guards, and a module cannot make that check.
+        if has(uapi::RUST_GUP_F_FORCE) && matches!(method, Method::Remote) {
+            return Err(EPERM);
         }
         let kind = if pin {
             Self::pin_kind(
@@ -368,6 +392,21 @@ impl Target {
             }
             Target::Remote(mm) => mm.charge(pages)?,
         }))
+    }
+}
+
+/// A long-term set kept past the call is charged to a `pinned_vm` (a
+/// registration, `RUST_GUP_F_ACCOUNT`) or taken by a caller that may pin
+/// without a charge (`CAP_IPC_LOCK`, [`may_pin_uncharged`]); `EPERM`
+/// otherwise. The file can be passed on, and `RLIMIT_MEMLOCK` is to bound
+/// what any holder without the capability keeps pinned long-term.
+/// Short-term sets and what a call releases before it returns are not
+/// charged. Asked in the caller's context, never in a worker's.
+pub(crate) fn check_uncharged(cx: &Syscall) -> Result {
+    if may_pin_uncharged(cx) {
+        Ok(())
+    } else {
+        Err(EPERM)
     }
 }
 

@@ -21,7 +21,8 @@
 #include "../include/uapi/linux/rust_gup_sample.h"
 #include "helpers/helpers.h"
 
-/* A __bitwise fmode_t, which bindgen leaves out. */
+/* __bitwise fmode_t values, which bindgen leaves out. */
+const unsigned int RUST_CONST_HELPER_FMODE_READ = (__force unsigned int)FMODE_READ;
 const unsigned int RUST_CONST_HELPER_FMODE_WRITE = (__force unsigned int)FMODE_WRITE;
 
 const __u32 RUST_CONST_HELPER_RUST_GUP_IOC_VERSION = RUST_GUP_IOC_VERSION;

@@ -20,7 +20,9 @@
 //!   then the pages unpinned. No device is left holding addresses of pages
 //!   that are no longer pinned.
 //! - Whether the device may write is the pin's: a read-only pin is mapped
-//!   `DMA_TO_DEVICE`, a writable one `DMA_BIDIRECTIONAL`.
+//!   `DMA_TO_DEVICE`, a writable one `DMA_BIDIRECTIONAL`, and only if its
+//!   release dirties the pages (what the device wrote would be lost to
+//!   writeback otherwise).
 //! - A P2PDMA page whose provider the client cannot reach is refused
 //!   before anything is mapped.
 //! - No page is in two mappings a device may write at once: the DMA API
@@ -100,6 +102,20 @@ fn dma_direction(writable: bool) -> bindings::dma_data_direction {
         bidirectional
     } else {
         to_device
+    }
+}
+
+/// Whether a mapping of pins taken for `access` lets the device write
+/// (`DMA_BIDIRECTIONAL`): only when the release marks the pages dirty
+/// (`Access::WriteDirty`). What a device writes to a file page that is not
+/// dirtied is lost to writeback, so pins taken writable without dirtying
+/// (`Access::Write`) are not mapped: `EINVAL`. Read pins are mapped
+/// `DMA_TO_DEVICE`.
+fn device_writes(access: Access) -> Result<bool> {
+    match access {
+        Access::Read => Ok(false),
+        Access::Write => Err(EINVAL),
+        Access::WriteDirty => Ok(true),
     }
 }
 
@@ -585,14 +601,30 @@ impl Registry {
     }
 }
 
-/// The registry of live DMA mappings and of [`Revocable`] P2PDMA pins, and
-/// the PCI bus notifier that revokes them, as one pinned object: the notifier block is a field, registered
-/// when the registry is made and unregistered when it goes, so it cannot be
-/// registered twice. A module that maps makes one and keeps it for as long
-/// as mappings may exist; each mapping keeps a reference to it.
+/// The registry of live DMA mappings and of [`Revocable`] P2PDMA pins.
+/// Each mapping and registration keeps a reference to it; the PCI bus
+/// notifier that revokes them at a driver's unbind is a [`DmaWatch`],
+/// which holds one for as long as it is registered, and the only way to
+/// make a registry.
 ///
 /// The lock nests inside the device lock of a client: mapping takes the
 /// client's device lock first, and the notifier is called under it.
+#[pin_data]
+pub(crate) struct DmaRegistry {
+    #[pin]
+    inner: Mutex<Registry>,
+    claims: Arc<Claims>,
+}
+
+/// A [`DmaRegistry`] and the PCI bus notifier that watches driver unbinds
+/// for it, as one pinned object whose lifetime is its owner's: a module
+/// makes it at init and drops it at exit, where the unregistration waits
+/// for running callbacks. The watch keeps a reference to the registry, so
+/// a callback never drops the last one, however many mappings its
+/// revocations release: were the registry's last reference to go inside
+/// the callback, its drop would unregister the notifier under the bus
+/// notifier chain's lock, which the callback's caller holds, or the module
+/// could be freed while the callback still runs.
 ///
 /// The notifier revokes at `BUS_NOTIFY_UNBIND_DRIVER`, before the driver's
 /// `remove()`: right for mappings the client's driver does not own, whose
@@ -603,22 +635,20 @@ impl Registry {
 /// # Invariants
 ///
 /// `nb` is registered on the PCI bus with [`bus_notify`] from the end of
-/// [`DmaRegistry::new`] until the drop.
+/// [`DmaWatch::new`] until the drop.
 #[pin_data(PinnedDrop)]
-pub(crate) struct DmaRegistry {
-    #[pin]
-    inner: Mutex<Registry>,
-    claims: Arc<Claims>,
-    // Last: registered when `inner` is ready for the callback.
+pub(crate) struct DmaWatch {
+    registry: Arc<DmaRegistry>,
+    // Last: registered when the registry is ready for the callback.
     #[pin]
     nb: Opaque<bindings::notifier_block>,
 }
 
 // SAFETY: the notifier block is only touched by the notifier core, which
-// serialises registration and calls; everything else is behind the lock.
-unsafe impl Send for DmaRegistry {}
+// serialises registration and calls; the registry is `Sync`.
+unsafe impl Send for DmaWatch {}
 // SAFETY: as for `Send`.
-unsafe impl Sync for DmaRegistry {}
+unsafe impl Sync for DmaWatch {}
 
 /// The bus notifier: before a PCI driver is unbound from a device, every
 /// [`Revocable`] with P2PDMA pages the device provides is revoked, and every
@@ -633,7 +663,7 @@ unsafe impl Sync for DmaRegistry {}
 ///
 /// # Safety
 ///
-/// Called by the notifier core only, on the `nb` of a [`DmaRegistry`], with
+/// Called by the notifier core only, on the `nb` of a [`DmaWatch`], with
 /// `data` the `struct device` the event is about.
 unsafe extern "C" fn bus_notify(
     nb: *mut bindings::notifier_block,
@@ -645,17 +675,15 @@ unsafe extern "C" fn bus_notify(
     if action != UNBIND && action != UNBOUND {
         return bindings::NOTIFY_DONE as c_int;
     }
-    // SAFETY: `nb` is the `nb` field of a registry (only `DmaRegistry::new`
-    // registers `bus_notify`), which is initialised, with its lock, while
-    // the block is registered: the drop unregisters it first, and
-    // unregistering waits for running calls.
+    // SAFETY: `nb` is the `nb` field of a watch (only `DmaWatch::new`
+    // registers `bus_notify`), whose registry is initialised while the
+    // block is registered: the drop unregisters it first, and
+    // unregistering waits for running calls. The watch's reference keeps
+    // the registry alive past whatever this call drops.
     let inner = unsafe {
-        let registry = container_of!(
-            nb.cast::<Opaque<bindings::notifier_block>>(),
-            DmaRegistry,
-            nb
-        );
-        &*addr_of!((*registry).inner)
+        let watch = container_of!(nb.cast::<Opaque<bindings::notifier_block>>(), DmaWatch, nb);
+        let registry: &Arc<DmaRegistry> = &*addr_of!((*watch).registry);
+        &registry.inner
     };
     let dev = data.cast::<bindings::device>();
     if action == UNBOUND {
@@ -707,7 +735,22 @@ impl DmaRegistry {
         &self.claims
     }
 
-    /// An empty registry, watching PCI driver unbinds.
+    /// An empty registry; only a [`DmaWatch`] makes one.
+    fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(DmaRegistry {
+            inner <- new_mutex!(Registry::default(), "rust_gup_dma_registry"),
+            claims: Arc::pin_init(Claims::new(), GFP_KERNEL)?,
+        })
+    }
+}
+
+impl DmaWatch {
+    /// The registry watched, for the mappings made through it.
+    pub(crate) fn registry(&self) -> &Arc<DmaRegistry> {
+        &self.registry
+    }
+
+    /// A new, empty registry, watching PCI driver unbinds.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         // SAFETY: on success the closure has initialised the slot (a
         // notifier block, registered); on failure it is left unregistered
@@ -728,20 +771,22 @@ impl DmaRegistry {
             })
         };
         // INVARIANT: `nb` is initialised (registered) last.
-        try_pin_init!(DmaRegistry {
-            inner <- new_mutex!(Registry::default(), "rust_gup_dma_registry"),
-            claims: Arc::pin_init(Claims::new(), GFP_KERNEL)?,
+        try_pin_init!(DmaWatch {
+            registry: Arc::pin_init(DmaRegistry::new(), GFP_KERNEL)?,
             nb <- nb,
         })
     }
 }
 
 #[pinned_drop]
-impl PinnedDrop for DmaRegistry {
+impl PinnedDrop for DmaWatch {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: registered (type invariant), unregistered once, here. The
-        // core waits for running calls. No mapping is left: each holds a
-        // reference to the registry.
+        // core waits for running calls, which cannot be this one's caller:
+        // a callback never drops the watch. Mappings may outlive it (they
+        // hold the registry), but no driver unbind is watched for them
+        // then: the owner drops it only when none can exist (module exit,
+        // with no file open).
         unsafe {
             bindings::bus_unregister_notifier(addr_of!(bindings::pci_bus_type), self.nb.get())
         };
@@ -782,8 +827,9 @@ impl Drop for Registered {
 /// [`Self::page_iter`] yields pages that the value holds pinned for as
 /// long as it lives, the same ones, in the same order, each time.
 pub(crate) unsafe trait MapPins: PageSet + Send + Sync + 'static {
-    /// Whether the pins were taken for a device to write the pages.
-    fn writable(&self) -> bool;
+    /// What the pins were taken for: a device reads, or writes (and the
+    /// release dirties the pages, or not).
+    fn access(&self) -> Access;
 
     /// The pages, in order.
     fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_;
@@ -792,8 +838,8 @@ pub(crate) unsafe trait MapPins: PageSet + Send + Sync + 'static {
 // SAFETY: the page array holds the pinned pages (`PageVec`'s invariant)
 // until the holder drops.
 unsafe impl<K: PinKind + 'static> MapPins for PinnedPages<K> {
-    fn writable(&self) -> bool {
-        self.access() != Access::Read
+    fn access(&self) -> Access {
+        PinnedPages::access(self)
     }
 
     fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_ {
@@ -817,7 +863,9 @@ impl<P: MapPins> DmaMapped<P> {
     /// (nobody would program it with the addresses, and unbinding must not
     /// leave mappings behind), `EREMOTEIO` when it cannot reach the
     /// provider of a P2PDMA page, `EBUSY` when the pins are writable and a
-    /// page is already mapped for a device to write, `EINTR` when killed
+    /// page is already mapped for a device to write, `EINVAL` when they are
+    /// writable but their release does not dirty the pages
+    /// ([`device_writes`]), `EINTR` when killed
     /// while waiting for the client's device lock, `EINVAL` when the
     /// client's segment limits are below a page, and the DMA layer's
     /// errors (`ENOMEM`, `EIO`).
@@ -832,7 +880,7 @@ impl<P: MapPins> DmaMapped<P> {
     /// The same, with the client's device lock held by `guard`.
     fn map_locked(pins: P, guard: &DeviceGuard<'_>, registry: &Arc<DmaRegistry>) -> Result<Self> {
         let client = guard.client;
-        let writable = pins.writable();
+        let writable = device_writes(pins.access())?;
         if !guard.driver_bound() {
             return Err(ENODEV);
         }

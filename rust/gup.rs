@@ -42,8 +42,8 @@ use super::{
     },
     mm::{task_size, CurrentMm, Mm, MmExt, MmapReadGuard, OwnerMm},
     page::{with_page_mapped, MappedPage, PageInfo},
-    runs::{for_each_folio, PageRuns},
-    task::Syscall,
+    runs::{for_each_folio, PageRuns, RELEASE_BATCH},
+    task::{cond_resched, Syscall},
 };
 use core::{marker::PhantomData, mem::size_of, ptr::NonNull};
 use kernel::{
@@ -1033,31 +1033,33 @@ impl<K: PinKind> Drop for PinnedPages<K> {
         let dirty = self.opts.access == Access::WriteDirty;
         match &mut self.pages {
             Store::Array(pages) => {
-                let pages = &mut pages.pages;
-                if pages.is_empty() {
-                    return;
-                }
-                // SAFETY: by the type invariant every entry carries one pin
-                // of this holder, and a holder is dropped once: each pin is
-                // released exactly once. Only pins made for writing can be
-                // `WriteDirty`.
-                unsafe {
-                    if dirty {
-                        bindings::unpin_user_pages_dirty_lock(
-                            pages.as_mut_ptr(),
-                            pages.len(),
-                            true,
-                        );
-                    } else {
-                        bindings::unpin_user_pages(pages.as_mut_ptr(), pages.len());
+                // A batch at a time, with a chance to reschedule after each
+                // (a folio split between two batches is released in two).
+                for batch in pages.pages.chunks_mut(RELEASE_BATCH) {
+                    // SAFETY: by the type invariant every entry carries one
+                    // pin of this holder, and a holder is dropped once:
+                    // each pin is released exactly once. Only pins made for
+                    // writing can be `WriteDirty`.
+                    unsafe {
+                        if dirty {
+                            bindings::unpin_user_pages_dirty_lock(
+                                batch.as_mut_ptr(),
+                                batch.len(),
+                                true,
+                            );
+                        } else {
+                            bindings::unpin_user_pages(batch.as_mut_ptr(), batch.len());
+                        }
                     }
+                    cond_resched();
                 }
             }
             Store::Runs(runs) => {
-                for (pfn, nr) in runs.iter() {
-                    // SAFETY: as above, run by run: the run's pages are at
+                runs.for_each_batch(|pfn, nr| {
+                    // SAFETY: as above, stretch by stretch: the pages are at
                     // consecutive frames, which is what the function
-                    // releases, folio by folio.
+                    // releases, folio by folio (the part of a folio the
+                    // stretch has).
                     unsafe {
                         bindings::unpin_user_page_range_dirty_lock(
                             bindings::rust_gup_pfn_to_page(pfn as kernel::ffi::c_ulong),
@@ -1065,7 +1067,7 @@ impl<K: PinKind> Drop for PinnedPages<K> {
                             dirty,
                         )
                     };
-                }
+                });
             }
         }
     }
@@ -1144,22 +1146,24 @@ impl Drop for GotPages {
         // Never dirtied: see `GetOptions`.
         match &mut self.pages {
             Store::Array(pages) => {
-                let pages = &mut pages.pages;
-                // SAFETY: by the type invariant each entry carries one
-                // reference of this holder, dropped here exactly once (the
-                // holder is dropped once).
-                unsafe { bindings::rust_gup_put_pages(pages.as_mut_ptr(), pages.len()) };
+                for batch in pages.pages.chunks_mut(RELEASE_BATCH) {
+                    // SAFETY: by the type invariant each entry carries one
+                    // reference of this holder, dropped here exactly once
+                    // (the holder is dropped once).
+                    unsafe { bindings::rust_gup_put_pages(batch.as_mut_ptr(), batch.len()) };
+                    cond_resched();
+                }
             }
             Store::Runs(runs) => {
-                for (pfn, nr) in runs.iter() {
-                    // SAFETY: as above: the run's pages are held, each with
-                    // one reference, which the folio's share drops.
+                runs.for_each_batch(|pfn, nr| {
+                    // SAFETY: as above: the stretch's pages are held, each
+                    // with one reference, which the folio's share drops.
                     unsafe {
                         for_each_folio(pfn, nr, |folio, _page, refs| {
                             bindings::rust_gup_put_folio_refs(folio, refs as kernel::ffi::c_ulong);
                         })
                     };
-                }
+                });
             }
         }
     }

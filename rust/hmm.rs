@@ -157,9 +157,10 @@ impl Table {
 
     /// Commits `new`, entries `hmm_range_fault()` filled, at index `at`,
     /// and maps the valid ones for the device, if any. Pages that are not
-    /// ordinary memory stay valid, unmapped. On an error (see
-    /// [`MirrorDma::map`]) the entries before the failing one are
-    /// committed and it is cleared.
+    /// ordinary memory stay valid, unmapped. `ENODEV`, with nothing
+    /// committed, once the unbind of the client's driver revoked the
+    /// mapping. On another error (see [`MirrorDma::map`]) the entries
+    /// before the failing one are committed and it is cleared.
     ///
     /// # Safety
     ///
@@ -172,6 +173,11 @@ impl Table {
             self.entries[at..at + new.len()].copy_from_slice(new);
             return Ok(());
         };
+        // Whatever the chunk holds: a revoked mirror's fault fails, also
+        // when it would make no entry valid.
+        if dma.revoked() {
+            return Err(ENODEV);
+        }
         for (i, &raw) in (at..).zip(new) {
             let entry = MirrorEntry(raw);
             let ret = if entry.valid() && !entry.error() {

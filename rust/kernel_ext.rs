@@ -68,6 +68,8 @@ impl<T: ?Sized + Unpin> LockData for T {}
 pub(crate) mod dma;
 #[cfg(rust_gup_hmm)]
 pub(crate) mod hmm;
+#[cfg(rust_gup_layout)]
+pub(crate) mod layout;
 #[cfg(rust_gup_memfd)]
 pub(crate) mod memfd;
 

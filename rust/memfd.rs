@@ -69,11 +69,29 @@ impl FileRef {
         self.file.as_ptr()
     }
 
-    /// Whether the file was opened for writing (`FMODE_WRITE`).
-    fn writable(&self) -> bool {
+    /// `mmap()`'s checks of a file for a shared mapping with `access`,
+    /// and its errno, `EACCES`: the file must be open for reading, and for
+    /// a writable pin, open for writing and not append-only. `mmap()`
+    /// refuses a shared mapping of an append-only file opened for writing
+    /// even when it is read-only (`mprotect()` could make it writable); a
+    /// read pin never becomes writable, so it is let through, as a private
+    /// mapping would be. The caller holds the inode's lock (shared), under
+    /// which its flags are stable.
+    fn check_mappable(&self, access: Access) -> Result {
         // SAFETY: the file is referenced (type invariant); `f_mode` is set
         // when it is opened.
-        unsafe { (*self.as_ptr()).f_mode & bindings::FMODE_WRITE != 0 }
+        let mode = unsafe { (*self.as_ptr()).f_mode };
+        if mode & bindings::FMODE_READ == 0 {
+            return Err(EACCES);
+        }
+        if access != Access::Read {
+            // SAFETY: the file is referenced, and so is its inode.
+            let append = unsafe { bindings::rust_gup_is_append((*self.as_ptr()).f_inode) };
+            if mode & bindings::FMODE_WRITE == 0 || append {
+                return Err(EACCES);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -310,10 +328,11 @@ impl Runs {
 impl Drop for Runs {
     fn drop(&mut self) {
         let mut last: *mut bindings::folio = core::ptr::null_mut();
-        for (pfn, nr) in self.0.iter() {
+        self.0.for_each_batch(|pfn, nr| {
             // SAFETY: the runs' pages are pinned (type invariant): each
             // folio once, released here once, when it is first reached (a
-            // folio is reached in one stretch, which may span two runs).
+            // folio is reached in one stretch of pages, which may span two
+            // runs or batches).
             unsafe {
                 for_each_folio(pfn, nr, |folio, _, _| {
                     if folio != last {
@@ -322,7 +341,7 @@ impl Drop for Runs {
                     }
                 })
             };
-        }
+        });
     }
 }
 
@@ -349,11 +368,12 @@ impl MemfdPins {
     /// Pins `nr_pages` pages (at least one) of `file` from byte `offset`
     /// on (page aligned, checked by the caller), for `access`.
     ///
-    /// `EBADFD` for a file that is neither shmem nor hugetlbfs; for a
-    /// writable pin, `EBADF` when the file is not open for writing and
-    /// `EPERM` when it is sealed against writing (`F_SEAL_WRITE`,
-    /// `F_SEAL_FUTURE_WRITE`), as `mmap()` of a shared writable mapping
-    /// answers; `EINVAL` for a range past the end of the file; `ENOMEM`
+    /// `EBADFD` for a file that is neither shmem nor hugetlbfs; what
+    /// `mmap()` of a shared mapping answers: `EACCES` for a file not open
+    /// for reading, and for a writable pin, a file not open for writing or
+    /// append-only ([`FileRef::check_mappable`]), and `EPERM` for a
+    /// writable pin of a file sealed against writing (`F_SEAL_WRITE`,
+    /// `F_SEAL_FUTURE_WRITE`); `EINVAL` for a range past the end of the file; `ENOMEM`
     /// also for more runs than a set may have ([`super::runs::MAX_RUNS`]);
     /// `EOVERFLOW` for a folio with as many references as a kept set may
     /// leave, `EAGAIN` when concurrent takes hold the module's budget of
@@ -385,12 +405,10 @@ impl MemfdPins {
         // Shared: no truncation, hole punch or new seal while the seals are
         // read and the range pinned, as udmabuf does it.
         let guard = InodeSharedGuard::lock(&file);
+        file.check_mappable(access)?;
         let writable = if access == Access::Read {
             None
         } else {
-            if !file.writable() {
-                return Err(EBADF);
-            }
             // SAFETY: the file is referenced; its seals are stable under
             // the inode lock.
             let seals = unsafe { bindings::rust_gup_memfd_seals(ptr) };
@@ -493,8 +511,8 @@ impl CpuPages for MemfdPins {
 // set; the runs do not change once made.
 #[cfg(rust_gup_dma)]
 unsafe impl super::dma::MapPins for MemfdPins {
-    fn writable(&self) -> bool {
-        self.access != Access::Read
+    fn access(&self) -> Access {
+        self.access
     }
 
     fn page_iter(&self) -> impl Iterator<Item = *mut bindings::page> + Clone + '_ {
@@ -511,15 +529,15 @@ impl Drop for MemfdPins {
             return;
         }
         // The pins go with `runs`, after this.
-        for (pfn, nr) in self.runs.0.iter() {
+        self.runs.0.for_each_batch(|pfn, nr| {
             // SAFETY: the pages are pinned (by `runs`, dropped after this).
-            // A folio reached by two runs is dirtied twice, which is
-            // harmless.
+            // A folio reached by two runs or batches is dirtied twice,
+            // which is harmless.
             unsafe {
                 for_each_folio(pfn, nr, |_, page, _| {
                     bindings::set_page_dirty_lock(page);
                 })
             };
-        }
+        });
     }
 }

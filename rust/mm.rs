@@ -338,10 +338,12 @@ impl OwnerMm {
     /// as it is now). A thread's id does not name its process: only the
     /// thread-group leader's does, as for `pidfd_open()`.
     ///
-    /// `EPERM` unless the caller has `CAP_SYS_PTRACE`: the kernel exports
-    /// no ptrace access check (`ptrace_may_access()`, `mm_access()`) to
-    /// modules, so the check of `process_vm_readv()` cannot be made, and
-    /// this is stricter. `ESRCH` when no such process exists, or it has no
+    /// `EPERM` unless the caller has `CAP_SYS_PTRACE`, the only check: the
+    /// kernel exports no ptrace access check (`ptrace_may_access()`,
+    /// `mm_access()`, the LSM's hook) to modules, so that of
+    /// `process_vm_readv()` cannot be made. It is stricter on users (the
+    /// capability is always needed) and looser on the LSM (never asked).
+    /// `ESRCH` when no such process exists, or it has no
     /// user address space (a kernel thread, or one that has exited), as
     /// `process_vm_readv()` answers then.
     pub(crate) fn of_pid(_cx: &Syscall, nr: i32) -> Result<Self> {
@@ -496,6 +498,15 @@ impl Drop for PinnedVmCharge {
         // is referenced until after this (the field drops later).
         unsafe { bindings::rust_gup_atomic64_sub(self.pages as i64, Self::pinned_vm(&self.mm)) };
     }
+}
+
+/// Whether the task of system call `_cx` may keep long-term pins that no
+/// [`PinnedVmCharge`] accounts for: `CAP_IPC_LOCK`, which lifts
+/// `RLIMIT_MEMLOCK` anyway, as io_uring charges registered buffers only to
+/// users without it. Asked with `capable()` (audited): it decides.
+pub(crate) fn may_pin_uncharged(_cx: &Syscall) -> bool {
+    // SAFETY: `capable` may be called from any task context.
+    unsafe { bindings::capable(bindings::CAP_IPC_LOCK as c_int) }
 }
 
 /// The top of the user address space of the calling task (`TASK_SIZE`).

@@ -95,16 +95,38 @@ impl PciFunction {
         }
     }
 
-    /// Whether one of the function's memory BARs holds `phys`.
+    /// Whether one of the function's assigned memory BARs holds `phys`.
+    ///
+    /// Read without a lock: `pci_lock_rescan_remove()`, which serialises
+    /// resource assignment, comes before device locks, and the mapping
+    /// path asks with a client's device lock held. What the answer needs
+    /// holds without it. The caller holds a page at `phys`, so the BAR that
+    /// holds it backs a live P2PDMA pagemap, which keeps its driver bound
+    /// and the BAR where it is. Another function's BAR being assigned
+    /// meanwhile cannot overlap an assigned one (resources do not overlap
+    /// their siblings), and each field is read once, as `READ_ONCE()`
+    /// would. A BAR that is not assigned (`IORESOURCE_UNSET`: its `start`
+    /// and `end` are a size and an alignment, not addresses) or disabled
+    /// is skipped.
     fn bar_holds(&self, phys: u64) -> bool {
         // SAFETY: the function is referenced (type invariant), so its
         // resources stay valid; only reads are made.
         let resources = unsafe { &(&(*self.pdev.as_ptr()).resource)[..] };
         let bars = &resources[..bindings::PCI_STD_NUM_BARS as usize];
+        let unusable = (bindings::IORESOURCE_UNSET | bindings::IORESOURCE_DISABLED) as c_ulong;
         bars.iter().any(|res| {
-            res.flags & bindings::IORESOURCE_TYPE_BITS as c_ulong
-                == bindings::IORESOURCE_MEM as c_ulong
-                && (res.start..=res.end).contains(&phys)
+            // SAFETY: the fields are valid for reads (see above); a
+            // volatile read is one untorn load, as `READ_ONCE()`.
+            let (flags, start, end) = unsafe {
+                (
+                    core::ptr::read_volatile(&res.flags),
+                    core::ptr::read_volatile(&res.start),
+                    core::ptr::read_volatile(&res.end),
+                )
+            };
+            flags & bindings::IORESOURCE_TYPE_BITS as c_ulong == bindings::IORESOURCE_MEM as c_ulong
+                && flags & unusable == 0
+                && (start..=end).contains(&phys)
         })
     }
 

@@ -15,7 +15,7 @@
 //! released, is their owner's business (see `gup::Layout::Runs` and
 //! `memfd::MemfdPins`).
 
-use super::{bindings, folio_refs::eoverflow};
+use super::{bindings, folio_refs::eoverflow, task::cond_resched};
 use kernel::prelude::*;
 
 /// Bits of a run's entry that hold its number of pages, less one.
@@ -199,7 +199,34 @@ impl PageRuns {
     pub(crate) fn pfns(&self) -> impl Iterator<Item = usize> + Clone + '_ {
         self.iter().flat_map(|(pfn, nr)| pfn..pfn + nr)
     }
+
+    /// Calls `f(pfn, nr)` for the pages in order, as stretches at
+    /// consecutive frames, and lets other tasks run after each
+    /// [`RELEASE_BATCH`] pages: what releases a set of millions of pages
+    /// (a drop, which may run in a bus notifier) calls it, where sleeping
+    /// is allowed. A stretch may end inside a folio.
+    pub(crate) fn for_each_batch(&self, mut f: impl FnMut(usize, usize)) {
+        let mut since = 0;
+        for (pfn, nr) in self.iter() {
+            let mut done = 0;
+            while done < nr {
+                let n = (nr - done).min(RELEASE_BATCH - since);
+                f(pfn + done, n);
+                done += n;
+                since += n;
+                if since == RELEASE_BATCH {
+                    cond_resched();
+                    since = 0;
+                }
+            }
+        }
+    }
 }
+
+/// Pages a release handles between two chances for other tasks to run
+/// (`cond_resched()`): 16 MiB of 4 KiB pages, some milliseconds of
+/// unpinning at most.
+pub(crate) const RELEASE_BATCH: usize = 4096;
 
 /// Calls `f(folio, page, nr)` for each folio that the `nr` pages at
 /// consecutive frames from `pfn` on reach, in order, with the first of its

@@ -274,7 +274,7 @@ static void dma_cell(int type, char *buf, size_t size, long client)
 	for (int rep = 0; rep < repeats; rep++) {
 		struct rust_gup_dma_map d = {
 			.addr = (unsigned long)buf, .size = size, .op = RUST_GUP_OP_PIN_FAST,
-			.flags = RUST_GUP_F_WRITE, .client = client,
+			.flags = DEVICE_WRITES, .client = client,
 		};
 		struct rust_gup_mirror m = {
 			.addr = (unsigned long)buf, .size = size,

@@ -603,6 +603,103 @@ TEST_F_TIMEOUT(faults, pin_more_than_memory, 450)
 }
 
 /*
+ * 4b. Releases of maximal sets let other tasks run. The set: 2^22 zero
+ * pages (16 GiB untouched, read-taken), each its own run, the most a set
+ * records; held by reference (GET) and by pin. A spinner shares CPU 0
+ * with the test and records the longest time it went without the CPU:
+ * on this kernel (no preemption in the kernel) a release that never
+ * calls cond_resched() keeps it off for the whole release, and a long one
+ * set off the soft-lockup watchdog. The spinner must get the CPU within a
+ * quarter of each release (QUERY of the whole set too), and the releases
+ * must take long enough (1/4 s) for that to mean something.
+ */
+struct spin_log {
+	atomic_long last_ns, max_gap_ns;
+	atomic_int stop;
+};
+
+static long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000l + ts.tv_nsec;
+}
+
+static void spin(struct spin_log *log)
+{
+	while (!atomic_load(&log->stop)) {
+		long now = mono_ns(), gap = now - atomic_load(&log->last_ns);
+
+		if (gap > atomic_load(&log->max_gap_ns))
+			atomic_store(&log->max_gap_ns, gap);
+		atomic_store(&log->last_ns, now);
+	}
+}
+
+/* The longest the spinner went without the CPU during a call that took
+ * *took ns, once the spinner has run again. */
+#define TIMED(log, took, call) ({							long _t;									int _ret;																			atomic_store(&(log)->max_gap_ns, 0);						_t = mono_ns();									_ret = (call);									*(took) = mono_ns() - _t;							usleep(100 * 1000);								_ret;									})
+
+TEST_F_TIMEOUT(faults, large_releases_reschedule, 600)
+{
+	const size_t size = MODULE_MAX_RUNS * page_size;
+	const long min_ns = 250 * 1000000l;
+	struct spin_log *log = mmap(NULL, sizeof(*log), PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct rust_gup_page_info *info = malloc(MODULE_MAX_RUNS * sizeof(*info));
+	const struct { const char *what; __u32 op; } sets[] = {
+		{ "GET (references)", RUST_GUP_OP_GET_FAST },
+		{ "PIN", RUST_GUP_OP_PIN_FAST },
+	};
+	cpu_set_t cpu0;
+	char *big;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, log);
+	ASSERT_NE(NULL, info);
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu0), &cpu0));
+	big = map_anon(size, MAP_NORESERVE);
+	ASSERT_NE(NULL, big);
+	ASSERT_EQ(0, madvise(big, size, MADV_NOHUGEPAGE));
+	atomic_store(&log->last_ns, mono_ns());
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		spin(log);
+		_exit(0);
+	}
+	for (unsigned int i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		long took, gap, pages;
+		__u32 id;
+		int ret;
+
+		ASSERT_EQ(0, hold(self->fd, big, size, sets[i].op, 0, &id, &pages));
+		EXPECT_EQ(MODULE_MAX_RUNS, pages);
+		ret = TIMED(log, &took, query(self->fd, id, info, MODULE_MAX_RUNS));
+		gap = atomic_load(&log->max_gap_ns);
+		EXPECT_EQ(MODULE_MAX_RUNS, ret);
+		printf("# QUERY of %s of %lu pages: %ld ms, spinner off the CPU %ld ms at most\n",
+		       sets[i].what, MODULE_MAX_RUNS, took / 1000000, gap / 1000000);
+		EXPECT_LT(gap, took / 4 + 20 * 1000000l);
+		ret = TIMED(log, &took, unhold(self->fd, id));
+		gap = atomic_load(&log->max_gap_ns);
+		EXPECT_EQ(0, ret);
+		printf("# release of %s of %lu pages: %ld ms, spinner off the CPU %ld ms at most\n",
+		       sets[i].what, MODULE_MAX_RUNS, took / 1000000, gap / 1000000);
+		EXPECT_LE(min_ns, took) TH_LOG("too quick to tell");
+		EXPECT_LT(gap, took / 4);
+	}
+	atomic_store(&log->stop, 1);
+	waitpid(pid, NULL, 0);
+	munmap(big, size);
+	free(info);
+	EXPECT_BASELINE("large_releases_reschedule");
+}
+
+/*
  * 5. fail-nth: each call is made again and again with the n-th fault
  * injection point of the task made to fail, n = 1, 2, 3, ..., until one
  * succeeds with no fault injected, with the fault knobs of rust_gup_util.h.
@@ -729,7 +826,7 @@ TEST_F_TIMEOUT(faults, fail_nth, 300)
 			case CALL_DMA_MAP: {
 				struct rust_gup_dma_map m = {
 					.addr = (unsigned long)buf, .size = size,
-					.op = RUST_GUP_OP_PIN_FAST, .flags = RUST_GUP_F_WRITE,
+					.op = RUST_GUP_OP_PIN_FAST, .flags = DEVICE_WRITES,
 					.client = client,
 				};
 

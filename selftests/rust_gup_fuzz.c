@@ -60,8 +60,8 @@ static char *bufs[NR_BUFS];	/* fixed addresses; the chaos thread remaps in place
 static char *p2p_buf;		/* BUF_PAGES of p2pmem, if the VM has some; never remapped */
 static int fds[NR_FDS];
 /* Files for RUST_GUP_OP_PIN_MEMFD: shmem, hugetlbfs (if the VM has huge
- * pages; else another shmem one), a read-only one of the first; the chaos
- * thread truncates and regrows them. */
+ * pages; else another shmem one), a read-only one of the first (EACCES for
+ * WRITE); the chaos thread truncates and regrows them. */
 #define NR_MEMFDS 3
 #define MEMFD_PAGES 1024
 static int memfds[NR_MEMFDS];
@@ -826,7 +826,7 @@ static void *chaos(void *arg)
  */
 static const int documented[] = {
 	EINVAL, EFAULT, ENOTTY, ENODEV, ENOENT, ENOSPC, EAGAIN, EBUSY, EREMOTEIO, ENOMEM,
-	ESRCH, EPERM, EOPNOTSUPP, EBADF, EBADFD,
+	ESRCH, EPERM, EOPNOTSUPP, EBADF, EBADFD, EACCES,
 };
 
 /*

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <linux/fs.h>
 #include <linux/rust_gup.h>
 
 #include "kselftest_harness.h"
@@ -390,11 +391,11 @@ TEST_F(memfd, not_a_memfd)
 	EXPECT_EQ(-EBADFD, pin_memfd(self->fd, self->fd, 0, page_size, 0, &id, &pages));
 	EXPECT_EQ(-EBADF, pin_memfd(self->fd, -1, 0, page_size, 0, &id, &pages));
 	EXPECT_EQ(-EBADF, pin_memfd(self->fd, 1 << 20, 0, page_size, 0, &id, &pages));
-	/* The memfd opened read-only: read pins only. */
+	/* The memfd opened read-only: read pins only, as mmap() allows. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
 	ro = open(path, O_RDONLY);
 	ASSERT_GE(ro, 0);
-	EXPECT_EQ(-EBADF, pin_memfd(self->fd, ro, 0, page_size, RUST_GUP_F_WRITE, &id, &pages));
+	EXPECT_EQ(-EACCES, pin_memfd(self->fd, ro, 0, page_size, RUST_GUP_F_WRITE, &id, &pages));
 	ASSERT_EQ(0, pin_memfd(self->fd, ro, 0, page_size, 0, &id, &pages));
 	ASSERT_EQ(0, unhold(self->fd, id));
 	close(ro);
@@ -402,6 +403,51 @@ TEST_F(memfd, not_a_memfd)
 	close(null);
 	close(pipes[0]);
 	close(pipes[1]);
+}
+
+/*
+ * The checks of mmap() of a shared mapping, with its errnos: a file open
+ * write-only cannot be mapped at all (EACCES), so it is not pinned, read
+ * or write; an append-only file cannot be mapped shared and writable
+ * (EACCES), so it is not pinned WRITE, but is pinned for reading. Nothing
+ * is read or pinned on the way.
+ */
+TEST_F(memfd, pinned_as_mmap_would_map)
+{
+	int memfd = filled_memfd(0, 1 << 20), wo, attr;
+	long acq = vmstat("nr_foll_pin_acquired"), pages;
+	char path[64];
+	__u32 id;
+
+	ASSERT_GE(memfd, 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	wo = open(path, O_WRONLY);
+	ASSERT_GE(wo, 0);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, page_size, PROT_READ, MAP_SHARED, wo, 0));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(-EACCES, pin_memfd(self->fd, wo, 0, page_size, 0, &id, &pages));
+	EXPECT_EQ(-EACCES, pin_memfd(self->fd, wo, 0, page_size,
+				     RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &id, &pages));
+	close(wo);
+
+	ASSERT_EQ(0, ioctl(memfd, FS_IOC_GETFLAGS, &attr));
+	attr |= FS_APPEND_FL;
+	ASSERT_EQ(0, ioctl(memfd, FS_IOC_SETFLAGS, &attr)) TH_LOG("chattr +a: %m");
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(-EACCES, pin_memfd(self->fd, memfd, 0, page_size, RUST_GUP_F_WRITE, &id, &pages));
+	EXPECT_EQ(-EACCES, pin_memfd(self->fd, memfd, 0, page_size,
+				     RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY | RUST_GUP_F_LONGTERM |
+				     RUST_GUP_F_ACCOUNT, &id, &pages));
+	EXPECT_EQ(acq, vmstat("nr_foll_pin_acquired"));
+	ASSERT_EQ(0, pin_memfd(self->fd, memfd, 0, page_size, 0, &id, &pages));
+	EXPECT_EQ(1, pages);
+	ASSERT_EQ(0, unhold(self->fd, id));
+	attr &= ~FS_APPEND_FL;
+	ASSERT_EQ(0, ioctl(memfd, FS_IOC_SETFLAGS, &attr));
+	ASSERT_EQ(0, pin_memfd(self->fd, memfd, 0, page_size, RUST_GUP_F_WRITE, &id, &pages));
+	ASSERT_EQ(0, unhold(self->fd, id));
+	close(memfd);
 }
 
 /* Every bad argument of the op gets EINVAL, and nothing is pinned. */
@@ -529,7 +575,7 @@ TEST_F(memfd, dma_map_is_the_same_as_gup)
 				      filled_memfd(0, size);
 		struct rust_gup_dma_map m = {
 			.addr = offset, .size = len, .op = RUST_GUP_OP_PIN_MEMFD,
-			.flags = RUST_GUP_F_WRITE, .client = client, .fd = memfd,
+			.flags = DEVICE_WRITES, .client = client, .fd = memfd,
 		};
 		/* Read-only: mappings for a device to read may overlap. */
 		struct rust_gup_dma_map g = {

@@ -762,7 +762,7 @@ static int dma_map_pages(int fd, void *addr, long pages, long client, __u32 *id)
 {
 	struct rust_gup_dma_map m = {
 		.addr = (unsigned long)addr, .size = pages * page_size,
-		.op = RUST_GUP_OP_PIN_FAST, .flags = RUST_GUP_F_WRITE, .client = client,
+		.op = RUST_GUP_OP_PIN_FAST, .flags = DEVICE_WRITES, .client = client,
 	};
 
 	if (ioctl(fd, RUST_GUP_IOC_DMA_MAP, &m))

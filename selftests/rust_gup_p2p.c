@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,7 +397,7 @@ TEST_F(dma, ordinary_memory)
 	struct rust_gup_dma_map m;
 
 	for (int c = 0; c < 2; c++) {
-		ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+		ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 				     clients[c], &m)) TH_LOG("client %#lx", clients[c]);
 		EXPECT_EQ(N * page_size, m.size);
 		EXPECT_LE(1, m.nr_segments);
@@ -409,6 +411,30 @@ TEST_F(dma, ordinary_memory)
 	}
 }
 
+/*
+ * A mapping the device may write is dirtied on release: WRITE without
+ * DIRTY is EINVAL, for memory and p2pmem, and leaves nothing pinned or
+ * mapped. Read-only and WRITE | DIRTY mappings are made.
+ */
+TEST_F(dma, writable_mapping_needs_dirty)
+{
+	long pins = pins_outstanding(), sets = held_sets(self->fd);
+	struct rust_gup_dma_map m;
+
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+				   self->provider, &m));
+	EXPECT_EQ(-EINVAL, dma_map(self->fd, self->p2p, N, RUST_GUP_OP_PIN_FAST,
+				   RUST_GUP_F_WRITE | RUST_GUP_F_P2PDMA, self->provider, &m));
+	EXPECT_EQ(pins, pins_outstanding());
+	EXPECT_EQ(sets, held_sets(self->fd));
+	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, 0, self->provider, &m));
+	ASSERT_EQ(0, unhold(self->fd, m.id));
+	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
+			     self->provider, &m));
+	ASSERT_EQ(0, unhold(self->fd, m.id));
+	EXPECT_EQ(pins, pins_outstanding());
+}
+
 /* p2pmem for its own provider: every segment a PCI bus address. */
 TEST_F(dma, p2pmem_for_the_provider)
 {
@@ -418,7 +444,7 @@ TEST_F(dma, p2pmem_for_the_provider)
 			      RUST_GUP_OP_PIN_REMOTE };
 
 	for (unsigned int o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
-		ASSERT_EQ(0, dma_map(self->fd, self->p2p, N, ops[o], RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE,
+		ASSERT_EQ(0, dma_map(self->fd, self->p2p, N, ops[o], RUST_GUP_F_P2PDMA | DEVICE_WRITES,
 				     self->provider, &m)) TH_LOG("op %u", ops[o]);
 		EXPECT_EQ(N * page_size, m.size);
 		EXPECT_EQ(1, m.nr_segments) TH_LOG("p2pmem is allocated contiguous");
@@ -439,12 +465,12 @@ TEST_F(dma, unreachable_client_refused)
 	struct rust_gup_dma_map m;
 
 	EXPECT_EQ(-EREMOTEIO, dma_map(self->fd, self->p2p, N, RUST_GUP_OP_PIN_FAST,
-				      RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE, self->other, &m))
+				      RUST_GUP_F_P2PDMA | DEVICE_WRITES, self->other, &m))
 		TH_LOG("%s cannot reach p2pmem of %s", self->other_name, self->provider_name);
 	EXPECT_EQ(-EREMOTEIO, dma_map(self->fd, self->mem, 2 * N, RUST_GUP_OP_PIN_LOCKED,
 				      RUST_GUP_F_P2PDMA, self->other, &m))
 		TH_LOG("a range with ordinary memory first");
-	EXPECT_EQ(-EREMOTEIO, dma_map(self->fd, self->p2p, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+	EXPECT_EQ(-EREMOTEIO, dma_map(self->fd, self->p2p, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 				      self->provider, &m));
 	EXPECT_EQ(pins, pins_outstanding());
 	EXPECT_EQ(sets, held_sets(self->fd));
@@ -504,28 +530,28 @@ TEST_F(dma, overlapping_writable_mappings_refused)
 	char *twice;
 
 	ASSERT_GE(fd2, 0);
-	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 			     self->provider, &a));
 	/* Again, for either client, from either file, or a part of it. */
-	EXPECT_EQ(-EBUSY, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+	EXPECT_EQ(-EBUSY, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 				  self->provider, &refused));
 	EXPECT_EQ(-EBUSY, dma_map(fd2, self->mem + 2 * page_size, 1, RUST_GUP_OP_PIN_LOCKED,
-				  RUST_GUP_F_WRITE, self->other, &refused));
+				  DEVICE_WRITES, self->other, &refused));
 	EXPECT_EQ(-EBUSY, dma_map(self->fd, self->p2p - page_size, 2, RUST_GUP_OP_PIN_FAST,
-				  RUST_GUP_F_WRITE | RUST_GUP_F_P2PDMA, self->provider, &refused))
+				  DEVICE_WRITES | RUST_GUP_F_P2PDMA, self->provider, &refused))
 		TH_LOG("a range that starts on the first one's last page");
 	/* Read-only: over the writable one, and over each other. */
 	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, 0, self->other, &ro1));
 	ASSERT_EQ(0, dma_map(fd2, self->mem, N, RUST_GUP_OP_PIN_FAST, 0, self->provider, &ro2));
 	/* p2pmem likewise. */
 	ASSERT_EQ(0, dma_map(self->fd, self->p2p, N, RUST_GUP_OP_PIN_FAST,
-			     RUST_GUP_F_WRITE | RUST_GUP_F_P2PDMA, self->provider, &b));
+			     DEVICE_WRITES | RUST_GUP_F_P2PDMA, self->provider, &b));
 	EXPECT_EQ(-EBUSY, dma_map(fd2, self->p2p, 1, RUST_GUP_OP_PIN_FAST,
-				  RUST_GUP_F_WRITE | RUST_GUP_F_P2PDMA, self->provider, &refused));
+				  DEVICE_WRITES | RUST_GUP_F_P2PDMA, self->provider, &refused));
 	ASSERT_EQ(0, unhold(self->fd, b.id));
 	/* Released, the range can be mapped writable again. */
 	ASSERT_EQ(0, unhold(self->fd, a.id));
-	ASSERT_EQ(0, dma_map(fd2, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+	ASSERT_EQ(0, dma_map(fd2, self->mem, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 			     self->other, &b));
 	ASSERT_EQ(0, unhold(fd2, b.id));
 	ASSERT_EQ(0, unhold(self->fd, ro1.id));
@@ -541,7 +567,7 @@ TEST_F(dma, overlapping_writable_mappings_refused)
 	ASSERT_EQ(twice + page_size, mmap(twice + page_size, page_size, PROT_READ | PROT_WRITE,
 					  MAP_SHARED | MAP_FIXED, memfd, 0));
 	twice[0] = 1;
-	EXPECT_EQ(-EBUSY, dma_map(self->fd, twice, 2, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+	EXPECT_EQ(-EBUSY, dma_map(self->fd, twice, 2, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 				  self->provider, &refused));
 	ASSERT_EQ(0, dma_map(self->fd, twice, 2, RUST_GUP_OP_PIN_FAST, 0, self->provider, &b));
 	EXPECT_EQ(2, b.nr_segments);
@@ -568,9 +594,9 @@ TEST_F(dma, adjacent_writable_mappings_allowed)
 	ASSERT_NE(MAP_FAILED, raw);
 	madvise(buf, huge, MADV_HUGEPAGE);
 	memset(buf, 1, huge);
-	ASSERT_EQ(0, dma_map(self->fd, buf, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+	ASSERT_EQ(0, dma_map(self->fd, buf, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 			     self->provider, &a));
-	ASSERT_EQ(0, dma_map(self->fd, buf + N * page_size, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+	ASSERT_EQ(0, dma_map(self->fd, buf + N * page_size, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 			     self->provider, &b));
 	ASSERT_EQ(1, query(self->fd, a.id, info, 1));
 	ASSERT_EQ(1, query(self->fd, b.id, info + 1, 1));
@@ -732,14 +758,14 @@ TEST_F(dma, o_direct_reference)
 	memcpy(check, self->p2p, N * page_size);
 	EXPECT_EQ(0, memcmp(data, check, N * page_size));
 	ASSERT_EQ(0, dma_map(self->fd, self->p2p, N, RUST_GUP_OP_PIN_FAST,
-			     RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE, self->provider, &m));
+			     RUST_GUP_F_P2PDMA | DEVICE_WRITES, self->provider, &m));
 	ASSERT_EQ(0, unhold(self->fd, m.id));
 
 	/* The other controller cannot reach it: both refuse. */
 	EXPECT_EQ(kernel_version() >= 700 ? -EINVAL : -EREMOTEIO,
 		  read_direct(other, self->p2p, N * page_size)) TH_LOG("%s", other);
 	EXPECT_EQ(-EREMOTEIO, dma_map(self->fd, self->p2p, N, RUST_GUP_OP_PIN_FAST,
-				      RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE, self->other, &m));
+				      RUST_GUP_F_P2PDMA | DEVICE_WRITES, self->other, &m));
 
 	/* Into ordinary memory, both controllers are fine. */
 	for (int d = 0; d < 2; d++) {
@@ -825,7 +851,7 @@ TEST_F_TIMEOUT(dma, unbind_revokes, 180)
 	char ns[64], *buf;
 	__u32 mirror_id;
 
-	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 			     self->other, &w));
 	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, 0, self->other, &r));
 	/* And a mirror mapped for it, of memory of its own. */
@@ -843,6 +869,13 @@ TEST_F_TIMEOUT(dma, unbind_revokes, 180)
 				       .id = mirror_id };
 	EXPECT_EQ(-1, ioctl(self->fd, RUST_GUP_IOC_MIRROR_FAULT, &m));
 	EXPECT_EQ(ENODEV, errno);
+	/* Also a fault that would make no entry valid: nothing is mapped
+	 * after MADV_DONTNEED, and SNAPSHOT faults nothing in. */
+	ASSERT_EQ(0, madvise(buf, N * page_size, MADV_DONTNEED));
+	m = (struct rust_gup_mirror) { .addr = (unsigned long)buf, .size = N * page_size,
+				       .flags = RUST_GUP_MIRROR_F_SNAPSHOT, .id = mirror_id };
+	EXPECT_EQ(-1, ioctl(self->fd, RUST_GUP_IOC_MIRROR_FAULT, &m));
+	EXPECT_EQ(ENODEV, errno);
 	EXPECT_EQ(0, ioctl(self->fd, RUST_GUP_IOC_MIRROR_DROP, &mirror_id));
 	munmap(buf, N * page_size);
 
@@ -853,7 +886,7 @@ TEST_F_TIMEOUT(dma, unbind_revokes, 180)
 	EXPECT_EQ(-ENODEV, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, 0, self->other, &again))
 		TH_LOG("%s has no driver now", self->other_name);
 	/* The revoked writable mapping no longer claims the pages. */
-	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+	ASSERT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 			     self->provider, &again));
 	EXPECT_EQ(0, unhold(self->fd, again.id));
 	EXPECT_EQ(0, unhold(self->fd, w.id));
@@ -866,7 +899,7 @@ TEST_F_TIMEOUT(dma, unbind_revokes, 180)
 	for (int i = 0; i < 1200 && nvme_namespace(self->other_name, ns, sizeof(ns)); i++)
 		usleep(100000);
 	EXPECT_EQ(0, nvme_namespace(self->other_name, ns, sizeof(ns))) TH_LOG("%s back", self->other_name);
-	EXPECT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, RUST_GUP_F_WRITE,
+	EXPECT_EQ(0, dma_map(self->fd, self->mem, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES,
 			     self->other, &again));
 	EXPECT_EQ(0, unhold(self->fd, again.id));
 }
@@ -1059,7 +1092,7 @@ TEST_F_TIMEOUT(unbind, revokes_what_it_holds, 290)
 		break;
 	case MAPPED_FOR_PROVIDER:
 		ASSERT_EQ(0, dma_map(self->fd, self->mem + N * page_size, N, RUST_GUP_OP_PIN_FAST,
-				     RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE, self->provider, &m));
+				     RUST_GUP_F_P2PDMA | DEVICE_WRITES, self->provider, &m));
 		EXPECT_LT(0, m.bus_segments);
 		id = m.id;
 		mapped = true;
@@ -1071,7 +1104,7 @@ TEST_F_TIMEOUT(unbind, revokes_what_it_holds, 290)
 		 * and the unbind takes what it takes with nothing pinned.
 		 */
 		EXPECT_EQ(-EREMOTEIO, dma_map(self->fd, self->mem + N * page_size, N,
-					      RUST_GUP_OP_PIN_FAST, RUST_GUP_F_P2PDMA | RUST_GUP_F_WRITE,
+					      RUST_GUP_OP_PIN_FAST, RUST_GUP_F_P2PDMA | DEVICE_WRITES,
 					      self->other, &m));
 		held = false;
 		break;
@@ -1375,27 +1408,47 @@ FIXTURE_TEARDOWN(unpin_revoked)
 	unbind_cleanup(&self->u);
 }
 
+/*
+ * Holds a revocable registration of the fixture's p2pmem in *id, stretches
+ * its revocation to RELEASE_DELAY_MS and starts the provider's unbind (its
+ * pipe in *rd, its start in *start); returns 1 s into the revocation, with
+ * the unbinding child's pid, or -1.
+ */
+static pid_t revocation_under_way(struct __test_metadata *_metadata, FIXTURE_DATA(unbind) *u,
+				  __u32 *id, int *rd, long *start)
+{
+	char delay[16];
+	long got;
+	pid_t pid;
+
+	if (hold(u->fd, u->mem + N * page_size, N * page_size, RUST_GUP_OP_PIN_FAST,
+		 RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT | RUST_GUP_F_WRITE |
+		 RUST_GUP_F_DIRTY, id, &got) || got != N) {
+		TH_LOG("the registration: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(delay, sizeof(delay), "%d", RELEASE_DELAY_MS);
+	if (write_file(RELEASE_DELAY, delay)) {
+		TH_LOG("the module's test parameter");
+		return -1;
+	}
+	*start = now_ms();
+	pid = start_unbind(u->provider_name, u->fd, rd);
+	usleep(1000 * 1000);
+	return pid;
+}
+
 TEST_F_TIMEOUT(unpin_revoked, waits_for_the_revocation, 290)
 {
 	FIXTURE_DATA(unbind) *u = &self->u;
 	long pins = pins_outstanding(), vm_pin = vm_pin_kb(), charged = charged_pages(u->fd);
-	long ms, start, unpinned, got;
-	char delay[16];
+	long ms, start, unpinned;
 	__u32 id;
 	int rd, status;
-	pid_t pid;
+	pid_t pid = revocation_under_way(_metadata, u, &id, &rd, &start);
 
-	ASSERT_EQ(0, hold(u->fd, u->mem + N * page_size, N * page_size, RUST_GUP_OP_PIN_FAST,
-			  RUST_GUP_F_P2PDMA | RUST_GUP_F_LONGTERM | RUST_GUP_F_ACCOUNT |
-			  RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &id, &got));
-	EXPECT_EQ(N, got);
-	EXPECT_EQ(charged + N, charged_pages(u->fd));
-	snprintf(delay, sizeof(delay), "%d", RELEASE_DELAY_MS);
-	ASSERT_EQ(0, write_file(RELEASE_DELAY, delay)) TH_LOG("the module's test parameter");
-	start = now_ms();
-	pid = start_unbind(u->provider_name, u->fd, &rd);
 	ASSERT_GT(pid, 0);
-	usleep(1000 * 1000);
+	EXPECT_EQ(charged + N, charged_pages(u->fd));
 	EXPECT_EQ(0, unhold(u->fd, id));
 	unpinned = now_ms() - start;
 	/* Nothing of the set is left once UNPIN has returned. */
@@ -1410,6 +1463,50 @@ TEST_F_TIMEOUT(unpin_revoked, waits_for_the_revocation, 290)
 	EXPECT_LE(0, ms) TH_LOG("the unbind did not finish");
 	ksft_print_msg("UNPIN returned at +%ld ms; the unbind took %ld ms (release delayed %d ms)\n",
 		       unpinned, ms, RELEASE_DELAY_MS);
+}
+
+/*
+ * The module unloaded while a provider's unbind revokes one of its sets:
+ * the file is closed 1 s into a revocation stretched to 4 s, and rmmod
+ * follows at once. The bus notifier is the module's (unregistered at its
+ * exit, which waits for the running callback), so rmmod returns once the
+ * callback is done, the unbind completes, nothing stays pinned, and the
+ * module loads again. Were the notifier the registry's, released with the
+ * last mapping, a callback that outlived the file's release could run on
+ * after the module was freed, or unregister itself.
+ */
+TEST_F_TIMEOUT(unpin_revoked, unload_during_the_revocation, 290)
+{
+	FIXTURE_DATA(unbind) *u = &self->u;
+	long pins = pins_outstanding(), ms, start, closed, unloaded;
+	char module[PATH_MAX], exe[PATH_MAX], cmd[PATH_MAX + 16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int rd, status;
+	__u32 id;
+	pid_t pid;
+
+	ASSERT_LT(0, n);
+	exe[n] = 0;
+	snprintf(module, sizeof(module), "%s/rust_gup.ko", dirname(exe));
+	ASSERT_EQ(0, access(module, R_OK)) TH_LOG("%s", module);
+	pid = revocation_under_way(_metadata, u, &id, &rd, &start);
+	ASSERT_GT(pid, 0);
+	close(u->fd);
+	u->fd = -1;
+	closed = now_ms() - start;
+	EXPECT_EQ(0, system("rmmod rust_gup")) TH_LOG("rmmod during the revocation");
+	unloaded = now_ms() - start;
+	ms = unbind_done(rd, 120);
+	close(rd);
+	EXPECT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	EXPECT_LE(0, ms) TH_LOG("the unbind did not finish");
+	EXPECT_EQ(pins, pins_outstanding());
+	snprintf(cmd, sizeof(cmd), "insmod %s", module);
+	ASSERT_EQ(0, system(cmd));
+	ASSERT_EQ(0, access(RUST_GUP_DEVICE, F_OK));
+	ksft_print_msg("closed at +%ld ms, unloaded at +%ld ms; the unbind took %ld ms\n",
+		       closed, unloaded, ms);
 }
 
 TEST_HARNESS_MAIN

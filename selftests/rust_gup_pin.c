@@ -592,6 +592,34 @@ TEST(compact_sets_match_pagemap)
 	close(fd);
 }
 
+/*
+ * FORCE on the caller's own read-only private mapping: the write pin
+ * breaks COW, and what is written through it is what the process reads.
+ * On a remote op, whose address space may be another's, FORCE is EPERM.
+ */
+TEST_F(pin, force_only_on_the_callers_address_space)
+{
+	const __u32 force = RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY | RUST_GUP_F_FORCE;
+	long pins = pins_outstanding(), got;
+	char byte = 0x11;
+	__u32 id;
+
+	ASSERT_EQ(0, mprotect(self->buf, page_size, PROT_READ));
+	EXPECT_EQ(-EFAULT, hold(self->fd, self->buf, page_size, RUST_GUP_OP_PIN_LOCKED,
+				RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY, &id, &got));
+	ASSERT_EQ(0, hold(self->fd, self->buf, page_size, RUST_GUP_OP_PIN_LOCKED, force, &id,
+			  &got));
+	ASSERT_EQ(0, set_access(self->fd, id, 1, 7, &byte, 1));
+	EXPECT_EQ(0x11, self->buf[7]);
+	ASSERT_EQ(0, unhold(self->fd, id));
+	EXPECT_EQ(-EPERM, hold(self->fd, self->buf, page_size, RUST_GUP_OP_PIN_REMOTE, force, &id,
+			       &got));
+	EXPECT_EQ(-EPERM, hold(self->fd, self->buf, page_size, RUST_GUP_OP_GET_REMOTE,
+			       RUST_GUP_F_FORCE, &id, &got));
+	EXPECT_EQ(pins, pins_outstanding());
+	ASSERT_EQ(0, mprotect(self->buf, page_size, PROT_READ | PROT_WRITE));
+}
+
 TEST_F(pin, unknown_set_is_enoent)
 {
 	struct rust_gup_page_info info;
@@ -665,6 +693,8 @@ struct bad_case {
 	__u32 op;
 	__u32 reserved;
 	__u32 pid;		/* rust_gup_pin */
+	/* Bit n: the structure's n-th out field is 1 on input (out_fields()). */
+	__u32 out;
 	int expect;
 };
 
@@ -752,6 +782,19 @@ static const struct bad_case bad_cases[] = {
 	  .flags = RUST_GUP_F_WORKER, .expect = EINVAL },
 	{ "DMA_MAP PID", RUST_GUP_IOC_DMA_MAP, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
 	  .flags = RUST_GUP_F_PID, .expect = EINVAL },
+	/* A device mapping it may write is dirtied on release. */
+	{ "DMA_MAP WRITE without DIRTY", RUST_GUP_IOC_DMA_MAP, .size = 4, .op = RUST_GUP_OP_PIN_FAST,
+	  .flags = RUST_GUP_F_WRITE, .expect = EINVAL },
+	{ "DMA_MAP P2PDMA WRITE without DIRTY", RUST_GUP_IOC_DMA_MAP, .size = 4,
+	  .op = RUST_GUP_OP_PIN_LOCKED, .flags = RUST_GUP_F_WRITE | RUST_GUP_F_P2PDMA,
+	  .expect = EINVAL },
+	/* FOLL_FORCE on another address space: see the uapi header. */
+	{ "PIN REMOTE with FORCE", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
+	  .flags = RUST_GUP_F_FORCE, .expect = EPERM },
+	{ "PIN PID with FORCE", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_REMOTE,
+	  .flags = RUST_GUP_F_PID | RUST_GUP_F_FORCE, .pid = PID_SELF, .expect = EPERM },
+	{ "BENCH REMOTE with FORCE", RUST_GUP_IOC_BENCH, .size = 4, .op = RUST_GUP_OP_GET_REMOTE,
+	  .flags = RUST_GUP_F_FORCE, .expect = EPERM },
 	{ "PIN unknown flag", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_FAST, .flags = 0x100, .expect = EINVAL },
 	{ "PIN WORKER on a local op", RUST_GUP_IOC_PIN, .size = 4, .op = RUST_GUP_OP_PIN_FAST,
 	  .flags = RUST_GUP_F_WORKER, .expect = EINVAL },
@@ -817,8 +860,41 @@ static const struct bad_case bad_cases[] = {
 	{ "PIN pid non-zero, local op", RUST_GUP_IOC_PIN, .size = 2, .op = RUST_GUP_OP_PIN_FAST, .pid = 1, .expect = EINVAL },
 	{ "PIN NULL argument", RUST_GUP_IOC_PIN, ARG_NULL, .expect = EFAULT },
 	{ "QUERY NULL argument", RUST_GUP_IOC_QUERY, ARG_NULL, .expect = EFAULT },
+	/* Out fields are zero on input; with them zero, each call below
+	 * succeeds or fails otherwise (ENOENT: there is no set or mirror 0). */
+	{ "PIN id non-zero", RUST_GUP_IOC_PIN, .size = 2, .op = RUST_GUP_OP_PIN_FAST, .out = 1,
+	  .expect = EINVAL },
+	{ "BENCH get_ns non-zero", RUST_GUP_IOC_BENCH, .size = 2, .op = RUST_GUP_OP_PIN_FAST,
+	  .out = 1, .expect = EINVAL },
+	{ "BENCH put_ns non-zero", RUST_GUP_IOC_BENCH, .size = 2, .op = RUST_GUP_OP_PIN_FAST,
+	  .out = 2, .expect = EINVAL },
+	{ "BENCH calls non-zero", RUST_GUP_IOC_BENCH, .size = 2, .op = RUST_GUP_OP_PIN_FAST,
+	  .out = 4, .expect = EINVAL },
+	{ "MIRROR valid non-zero", RUST_GUP_IOC_MIRROR, .size = 2, .out = 1, .expect = EINVAL },
+	{ "MIRROR ns non-zero", RUST_GUP_IOC_MIRROR, .size = 2, .out = 2, .expect = EINVAL },
+	{ "MIRROR retries non-zero", RUST_GUP_IOC_MIRROR, .size = 2, .out = 4, .expect = EINVAL },
+	{ "MIRROR_FAULT, no mirror", RUST_GUP_IOC_MIRROR_FAULT, .size = 2, .expect = ENOENT },
+	{ "MIRROR_FAULT valid non-zero", RUST_GUP_IOC_MIRROR_FAULT, .size = 2, .out = 1,
+	  .expect = EINVAL },
+	{ "MIRROR_FAULT ns non-zero", RUST_GUP_IOC_MIRROR_FAULT, .size = 2, .out = 2,
+	  .expect = EINVAL },
+	{ "MIRROR_FAULT retries non-zero", RUST_GUP_IOC_MIRROR_FAULT, .size = 2, .out = 4,
+	  .expect = EINVAL },
+	{ "QUERY, no set", RUST_GUP_IOC_QUERY, .expect = ENOENT },
+	{ "QUERY set_pages non-zero", RUST_GUP_IOC_QUERY, .out = 1, .expect = EINVAL },
+	{ "MIRROR_READ, no mirror", RUST_GUP_IOC_MIRROR_READ, .expect = ENOENT },
+	{ "MIRROR_READ mirror_pages non-zero", RUST_GUP_IOC_MIRROR_READ, .out = 1, .expect = EINVAL },
+	{ "MIRROR_READ invalidations non-zero", RUST_GUP_IOC_MIRROR_READ, .out = 2, .expect = EINVAL },
+	{ "MIRROR_DMA, no mirror", RUST_GUP_IOC_MIRROR_DMA, .expect = ENOENT },
+	{ "MIRROR_DMA mirror_pages non-zero", RUST_GUP_IOC_MIRROR_DMA, .out = 1, .expect = EINVAL },
+	{ "MIRROR_DMA invalidations non-zero", RUST_GUP_IOC_MIRROR_DMA, .out = 2, .expect = EINVAL },
+	{ "DMA_SEGMENTS, no set", RUST_GUP_IOC_DMA_SEGMENTS, .expect = ENOENT },
+	{ "DMA_SEGMENTS nr_segments non-zero", RUST_GUP_IOC_DMA_SEGMENTS, .out = 1, .expect = EINVAL },
 };
 #undef W
+
+/* 1 when the case sets its structure's n-th out field, else 0. */
+#define OUT(c, n)	(((c)->out >> (n)) & 1)
 
 TEST_F(pin, bad_input_table)
 {
@@ -845,6 +921,8 @@ TEST_F(pin, bad_input_table)
 			struct rust_gup_query query;
 			struct rust_gup_mirror mirror;
 			struct rust_gup_dma_map dma;
+			struct rust_gup_mirror_read mirror_read;
+			struct rust_gup_dma_segments segments;
 			__u64 u64;
 		} u;
 		void *arg = &u;
@@ -869,16 +947,30 @@ TEST_F(pin, bad_input_table)
 			break;
 		case _IOC_NR(RUST_GUP_IOC_BENCH):
 			u.bench = (struct rust_gup_bench) { .addr = addr, .size = size, .op = c->op,
-				.flags = c->flags, .fd = c->reserved };
+				.flags = c->flags, .fd = c->reserved, .get_ns = OUT(c, 0),
+				.put_ns = OUT(c, 1), .calls = OUT(c, 2) };
 			break;
 		case _IOC_NR(RUST_GUP_IOC_MIRROR):
+		case _IOC_NR(RUST_GUP_IOC_MIRROR_FAULT):
 			u.mirror = (struct rust_gup_mirror) { .addr = addr, .size = size,
-				.flags = c->flags };
+				.flags = c->flags, .valid = OUT(c, 0), .ns = OUT(c, 1),
+				.retries = OUT(c, 2) };
 			break;
 		case _IOC_NR(RUST_GUP_IOC_PIN):
 			u.pin = (struct rust_gup_pin) { .addr = addr, .size = size, .op = c->op,
 				.flags = c->flags,
-				.pid = c->pid == PID_SELF ? (__u32)getpid() : c->pid };
+				.pid = c->pid == PID_SELF ? (__u32)getpid() : c->pid, .id = OUT(c, 0) };
+			break;
+		case _IOC_NR(RUST_GUP_IOC_QUERY):
+			u.query = (struct rust_gup_query) { .set_pages = OUT(c, 0) };
+			break;
+		case _IOC_NR(RUST_GUP_IOC_MIRROR_READ):
+		case _IOC_NR(RUST_GUP_IOC_MIRROR_DMA):
+			u.mirror_read = (struct rust_gup_mirror_read) { .mirror_pages = OUT(c, 0),
+				.invalidations = OUT(c, 1) };
+			break;
+		case _IOC_NR(RUST_GUP_IOC_DMA_SEGMENTS):
+			u.segments = (struct rust_gup_dma_segments) { .nr_segments = OUT(c, 0) };
 			break;
 		case _IOC_NR(RUST_GUP_IOC_DMA_MAP):
 			u.dma = (struct rust_gup_dma_map) { .addr = addr, .size = size, .op = c->op,

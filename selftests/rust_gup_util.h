@@ -24,6 +24,10 @@
 #include <linux/capability.h>
 #include <linux/rust_gup.h>
 
+/* Flags of a DMA mapping the device writes: the pages are dirtied on
+ * release (WRITE without DIRTY is refused). */
+#define DEVICE_WRITES	(RUST_GUP_F_WRITE | RUST_GUP_F_DIRTY)
+
 /* An errno's name ("EINVAL"), "success" for 0. */
 static inline const char *errname(int err)
 {

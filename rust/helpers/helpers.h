@@ -112,11 +112,15 @@ bool rust_gup_is_file_hugepages(const struct file *file);
 unsigned int rust_gup_memfd_seals(struct file *file);
 int rust_gup_mapping_map_writable(struct address_space *mapping);
 void rust_gup_mapping_unmap_writable(struct address_space *mapping);
+bool rust_gup_is_append(const struct inode *inode);
 loff_t rust_gup_i_size_read(const struct inode *inode);
 void rust_gup_inode_lock_shared(struct inode *inode);
 void rust_gup_inode_unlock_shared(struct inode *inode);
 struct folio *rust_gup_filemap_get_folio(struct address_space *mapping, pgoff_t index);
 pgoff_t rust_gup_folio_next_index(struct folio *folio);
 void rust_gup_folio_put(struct folio *folio);
+
+/* layout.c */
+size_t rust_gup_c_layout(unsigned int i);
 
 #endif /* RUST_GUP_HELPERS_H */

@@ -42,6 +42,11 @@ void rust_gup_mapping_unmap_writable(struct address_space *mapping)
 	mapping_unmap_writable(mapping);
 }
 
+bool rust_gup_is_append(const struct inode *inode)
+{
+	return IS_APPEND(inode);
+}
+
 loff_t rust_gup_i_size_read(const struct inode *inode)
 {
 	return i_size_read(inode);

@@ -20,7 +20,7 @@
 #define RUST_GUP_DEVICE			"/dev/rust_gup"
 
 /* Bumped for every change of this header; additions keep old numbers. */
-#define RUST_GUP_ABI_VERSION		10
+#define RUST_GUP_ABI_VERSION		11
 
 /*
  * Part 1: the kernel's gup_test ABI (mm/gup_test.h), with the same
@@ -39,7 +39,9 @@
  *    otherwise -EINVAL. On success size is set to the bytes actually taken
  *    (a prefix when GUP stopped early, e.g. at a hole).
  *  - The long-term test (PIN_LONGTERM_TEST_*) belongs to the open file, not
- *    to the whole system, and is released when the file is.
+ *    to the whole system, and is released when the file is. Its pins are
+ *    not charged to pinned_vm, so START needs CAP_IPC_LOCK (-EPERM), as
+ *    any long-term set of part 2 that is not a registration does.
  *  - Unknown commands are -ENOTTY.
  */
 #ifndef __GUP_TEST_H
@@ -108,6 +110,15 @@ struct pin_longterm_test {
 /*
  * Part 2: rust_gup's own commands. Their flags are rust_gup's, not the
  * kernel's FOLL_* values (which are not ABI).
+ *
+ * A field marked "out" is written by the command and must be zero on input
+ * (-EINVAL otherwise), as reserved fields must: a later version may make
+ * it an input. A caller that passes a structure again (the next QUERY of a
+ * set, say) clears those fields first. Inputs the command rewrites on
+ * return (@size of PIN and BENCH, @nr of the read commands) are not out
+ * fields. Since ABI version 11; the numbers kept for earlier versions'
+ * structures (PIN's of version 8, QUERY's of version 6) keep those rules,
+ * and the gup_test structures of part 1 keep gup_test's.
  */
 
 /* Feature bits of struct rust_gup_version. */
@@ -198,7 +209,17 @@ enum rust_gup_op {
  * case 5 of pin_user_pages.rst. DIRTY with a GET op is -EINVAL.
  */
 #define RUST_GUP_F_DIRTY	(1u << 1)
-#define RUST_GUP_F_FORCE	(1u << 2)	/* FOLL_FORCE */
+/*
+ * FORCE: FOLL_FORCE, on the caller's own address space only (the local
+ * ops): a write breaks COW of a read-only private mapping, which the
+ * caller could make writable with mprotect() anyway. With a remote op it
+ * is -EPERM: it would let whoever holds the file write the read-only
+ * mappings of another process, which only a debugger may, past the ptrace
+ * access check that a module cannot make (see RUST_GUP_F_PID). The
+ * proc_mem.force_override= policy is not consulted: it governs
+ * /proc/PID/mem only, and a module cannot read it.
+ */
+#define RUST_GUP_F_FORCE	(1u << 2)
 #define RUST_GUP_F_LONGTERM	(1u << 3)	/* FOLL_LONGTERM */
 #define RUST_GUP_F_P2PDMA	(1u << 4)	/* accept PCI P2PDMA pages */
 /*
@@ -210,6 +231,14 @@ enum rust_gup_op {
  * (the owner: had it when it opened the file). The whole range is pinned
  * or nothing is. The charge goes when the set is released, also after the
  * owner has exited.
+ *
+ * A set that PIN or DMA_MAP keeps long-term (LONGTERM, and every memfd
+ * pin) without ACCOUNT is charged to nobody: it needs CAP_IPC_LOCK, which
+ * lifts RLIMIT_MEMLOCK anyway (-EPERM otherwise), as io_uring charges
+ * registered buffers only to users without it. The file may be passed to
+ * another process; without the capability, what it pins long-term stays
+ * within someone's RLIMIT_MEMLOCK. BENCH, which releases before it
+ * returns, and short-term sets need neither.
  */
 #define RUST_GUP_F_ACCOUNT	(1u << 5)
 /*
@@ -238,9 +267,9 @@ enum rust_gup_op {
  *			module pins 512 pages per memfd_pin_folios() call);
  *			otherwise zero. A reserved field, zero, before ABI
  *			version 9.
- * @get_ns:		time to take the pages, in nanoseconds
- * @put_ns:		time to release them, in nanoseconds
- * @calls:		GUP (or memfd_pin_folios()) calls made
+ * @get_ns:		out: time to take the pages, in nanoseconds
+ * @put_ns:		out: time to release them, in nanoseconds
+ * @calls:		out: GUP (or memfd_pin_folios()) calls made
  */
 struct rust_gup_bench {
 	__u64 addr;
@@ -281,13 +310,18 @@ struct rust_gup_bench {
  * commands) are -EINVAL past 2^19 pages of pins (2 GiB of 4 KiB pages);
  * any take is -EAGAIN while concurrent ones hold that much.
  *
- * RUST_GUP_F_PID needs CAP_SYS_PTRACE (-EPERM otherwise, before the pid is
- * looked up). That is stricter than process_vm_readv(), which asks
- * ptrace_may_access(): the kernel does not export that check, nor
- * mm_access(), to modules. The named process is then the owner for the
- * op: the range is checked against its address space, and a registration
- * is charged to it, against its RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK
- * now. -ESRCH when no such process exists, or it has no user address
+ * RUST_GUP_F_PID needs CAP_SYS_PTRACE in the initial user namespace
+ * (-EPERM otherwise, before the pid is looked up), and that is all that is
+ * checked. process_vm_readv() asks ptrace_may_access() instead, which the
+ * kernel does not export to modules (nor mm_access()): it lets a process
+ * of the same user through without the capability, and it asks the LSM
+ * (security_ptrace_access_check()), which may refuse even a caller with
+ * it (Yama's ptrace_scope 3, SELinux, AppArmor, Landlock). RUST_GUP_F_PID
+ * does not ask the LSM: on such a system it reaches processes that
+ * process_vm_readv() and ptrace would not. The named process is then the
+ * owner for the op: the range is checked against its address space, and a
+ * registration is charged to it, against its RLIMIT_MEMLOCK unless it has
+ * CAP_IPC_LOCK now. -ESRCH when no such process exists, or it has no user address
  * space (a kernel thread, a process that has exited), as
  * process_vm_readv() answers.
  */
@@ -313,14 +347,17 @@ struct rust_gup_pin {
  * and works with QUERY, ACCESS and UNPIN as any other; pins outlive a
  * truncation of the file (they hold what was its memory).
  *
- * @addr and @size must be page aligned and the range inside the file.
- * Flags: WRITE (the device writes: the file must be open for writing, and
- * not sealed with F_SEAL_WRITE or F_SEAL_FUTURE_WRITE; while the set
- * lives, F_SEAL_WRITE cannot be added, as for a shared writable mapping),
- * DIRTY, LONGTERM (implied) and ACCOUNT (a registration, charged to the
- * caller's pinned_vm); others are -EINVAL. Errors: -EBADF when @fd is not
- * an open file, or WRITE on a file not open for writing; -EBADFD when it is
- * neither shmem nor hugetlbfs; -EPERM for WRITE on a write-sealed file;
+ * @addr and @size must be page aligned and the range inside the file,
+ * which must be open for reading. Flags: WRITE (the device writes: the
+ * file must be open for writing, not append-only, and not sealed with
+ * F_SEAL_WRITE or F_SEAL_FUTURE_WRITE; while the set lives, F_SEAL_WRITE
+ * cannot be added, as for a shared writable mapping), DIRTY, LONGTERM
+ * (implied) and ACCOUNT (a registration, charged to the caller's
+ * pinned_vm); others are -EINVAL. The file is checked as mmap() of a shared
+ * mapping with the same access checks it, with its errnos. Errors: -EBADF
+ * when @fd is not an open file; -EBADFD when it is neither shmem nor
+ * hugetlbfs; -EACCES for a file not open for reading, or WRITE on one not
+ * open for writing or append-only; -EPERM for WRITE on a write-sealed file;
  * -EINVAL for a range past the end of the file; on 6.12, -EFAULT for a
  * hugetlbfs range with a page not allocated yet (6.12's memfd_pin_folios()
  * would allocate it without reserving it; fault it in or fallocate() it
@@ -514,8 +551,9 @@ struct rust_gup_access {
  * device could write dirty. RUST_GUP_IOC_MIRROR_DMA reads the addresses.
  * The rules are RUST_GUP_IOC_DMA_MAP's: CAP_SYS_RAWIO (-EPERM), a function
  * with a driver bound (-ENODEV), and whose unbinding unmaps every entry
- * (the mirror stays, with its entries; faults and MIRROR_DMA then give
- * -ENODEV); -EBUSY for a writable entry whose page is already in a
+ * (the mirror stays, with its entries; every RUST_GUP_IOC_MIRROR_FAULT,
+ * whatever it would fill, and MIRROR_DMA then give -ENODEV, and the
+ * entries are left as they are); -EBUSY for a writable entry whose page is already in a
  * mapping a device may write. A page that is not ordinary memory (PCI
  * P2PDMA, which hmm_range_fault() returns as a valid entry) is not
  * mapped: MIRROR_DMA reports it RUST_GUP_MIRROR_NO_DMA. 6.12's
@@ -640,8 +678,11 @@ struct rust_gup_mirror_access {
  * @size:		bytes; on return, the bytes pinned and mapped (a
  *			prefix, as for RUST_GUP_IOC_PIN)
  * @op:			a pin: RUST_GUP_OP_PIN_*
- * @flags:		RUST_GUP_F_*. WRITE maps DMA_BIDIRECTIONAL (the device
- *			may write), otherwise DMA_TO_DEVICE. P2PDMA accepts
+ * @flags:		RUST_GUP_F_*. WRITE | DIRTY maps DMA_BIDIRECTIONAL
+ *			(the device may write; its writes are dirtied on
+ *			release), no WRITE DMA_TO_DEVICE; WRITE without DIRTY
+ *			is -EINVAL: what the device wrote to a file page
+ *			would not be written back. P2PDMA accepts
  *			PCI peer-to-peer pages (a revocable set); LONGTERM
  *			(and ACCOUNT) makes a registration, as RDMA does;
  *			both, a revocable registration of P2PDMA memory.
@@ -667,8 +708,8 @@ struct rust_gup_mirror_access {
  * client (pci_p2pdma_distance() < 0: no common upstream bridge and no
  * whitelisted host bridge), or, without RUST_GUP_F_P2PDMA, for a range
  * that starts with P2PDMA pages; -ENODEV too when the driver of a
- * provider of its P2PDMA pages is being unbound; -EBUSY, with WRITE, when a page is
- * already in a mapping (of any file) that lets a device write it: the DMA
+ * provider of its P2PDMA pages is being unbound; -EBUSY, with WRITE, when a
+ * page is already in a mapping (of any file) that lets a device write it: the DMA
  * API does not support overlapping writable mappings (read-only ones may
  * overlap anything); -EINTR when killed while waiting for the function
  * (its driver being bound or unbound). Nothing is pinned after an error.
