@@ -36,9 +36,10 @@
 //!   layer has its own (three in this tree: rust_gup and the two samples).
 //!
 //! A count is then at most 2^28 + 3 * 2^29 plus what the rest of the
-//! kernel holds, 2^28 short of overflow. The check costs one read of the
-//! folio's count per folio (per page of small folios, which GUP itself
-//! reads), the budget two atomic operations per take.
+//! kernel holds, 2^28 short of overflow. The check costs one C call per
+//! GUP call, one read of a count per folio (per page of small folios,
+//! which GUP itself wrote) and a compare per page; the budget two atomic
+//! operations per take.
 
 use super::bindings;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -122,29 +123,21 @@ impl Drop for UncheckedRefs {
     }
 }
 
-/// Whether a folio of `pages`, which are at consecutive page pointers
-/// (one stretch of [`super::gup`]'s runs) and held, has more references
-/// than a take may leave ([`MAX_FOLIO_REFS`]). One read of a count per
-/// folio.
+/// Whether a folio of `pages`, the held pages of one GUP call, has more
+/// references than a take may leave ([`MAX_FOLIO_REFS`]). One C call for
+/// all of them: a read of a count per folio, two compares per page inside
+/// a huge one.
 ///
 /// # Safety
 ///
-/// The pages are held, and `pages[k] == pages[0].add(k)` for each `k`.
-pub(crate) unsafe fn stretch_over_limit(pages: &[*mut bindings::page]) -> bool {
-    let mut i = 0;
-    while i < pages.len() {
-        let mut in_folio: kernel::ffi::c_ulong = 0;
-        // SAFETY: the page is held, as the caller guarantees.
-        let refs = unsafe { bindings::rust_gup_folio_refs_from(pages[i], &mut in_folio) };
-        if refs > MAX_FOLIO_REFS {
-            return true;
-        }
-        // The folio's pages from `pages[i]` on are the next ones of the
-        // stretch: its pages are at consecutive pointers, and so are the
-        // stretch's.
-        i += (in_folio as usize).max(1);
+/// The pages are held.
+pub(crate) unsafe fn pages_over_limit(pages: &mut [*mut bindings::page]) -> bool {
+    // SAFETY: the pages are held, as the caller guarantees; the helper
+    // reads `pages.len()` entries.
+    unsafe {
+        bindings::rust_gup_folios_max_refs(pages.as_mut_ptr(), pages.len() as kernel::ffi::c_ulong)
+            > MAX_FOLIO_REFS
     }
-    false
 }
 
 /// Whether `folio`, held, has more references than a take may leave.

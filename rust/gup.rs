@@ -38,7 +38,7 @@
 use super::{
     bindings,
     folio_refs::{
-        eoverflow, stretch_over_limit, UncheckedRefs, GET_REFS_PER_PAGE, PIN_REFS_PER_PAGE,
+        eoverflow, pages_over_limit, UncheckedRefs, GET_REFS_PER_PAGE, PIN_REFS_PER_PAGE,
     },
     mm::{task_size, CurrentMm, Mm, MmExt, MmapReadGuard, OwnerMm},
     page::{with_page_mapped, MappedPage, PageInfo},
@@ -458,8 +458,8 @@ unsafe fn frame_stretch(pages: &[*mut bindings::page]) -> (usize, usize) {
 /// Runs are kept past the call, so each call's folios are checked against
 /// [`super::folio_refs::MAX_FOLIO_REFS`] before they are recorded (the
 /// call's own references, at most `refs_per_page` per page, are reserved
-/// until then). A folio over it fails the take with `EOVERFLOW`: the
-/// call's pages from its stretch on are released here, the ones recorded
+/// until then), in one C call per GUP call. A folio over it fails the take
+/// with `EOVERFLOW`: the call's pages are released here, the ones recorded
 /// before by the caller, which drops the holder.
 ///
 /// # Safety
@@ -496,17 +496,17 @@ unsafe fn append_runs(
         let got = ret as usize;
         // SAFETY: the call wrote `got <= nr <= RUNS_CHUNK` valid page
         // pointers to the array, which has room for `RUNS_CHUNK`.
-        let pages = unsafe { core::slice::from_raw_parts(base, got) };
+        let pages = unsafe { core::slice::from_raw_parts_mut(base, got) };
+        // SAFETY: the pages are held, GUP just took them.
+        if unsafe { pages_over_limit(pages) } {
+            // SAFETY: the call's pages are recorded nowhere yet.
+            unsafe { release(base, got) };
+            return Err(eoverflow());
+        }
         let mut i = 0;
         while i < got {
             // SAFETY: the pages are held, GUP just took them.
             let (pfn, n) = unsafe { frame_stretch(&pages[i..]) };
-            // SAFETY: as above; the stretch's pointers are consecutive.
-            if unsafe { stretch_over_limit(&pages[i..i + n]) } {
-                // SAFETY: pages `i..got` of this call are recorded nowhere.
-                unsafe { release(base.add(i), got - i) };
-                return Err(eoverflow());
-            }
             // INVARIANT: the runs record pages GUP just took.
             if let Err(e) = runs.push(pfn, n) {
                 // SAFETY: pages `i..got` of this call are recorded nowhere;

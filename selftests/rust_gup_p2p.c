@@ -1330,6 +1330,68 @@ TEST_F_TIMEOUT(unbind_race, pins_and_dma_maps, 290)
 }
 
 /*
+ * UNPIN and close racing the unbind of the client's driver: writable
+ * mappings of ordinary memory for the second controller are made and
+ * undone, by UNPIN or by closing the file that holds them, while a child
+ * unbinds and rebinds that controller's driver UNBIND_CYCLES times. Each
+ * mapping is undone by its owner or by the unbind, under the registry's
+ * lock either way, so no unbind returns with a mapping of its device
+ * still being taken down (the debug kernel's DMA API debugging reports
+ * "pending DMA allocations" and the VM panics then). Maps while the
+ * driver is away are ENODEV. Nothing leaks.
+ */
+TEST_F_TIMEOUT(unbind_race, unmaps_and_client_unbinds, 290)
+{
+	FIXTURE_DATA(unbind) *u = &self->u;
+	long pins = pins_outstanding(), sets = held_sets(u->fd), made = 0, refused = 0;
+	int status = -1;
+	char ns[64];
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(u->fd);
+		for (int c = 0; c < UNBIND_CYCLES; c++) {
+			if (write_file("/sys/bus/pci/drivers/nvme/unbind", u->other_name))
+				_exit(2);
+			usleep(200 * 1000);
+			if (write_file("/sys/bus/pci/drivers/nvme/bind", u->other_name))
+				_exit(3);
+			for (int i = 0; i < 1200 && nvme_namespace(u->other_name, ns, sizeof(ns)); i++)
+				usleep(100000);
+		}
+		_exit(0);
+	}
+	for (unsigned int i = 0; waitpid(pid, &status, WNOHANG) == 0; i++) {
+		struct rust_gup_dma_map m;
+		int fd = i % 2 ? open(RUST_GUP_DEVICE, O_RDWR) : u->fd;
+		int rc;
+
+		ASSERT_GE(fd, 0);
+		rc = dma_map(fd, u->mem, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES, u->other, &m);
+		if (rc == 0)
+			made++;
+		else
+			refused++;
+		EXPECT_TRUE(rc == 0 || rc == -ENODEV) TH_LOG("map %u: %s", i, strerror(-rc));
+		if (fd != u->fd)
+			close(fd);
+		else if (rc == 0)
+			EXPECT_EQ(0, unhold(fd, m.id));
+		if (rc)
+			usleep(10000);
+	}
+	EXPECT_EQ(0, status) TH_LOG("the unbinding child: %d", status);
+	ksft_print_msg("%d unbinds of the client; %ld mappings made and undone, %ld refused\n",
+		       UNBIND_CYCLES, made, refused);
+	EXPECT_LT(0, made);
+	EXPECT_EQ(pins, pins_outstanding());
+	EXPECT_EQ(sets, held_sets(u->fd));
+	EXPECT_EQ(0, nvme_namespace(u->other_name, ns, sizeof(ns))) TH_LOG("%s back", u->other_name);
+}
+
+/*
  * A mapping's release against its client's unbind: the unbind must not
  * finish while an UNPIN is still unmapping (the DMA API's debugging then
  * reports pending mappings of a driver that is gone). The module's

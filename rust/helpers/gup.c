@@ -160,12 +160,29 @@ int rust_gup_folio_ref_count(const struct folio *folio)
  * The reference count of @page's folio, and in @in_folio how many of the
  * folio's pages are @page and the ones after it.
  */
-int rust_gup_folio_refs_from(struct page *page, unsigned long *in_folio)
+/*
+ * The largest reference count among the folios of the held pages of one
+ * GUP call, pages[0..nr). A page that follows the one before it inside the
+ * same folio (a huge page, as GUP returns it) costs two compares; any
+ * other page one look at its folio. One call per GUP call, so that a small
+ * page costs no call of its own.
+ */
+int rust_gup_folios_max_refs(struct page **pages, unsigned long nr)
 {
-	struct folio *folio = page_folio(page);
+	struct page *folio_end = NULL;
+	int max = 0;
 
-	*in_folio = folio_nr_pages(folio) - folio_page_idx(folio, page);
-	return folio_ref_count(folio);
+	for (unsigned long i = 0; i < nr; i++) {
+		struct page *page = pages[i];
+		struct folio *folio;
+
+		if (i && page == pages[i - 1] + 1 && page < folio_end)
+			continue;
+		folio = page_folio(page);
+		folio_end = page + (folio_nr_pages(folio) - folio_page_idx(folio, page));
+		max = max(max, folio_ref_count(folio));
+	}
+	return max;
 }
 
 /* A large folio's pin count (its _pincount field moves between versions). */

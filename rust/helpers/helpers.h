@@ -72,7 +72,7 @@ bool rust_gup_folio_test_dirty(const struct folio *folio);
 bool rust_gup_folio_test_large(const struct folio *folio);
 unsigned int rust_gup_folio_order(const struct folio *folio);
 int rust_gup_folio_ref_count(const struct folio *folio);
-int rust_gup_folio_refs_from(struct page *page, unsigned long *in_folio);
+int rust_gup_folios_max_refs(struct page **pages, unsigned long nr);
 int rust_gup_folio_pincount(const struct folio *folio);
 
 /* hmm.c */
