@@ -1216,6 +1216,11 @@ FIXTURE_TEARDOWN(unbind_race)
 	unbind_cleanup(&self->u);
 }
 
+/* The module's test-only knob that stretches each release of a mapping
+ * or revocable set, and the stretch of the tests below. */
+#define RELEASE_DELAY "/sys/module/rust_gup/parameters/test_release_delay_ms"
+#define RELEASE_DELAY_MS 4000
+
 /* Whether set `id` reports revoked. */
 static bool revoked(int fd, __u32 id)
 {
@@ -1334,27 +1339,40 @@ TEST_F_TIMEOUT(unbind_race, pins_and_dma_maps, 290)
  * mappings of ordinary memory for the second controller are made and
  * undone, by UNPIN or by closing the file that holds them, while a child
  * unbinds and rebinds that controller's driver UNBIND_CYCLES times. Each
- * mapping is undone by its owner or by the unbind, under the registry's
- * lock either way, so no unbind returns with a mapping of its device
- * still being taken down (the debug kernel's DMA API debugging reports
- * "pending DMA allocations" and the VM panics then). Maps while the
- * driver is away are ENODEV. Nothing leaks.
+ * undo is stretched to 2 s (test_release_delay_ms), so that the unbinds
+ * land inside one. A mapping is undone under the registry's lock, whoever
+ * undoes it, so no unbind returns while an undo of one of its device's
+ * mappings is under way: no unbind's end may fall inside an undo (the
+ * debug kernel's DMA API debugging would also report "pending DMA
+ * allocations" then). Maps while the driver is away are ENODEV. Nothing
+ * leaks.
  */
+#define UNDOS 256
+
 TEST_F_TIMEOUT(unbind_race, unmaps_and_client_unbinds, 290)
 {
 	FIXTURE_DATA(unbind) *u = &self->u;
 	long pins = pins_outstanding(), sets = held_sets(u->fd), made = 0, refused = 0;
-	int status = -1;
+	long undo[UNDOS][2], unbind_end, inside = 0;
+	int status = -1, p[2];
 	char ns[64];
 	pid_t pid;
 
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, write_file(RELEASE_DELAY, "2000")) TH_LOG("the module's test parameter");
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
 		close(u->fd);
+		close(p[0]);
 		for (int c = 0; c < UNBIND_CYCLES; c++) {
+			/* Bound for a while: the parent maps and unmaps. */
+			usleep(1500 * 1000);
 			if (write_file("/sys/bus/pci/drivers/nvme/unbind", u->other_name))
 				_exit(2);
+			unbind_end = now_ms();
+			if (write(p[1], &unbind_end, sizeof(unbind_end)) != sizeof(unbind_end))
+				_exit(4);
 			usleep(200 * 1000);
 			if (write_file("/sys/bus/pci/drivers/nvme/bind", u->other_name))
 				_exit(3);
@@ -1363,28 +1381,44 @@ TEST_F_TIMEOUT(unbind_race, unmaps_and_client_unbinds, 290)
 		}
 		_exit(0);
 	}
+	close(p[1]);
 	for (unsigned int i = 0; waitpid(pid, &status, WNOHANG) == 0; i++) {
 		struct rust_gup_dma_map m;
 		int fd = i % 2 ? open(RUST_GUP_DEVICE, O_RDWR) : u->fd;
+		long start;
 		int rc;
 
 		ASSERT_GE(fd, 0);
 		rc = dma_map(fd, u->mem, N, RUST_GUP_OP_PIN_FAST, DEVICE_WRITES, u->other, &m);
-		if (rc == 0)
-			made++;
-		else
-			refused++;
 		EXPECT_TRUE(rc == 0 || rc == -ENODEV) TH_LOG("map %u: %s", i, strerror(-rc));
+		start = now_ms();
 		if (fd != u->fd)
 			close(fd);
 		else if (rc == 0)
 			EXPECT_EQ(0, unhold(fd, m.id));
-		if (rc)
+		if (rc) {
+			refused++;
 			usleep(10000);
+		} else if (made < UNDOS) {
+			undo[made][0] = start;
+			undo[made++][1] = now_ms();
+		}
 	}
+	write_file(RELEASE_DELAY, "0");
+	while (read(p[0], &unbind_end, sizeof(unbind_end)) == sizeof(unbind_end)) {
+		for (long k = 0; k < made; k++) {
+			if (undo[k][0] < unbind_end && unbind_end < undo[k][1]) {
+				inside++;
+				TH_LOG("an unbind returned %ld ms before an undo of its mapping",
+				       undo[k][1] - unbind_end);
+			}
+		}
+	}
+	close(p[0]);
 	EXPECT_EQ(0, status) TH_LOG("the unbinding child: %d", status);
 	ksft_print_msg("%d unbinds of the client; %ld mappings made and undone, %ld refused\n",
 		       UNBIND_CYCLES, made, refused);
+	EXPECT_EQ(0, inside);
 	EXPECT_LT(0, made);
 	EXPECT_EQ(pins, pins_outstanding());
 	EXPECT_EQ(sets, held_sets(u->fd));
@@ -1400,8 +1434,6 @@ TEST_F_TIMEOUT(unbind_race, unmaps_and_client_unbinds, 290)
  * unbind of that controller starts while the child's unmap waits. The
  * unbind must return after the UNPIN does.
  */
-#define RELEASE_DELAY "/sys/module/rust_gup/parameters/test_release_delay_ms"
-#define RELEASE_DELAY_MS 4000
 
 TEST_F_TIMEOUT(dma, unbind_waits_for_unmap, 240)
 {
