@@ -129,7 +129,10 @@ all_tests() {
 	# tests that map (p2p, fuzz); before faults, whose fail-nth can turn
 	# those checks off.
 	[ -e /sys/kernel/debug/dma-api ] && echo "dma-api rust_gup_dma_api.sh"
-	echo "faults rust_gup_faults"
+	# Two maximal sets (2^22 pages each) taken and released: minutes on
+	# the debug kernel, so a line and a time limit of its own.
+	echo "faults rust_gup_faults -T large_releases_reschedule"
+	echo "faults rust_gup_faults -t large_releases_reschedule"
 	echo "sample with_module.sh rust_gup_sample rust_gup_sample_test"
 	echo "sample with_module.sh rust_gup_mr rust_gup_mr_test"
 	echo "module rust_gup_remote -t unload_while_a_worker_runs"
