@@ -12,6 +12,7 @@
 #                     the KCSAN kernel: what CI runs
 #   make vm           interactive shell in the test VM, rust_gup loaded
 #   make lint         rustfmt --check and clippy, warnings are errors
+#   make compile-fail the layer's rules broken on purpose must not compile
 #   make fmt          rustfmt the Rust sources
 #   make clean
 #
@@ -31,7 +32,7 @@ RUST_TOOLCHAIN ?= $(call lib_sh,RUST_TOOLCHAIN)
 export RUSTUP_TOOLCHAIN := $(RUST_TOOLCHAIN)
 
 BUILD := $(CURDIR)/build
-TARGETS := all modules selftests initramfs lint fmt
+TARGETS := all modules selftests initramfs lint fmt compile-fail
 
 ifeq ($(origin KDIR),undefined)
 # Set up the test kernel, then run the same target against it.
@@ -62,12 +63,14 @@ KDIR_LLVM = $(if $(and $(KDIR_CLANG),$(shell command -v clang-$(KDIR_CLANG))),-$
 KDIR_LIBCLANG = $(if $(KDIR_CLANG),$(wildcard /usr/lib/llvm-$(KDIR_CLANG)/lib))
 
 BINDGEN ?= $(or $(wildcard $(call lib_sh,BINDGEN)),bindgen)
-KBUILD = $(if $(KDIR_LIBCLANG),LIBCLANG_PATH=$(KDIR_LIBCLANG)) $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(KDIR_LLVM) BINDGEN=$(BINDGEN)
+# The kernel's build, for an external module's directory (M=).
+KBUILD_TREE = $(if $(KDIR_LIBCLANG),LIBCLANG_PATH=$(KDIR_LIBCLANG)) $(MAKE) -C $(KDIR) LLVM=$(KDIR_LLVM) BINDGEN=$(BINDGEN)
+KBUILD = $(KBUILD_TREE) M=$(CURDIR)
 ifeq ($(WERROR),1)
 KBUILD += KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror
 endif
-# Crate roots; rustfmt follows their modules.
-RUST_CRATES := module/rust_gup.rs $(wildcard samples/*.rs)
+# Crate roots (rustfmt follows their modules) and the compile-fail cases.
+RUST_CRATES := module/rust_gup.rs $(wildcard samples/*.rs) $(wildcard rust/compile_fail/*.rs)
 RUSTFMT := rustfmt --edition 2021 --config-path $(KDIR)/.rustfmt.toml
 
 all: modules selftests
@@ -92,6 +95,11 @@ lint:
 
 fmt:
 	$(RUSTFMT) $(RUST_CRATES)
+
+# The layer's rules that must not compile (rust/compile_fail/, one crate
+# each, built against the layer the module was just built with).
+compile-fail: modules
+	$(CURDIR)/scripts/compile-fail $(BUILD)/compile-fail env $(KBUILD_TREE) KRUSTFLAGS=-Dwarnings
 
 selftests:
 	$(MAKE) -C selftests KDIR=$(KDIR) O=$(BUILD)/selftests

@@ -20,7 +20,7 @@ use crate::kernel_ext::{
     },
     memfd,
     mm::MmOwner,
-    task::Syscall,
+    task::{cond_resched, Syscall},
     time::Instant,
     uaccess::user_slice,
     uapi,
@@ -55,15 +55,16 @@ fn timed_take<H: TakePages>(
 
 /// Takes `range` of `target` per `request`, `per_call` pages per GUP call,
 /// then releases it under the same mmap lock; `inspect` sees the pages in
-/// between, untimed. P2PDMA pins are held for the call only
-/// ([`PinnedPages::scoped`], which makes the holder, so there the lock is
-/// taken first): their release is timed from the end of the scope.
+/// between, untimed, and its error is the call's (after the release).
+/// P2PDMA pins are held for the call only ([`PinnedPages::scoped`], which
+/// makes the holder, so there the lock is taken first): their release is
+/// timed from the end of the scope.
 fn measure(
     request: &Request,
     target: &Target,
     range: UserPageRange,
     per_call: usize,
-    inspect: impl FnOnce(&dyn PageSet),
+    inspect: impl FnOnce(&dyn PageSet) -> Result,
 ) -> Result<Measured> {
     let (pages, calls, get_ns, put_ns) = match request.kind {
         HolderKind::Plain(plain) => {
@@ -72,17 +73,19 @@ fn measure(
             let (calls, get_ns) =
                 with_held!(&mut held, h => timed_take(h, &path, range, per_call))?;
             let pages = held.pages().len();
-            inspect(held.pages());
+            let inspected = inspect(held.pages());
             let start = Instant::now();
             drop(held);
-            (pages, calls, get_ns, start.elapsed_ns())
+            let put_ns = start.elapsed_ns();
+            inspected?;
+            (pages, calls, get_ns, put_ns)
         }
         HolderKind::P2pdma { .. } => {
             let path = Path::new(target)?;
             let (pages, calls, get_ns, start) =
                 PinnedPages::<MaybeP2pdma>::scoped(request.opts, range.nr_pages(), |pins| {
                     let (calls, get_ns) = timed_take(pins, &path, range, per_call)?;
-                    inspect(pins);
+                    inspect(pins)?;
                     Ok((pins.len(), calls, get_ns, Instant::now()))
                 })?;
             (pages, calls, get_ns, start.elapsed_ns())
@@ -95,6 +98,41 @@ fn measure(
         put_ns,
     })
 }
+
+/// What `mm/gup_test.c`'s `verify_dma_pinned()` checks after a pin
+/// command: every page is DMA-pinned (`folio_maybe_dma_pinned()`) and, for
+/// `PIN_LONGTERM_BENCHMARK`, long-term pinnable (not in ZONE_MOVABLE; the
+/// check's CMA half is out of a module's reach, see `PageInfo`). Where
+/// gup_test WARNs, this logs the first page that is not (`dump_page`) and
+/// fails the command with `EIO`, so a wrong pin fails the test that made it
+/// and not the kernel.
+fn verify_pinned(cmd: u32, set: &dyn PageSet) -> Result {
+    let longterm = match cmd {
+        uapi::PIN_FAST_BENCHMARK | uapi::PIN_BASIC_TEST => false,
+        uapi::PIN_LONGTERM_BENCHMARK => true,
+        _ => return Ok(()),
+    };
+    for index in 0..set.len() {
+        let info = set.page_info(index).ok_or(EIO)?;
+        let wrong = if !info.dma_pinned {
+            "is NOT dma-pinned"
+        } else if longterm && !info.longterm_pinnable {
+            "is NOT pinnable but pinned"
+        } else {
+            if index % VERIFY_BATCH == VERIFY_BATCH - 1 {
+                cond_resched();
+            }
+            continue;
+        };
+        pr_err!("gup_test: pages[{}] {}\n", index, wrong);
+        set.dump_page(index, c_str!("rust_gup: gup_test failure"));
+        return Err(EIO);
+    }
+    Ok(())
+}
+
+/// Pages [`verify_pinned`] checks between two reschedules.
+const VERIFY_BATCH: usize = 4096;
 
 /// Dumps the pages `gup.which_pages` names (1-based, 0 for none) to the
 /// kernel log; out-of-range entries are zeroed, as gup_test does.
@@ -141,9 +179,11 @@ pub(crate) fn gup_test_ioctl(
     }
     let per_call = gup.nr_pages_per_call as usize;
     let m = measure(&request, &target, range, per_call, |pages| {
+        verify_pinned(cmd, pages)?;
         if cmd == uapi::DUMP_USER_PAGES_TEST {
             dump_pages(&mut gup, pages);
         }
+        Ok(())
     })?;
 
     gup.get_delta_usec = m.get_ns / 1000;
@@ -212,7 +252,7 @@ fn measure_gup(bench: &uapi::rust_gup_bench, owner: &MmOwner, cx: &Syscall) -> R
         0 => range.nr_pages(),
         n => n as usize,
     };
-    measure(&request, &target, range, per_call, |_| {})
+    measure(&request, &target, range, per_call, |_| Ok(()))
 }
 
 /// `PIN_LONGTERM_TEST_START`: pin a whole range long-term, or nothing. The

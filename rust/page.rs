@@ -62,6 +62,10 @@ pub(crate) struct PageInfo {
     pub(crate) order: u32,
     /// `folio_maybe_dma_pinned()`.
     pub(crate) dma_pinned: bool,
+    /// `folio_is_longterm_pinnable()` but for CMA, which a module cannot
+    /// read: the zero page, or a folio neither in ZONE_MOVABLE nor
+    /// coherent device memory.
+    pub(crate) longterm_pinnable: bool,
     /// PCI peer-to-peer memory (`is_pci_p2pdma_page()`).
     pub(crate) p2pdma: bool,
     /// For a P2PDMA page, the function whose BAR holds it, when one does.
@@ -104,6 +108,7 @@ impl PageInfo {
                 zone: Zone::from_zonenum(bindings::rust_gup_page_zonenum(page)),
                 order: bindings::rust_gup_folio_order(folio),
                 dma_pinned: bindings::rust_gup_folio_maybe_dma_pinned(folio),
+                longterm_pinnable: bindings::rust_gup_folio_is_longterm_pinnable_outside_cma(folio),
                 p2pdma: p2pdma.is_some(),
                 provider: p2pdma.and_then(|p| p.provider()).map(|f| f.address()),
                 hugetlb: bindings::rust_gup_folio_test_hugetlb(folio),

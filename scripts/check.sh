@@ -31,10 +31,12 @@
 #                   (no debug, KCSAN or mainline boot then: those kernels
 #                   are the project's)
 #
-# Ends with one line "N passed, N failed, N skipped" (top-level tests; a
-# test the plan announced but that never reported counts as failed) and
-# exits non-zero if a test failed, the guest did not finish, the kernel
-# splatted, or FOLL_PIN counters were left unbalanced.
+# Ends with the subtests per category of each boot, then one line "N
+# passed, N failed, N skipped" (top-level tests; a test the plan announced
+# but that never reported counts as failed), and exits non-zero if a test
+# failed, the guest did not finish, the kernel splatted, or FOLL_PIN
+# counters were left unbalanced. On the project's own kernels the harness
+# runs with -S: a skip, a subtest's included, fails its test.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -75,6 +77,8 @@ fi
 
 step "lint: rustfmt and clippy ($(elapsed))"
 mk lint
+step "test: the layer's rules, broken on purpose, do not compile ($(elapsed))"
+mk compile-fail
 
 # The harness's output and this one's are counted together at the end.
 log=$TOPDIR/build/check.log
@@ -94,6 +98,11 @@ mk WERROR=1 initramfs
 # trip over. VMTESTS_ARGS, when given, replaces both with one boot.
 rc=0
 failed_boots=()
+boots=()
+# The project's kernels make every environment the tests need: there a
+# skip is a failure (run_vmtests.sh -S). A KDIR of the user's is not.
+strict=()
+[ -n "${KDIR:-}" ] || strict=(-S)
 boot() {
 	local name=$1 part=$TOPDIR/build/check-$1.log vm=$TOPDIR/scripts/vm
 	shift
@@ -106,6 +115,7 @@ boot() {
 	local status=$?
 	set -e
 	cat "$part" >>"$log"
+	boots+=("$name")
 	[ $status != 0 ] || return 0
 	rc=$status
 	# Said again at the end, where a short tail of the output shows it.
@@ -122,12 +132,12 @@ boot() {
 if [ -n "${VMTESTS_ARGS:-}" ]; then
 	step "test: booting the test kernel ($(elapsed))"
 	# shellcheck disable=SC2086 # VMTESTS_ARGS is split on purpose
-	boot main -- run_vmtests.sh $VMTESTS_ARGS
+	boot main -- run_vmtests.sh "${strict[@]}" $VMTESTS_ARGS
 else
 	step "test: booting the test kernel ($(elapsed))"
-	boot main -- run_vmtests.sh -x migration
+	boot main -- run_vmtests.sh "${strict[@]}" -x migration
 	step "test: booting with movablecore=768M cma=64M for the migration test ($(elapsed))"
-	boot zones --append movablecore=768M --append cma=64M -- run_vmtests.sh -t migration
+	boot zones --append movablecore=768M --append cma=64M -- run_vmtests.sh "${strict[@]}" -t migration
 fi
 
 # An out-of-tree module is built in its source directory, and each other
@@ -138,23 +148,27 @@ fi
 # are compared by content and a changed one gets the time of the copy, not
 # the source's: a source older than the copy's object of an edited
 # version must still be rebuilt.
-# The mainline copy is linted too: its layer compiles other cfgs.
+# The mainline copy is linted and its compile-fail cases built too: its
+# layer compiles other cfgs.
 flavour_src() {
 	src=$TOPDIR/build/$1-src
 	step "build: module, selftests, initramfs for the $1 kernel ($(elapsed))"
 	mkdir -p "$src"
 	rsync -rlp --checksum --delete --exclude=/.git/ --filter=':- .gitignore' "$TOPDIR/" "$src/"
-	[ "$1" != mainline ] || make -C "$src" --no-print-directory KDIR="${flavour_kdir[$1]}" lint
+	if [ "$1" = mainline ]; then
+		make -C "$src" --no-print-directory KDIR="${flavour_kdir[$1]}" lint
+		make -C "$src" --no-print-directory KDIR="${flavour_kdir[$1]}" compile-fail
+	fi
 	make -C "$src" --no-print-directory KDIR="${flavour_kdir[$1]}" WERROR=1 initramfs
 }
 if [ -n "${flavour_kdir[mainline]:-}" ]; then
 	flavour_src mainline
 	export KERNEL=$MAINLINE_KERNEL
 	step "test: booting the Linux $KERNEL test kernel ($(elapsed))"
-	boot mainline --from "$src" -- run_vmtests.sh -x migration
+	boot mainline --from "$src" -- run_vmtests.sh -S -x migration
 	step "test: Linux $KERNEL with movablecore=768M cma=64M for the migration test ($(elapsed))"
 	boot mainline-zones --from "$src" --append movablecore=768M --append cma=64M \
-		-- run_vmtests.sh -t migration
+		-- run_vmtests.sh -S -t migration
 	KERNEL=6.12
 fi
 if [ -n "${flavour_kdir[debug]:-}" ]; then
@@ -165,16 +179,18 @@ if [ -n "${flavour_kdir[debug]:-}" ]; then
 	step "test: booting the debug kernel (KASAN, kmemleak, lockdep, ...; about 25 minutes) ($(elapsed))"
 	# Its tests get twice the time (the fuzzer took 100 to 165 s here, and
 	# CI runs 1.3 to 1.5 times slower).
+	# Its own categories must be listed (-e): a kernel option that went
+	# missing would otherwise leave them out unseen.
 	boot debug --from "$src" --flavour debug -- \
-		env RUST_GUP_TEST_TIMEOUT=600 run_vmtests.sh -x migration -n 123
+		env RUST_GUP_TEST_TIMEOUT=600 run_vmtests.sh -S -e "dma-api fail-nth kmemleak" -x migration -n 123
 	step "test: the debug kernel with movablecore=768M cma=64M for the migration tests ($(elapsed))"
 	boot debug-zones --from "$src" --flavour debug --append movablecore=768M --append cma=64M \
-		-- run_vmtests.sh -t migration
+		-- run_vmtests.sh -S -t migration
 fi
 if [ -n "${flavour_kdir[kcsan]:-}" ]; then
 	flavour_src kcsan
 	step "test: booting the KCSAN kernel for the concurrency tests and the fuzzer's coverage ($(elapsed))"
-	boot kcsan --from "$src" --flavour kcsan -- run_vmtests.sh -t races
+	boot kcsan --from "$src" --flavour kcsan -- run_vmtests.sh -S -e races -t races
 fi
 
 # The harness's own lines are the unindented TAP ones; kernel lines carry
@@ -184,6 +200,13 @@ fi
 if [ "$mainline_skipped" = 1 ]; then
 	step "SKIPPED: the Linux $MAINLINE_KERNEL kernel's boots (its pinned source could not be fetched; see above)"
 fi
+# The subtests per category, boot by boot (run_vmtests.sh prints them).
+for name in "${boots[@]}"; do
+	tr -d '\r' <"$TOPDIR/build/check-$name.log" |
+		sed -n 's/^# subtests: //p' | awk -v boot="$name" '
+		{ p += substr($2, 6); f += substr($3, 6); s += substr($4, 6); line = line "  " $0 "\n" }
+		END { printf "check: %s boot, subtests: pass:%d fail:%d skip:%d\n%s", boot, p, f, s, line }'
+done
 for line in "${failed_boots[@]}"; do
 	echo "$line"
 done

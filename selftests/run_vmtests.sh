@@ -4,10 +4,12 @@
 # Run the rust_gup selftests in the test VM, run_vmtests.sh style: one TAP
 # line per test, each test's own output indented as TAP comments.
 #
-# After every test the harness checks two things the test itself cannot:
-# the FOLL_PIN counters in /proc/vmstat are balanced again, and the kernel
-# log shows no splat (on a KCSAN kernel, no data race in the project's
-# modules; see kcsan_reports). Either one fails the test.
+# After every test the harness checks what the test itself cannot: the
+# FOLL_PIN counters in /proc/vmstat are balanced again, the kernel log shows
+# no splat (on a KCSAN kernel, no data race in the project's modules; see
+# kcsan_reports), and the test's own subtests (its TAP lines) all reported,
+# at least one of them ran, and each test it selects by name ran. Any of
+# these fails the test. With -S a skip fails too, a subtest's included.
 
 DIR=$(cd "$(dirname "$0")" && pwd)
 PATH=$DIR:$PATH
@@ -15,12 +17,18 @@ TIMEOUT=${RUST_GUP_TEST_TIMEOUT:-300}
 
 usage() {
 	cat <<EOT
-usage: ${0##*/} [-t "CATEGORY..."] [-x "CATEGORY..."] [-n "COUNT..."] [-l] [-h]
+usage: ${0##*/} [-t "CATEGORY..."] [-x "CATEGORY..."] [-e "CATEGORY..."] [-n "COUNT..."]
+       [-S] [-l] [-h]
 
   -t  run only these categories (space-separated); default: all
   -x  leave these categories out
+  -e  fail unless this kernel lists these categories (the ones listed
+      only on a kernel with their option: dma-api, kmemleak, races)
   -n  the page counts of the gup matrices (gup_test, compat32);
       default: "1 512 123", as the kernel's run_vmtests.sh
+  -S  strict: a skip is a failure, a subtest's as well as a test's (for
+      the project's own kernels and boots, which make every environment
+      the tests need)
   -l  list the tests of the selected categories and exit
   -h  this help
 
@@ -64,8 +72,10 @@ Categories:
   dma-api   on a kernel with DMA_API_DEBUG (the debug flavour): errors the
             DMA API's checks counted in the tests above (listed only there)
   faults    SIGKILL while pinning or mirroring, munmap of a pinned range,
-            close during ioctls, pins past memory, fail-nth injection into
-            the module's allocations (on a kernel with fault injection)
+            close during ioctls, pins past memory, maximal sets released,
+            a page's reference count bounded
+  fail-nth  on a kernel with fault injection (the debug flavour): fail-nth
+            injection into the module's allocations (listed only there)
   sample    the sample drivers (samples/rust_gup_sample.rs, rust_gup_mr.rs)
   module    unload and load rust_gup repeatedly, leak and busy checks;
             unload while a kernel worker's job still runs
@@ -86,9 +96,11 @@ fuzz category's time limit is 4/5 of it.
 EOT
 }
 
-# The long-term pins of the migration boot: the caller's, a child's remote
-# one, a kernel worker's, a memfd's.
-MIGRATION_TESTS="longterm_migrates_out_of_movable_and_cma
+# The migration boot's tests: that it has what it is for (ZONE_MOVABLE,
+# CMA), then the long-term pins: the caller's, a child's remote one, a
+# kernel worker's, a memfd's.
+MIGRATION_TESTS="migration_boot_has_zone_movable_and_cma
+longterm_migrates_out_of_movable_and_cma
 remote_longterm_migrates_out_of_movable_and_cma
 worker_longterm_migrates_out_of_movable_and_cma
 memfd_pin_migrates_out_of_movable_and_cma"
@@ -128,19 +140,26 @@ all_tests() {
 	# On a DMA_API_DEBUG kernel, what the DMA API's checks counted in the
 	# tests that map (p2p, fuzz); before faults, whose fail-nth can turn
 	# those checks off.
-	[ -e /sys/kernel/debug/dma-api ] && echo "dma-api rust_gup_dma_api.sh"
+	has /sys/kernel/debug/dma-api && echo "dma-api rust_gup_dma_api.sh"
 	# Two maximal sets (2^22 pages each) taken and released: minutes on
 	# the debug kernel, so a line and a time limit of its own.
-	echo "faults rust_gup_faults -T large_releases_reschedule"
+	echo "faults rust_gup_faults -T large_releases_reschedule -T fail_nth"
 	echo "faults rust_gup_faults -t large_releases_reschedule"
+	has /proc/self/fail-nth && echo "fail-nth rust_gup_faults -t fail_nth"
 	echo "sample with_module.sh rust_gup_sample rust_gup_sample_test"
 	echo "sample with_module.sh rust_gup_mr rust_gup_mr_test"
 	echo "module rust_gup_remote -t unload_while_a_worker_runs"
 	echo "module rust_gup_reload.sh"
 	# Last: on a kmemleak kernel, what the tests above leaked.
-	[ -e /sys/kernel/debug/kmemleak ] && echo "kmemleak rust_gup_kmemleak.sh"
-	[ -e /sys/kernel/debug/kcsan ] && races
+	has /sys/kernel/debug/kmemleak && echo "kmemleak rust_gup_kmemleak.sh"
+	has /sys/kernel/debug/kcsan && races
 	true
+}
+
+# Whether this kernel has the file a category needs; every kernel's list
+# with ALL_KERNELS=1 (excluded_elsewhere).
+has() {
+	[ "${ALL_KERNELS:-0}" = 1 ] || [ -e "$1" ]
 }
 
 # On a KCSAN kernel: the tests where threads, processes or the provider's
@@ -162,7 +181,7 @@ races() {
 	# packs it when the module has coverage sites): the fuzzer fails
 	# without it.
 	sites=
-	[ -e /sys/kernel/debug/kcov ] && sites=$DIR/rust_gup.kcov
+	has /sys/kernel/debug/kcov && sites=$DIR/rust_gup.kcov
 	echo "races rust_gup_fuzz -s 3 -n 60000 -T 270 -f -r${sites:+ -c $sites}"
 }
 
@@ -222,13 +241,17 @@ gup_matrix() {
 
 CATEGORIES=
 EXCLUDE=
+EXPECT=
 COUNTS="1 512 123"
 LIST=0
-while getopts "t:x:n:lh" opt; do
+STRICT=0
+while getopts "t:x:e:n:Slh" opt; do
 	case $opt in
 	t) CATEGORIES=$OPTARG ;;
 	x) EXCLUDE=$OPTARG ;;
+	e) EXPECT=$OPTARG ;;
 	n) COUNTS=$OPTARG ;;
+	S) STRICT=1 ;;
 	l) LIST=1 ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -263,6 +286,44 @@ selected_tests() {
 	done
 }
 
+# The kselftest_harness name filters of a command line, "OPTION NAME" a
+# line: none for the programs whose -t, -f and -r are options of their own
+# (rust_gup_test, rust_gup_fuzz, rust_gup_abi), or the scripts that take
+# no filters; rust_gup_longterm.sh hands its arguments to
+# rust_gup_longterm.
+name_filters() {
+	set -- $1
+	case $1 in
+	rust_gup_test* | rust_gup_fuzz* | rust_gup_abi* | with_module.sh | *.sh)
+		[ "$1" = rust_gup_longterm.sh ] || return 0 ;;
+	esac
+	shift
+	while [ $# -ge 2 ]; do
+		case $1 in
+		-[tTfFrRvV]) echo "$1 $2"; shift 2 ;;
+		*) shift ;;
+		esac
+	done
+}
+
+# Each test a line leaves out by name (-T, -F, -R) is one another line
+# selects by the same name (-t, -f, -r; a fixture also by -r lines of its
+# variants): a renamed test fails the line that selects it, not run in the
+# wrong place unseen.
+excluded_elsewhere() {
+	ALL_KERNELS=1 all_tests | while read -r category cmd; do
+		name_filters "$cmd"
+	done | awk '
+		$1 ~ /^-[TFR]$/ { out[tolower($1) " " $2] = $0 }
+		$1 ~ /^-[tfr]$/ { in_[$0] = 1 }
+		$1 == "-r" { split($2, part, "."); in_["-f " part[1]] = 1 }
+		END {
+			for (k in out)
+				if (!(k in in_))
+					printf "%s: left out by name but selected by no line\n", out[k]
+		}'
+}
+
 if [ $LIST = 1 ]; then
 	selected_tests
 	exit 0
@@ -277,6 +338,46 @@ pins() {
 
 nr=$(selected_tests | wc -l)
 [ "$nr" -gt 0 ] || { echo "no test in categories: $CATEGORIES" >&2; exit 2; }
+for category in $EXPECT; do
+	all_tests | grep -q "^$category " && continue
+	echo "-e $category: this kernel does not list it (its kernel option went missing?)" >&2
+	exit 2
+done
+# Checked before anything runs: the list is the script's own.
+orphans=$(excluded_elsewhere)
+[ -z "$orphans" ] || { echo "$orphans" >&2; exit 2; }
+
+# The subtest results in a test's output (its own TAP lines, not indented),
+# "PASS FAIL SKIP PLANNED NAMES": PLANNED the sum of its plans ("1..N"), -1
+# with no plan; NAMES the file of the subtests that reported.
+subtests() {
+	awk -v names="$2" '
+		BEGIN { planned = -1 }
+		/^1\.\.[0-9]+/ { planned = (planned < 0 ? 0 : planned) + substr($1, 4) }
+		/^(not )?ok [0-9]+ / {
+			name = $0; sub(/^(not )?ok [0-9]+ /, "", name); sub(/ #.*/, "", name)
+			print name >names
+		}
+		/^ok [0-9]+ .*# SKIP/ { s++; next }
+		/^ok [0-9]+ / { p++; next }
+		/^not ok [0-9]+ / { f++ }
+		END { printf "%d %d %d %d\n", p, f, s, planned }' "$1"
+}
+
+# The name filters of "$1" that selected no subtest of those named in "$2":
+# -t TEST, -f FIXTURE, -v VARIANT, -r FIXTURE[.VARIANT].TEST, as
+# kselftest_harness matches them (FIXTURE.VARIANT.TEST in its TAP lines).
+unmatched_filters() {
+	name_filters "$1" | while read -r opt name; do
+		case $opt in
+		-t) grep -q -E "^[^.]+(\.[^.]+)?\.$name\$" "$2" ;;
+		-f) grep -q -E "^$name\." "$2" ;;
+		-v) grep -q -E "^[^.]+\.$name\.[^.]+\$" "$2" ;;
+		-r) grep -q -x -F "$name" "$2" ;;
+		*) continue ;;
+		esac || echo "$opt $name"
+	done
+}
 
 echo "TAP version 13"
 echo "1..$nr"
@@ -304,18 +405,53 @@ while read -r category cmd; do
 	name="selftests: rust_gup: $cmd"
 	echo "# $name ($category)"
 	if [ "$category" = compat32 ] && [ $ia32 = 0 ]; then
-		skip=$((skip + 1))
-		echo "ok $n $name # SKIP this kernel does not run 32-bit processes"
+		echo "$category 0 0 1" >>"$rcfile.sub"
+		if [ $STRICT = 1 ]; then
+			fail=$((fail + 1))
+			echo "not ok $n $name # this kernel does not run 32-bit processes (-S: a skip fails)"
+		else
+			skip=$((skip + 1))
+			echo "ok $n $name # SKIP this kernel does not run 32-bit processes"
+		fi
 		continue
 	fi
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	# shellcheck disable=SC2086 # the command line is split on purpose
-	{ timeout -s KILL "$TIMEOUT" $cmd 2>&1; echo $? >"$rcfile"; } </dev/null | sed 's/^/# /'
+	{ timeout -s KILL "$TIMEOUT" $cmd 2>&1; echo $? >"$rcfile"; } </dev/null |
+		tee "$rcfile.out" | sed 's/^/# /'
 	rc=$(cat "$rcfile")
 	echo "# took $(awk -v t0="$t0" '{ printf "%.1f", $1 - t0 }' /proc/uptime) s"
 
 	why=
 	[ "$rc" = 137 ] && why="timed out after ${TIMEOUT}s"
+	# What its subtests reported; a program without TAP lines of its own
+	# counts as one subtest, its exit code's.
+	read -r sub_pass sub_fail sub_skip planned <<EOT
+$(subtests "$rcfile.out" "$rcfile.names")
+EOT
+	if [ "$planned" = 0 ]; then
+		why="$why${why:+, }it ran no test (a name filter or a plan of 0)"
+	elif [ "$planned" -gt 0 ] && [ $((sub_pass + sub_fail + sub_skip)) -lt "$planned" ] &&
+	     [ "$rc" != 137 ]; then
+		why="$why${why:+, }$((planned - sub_pass - sub_fail - sub_skip)) of $planned subtests did not report"
+	fi
+	if [ "$planned" != 0 ]; then
+		touch "$rcfile.names"
+		unmatched=$(unmatched_filters "$cmd" "$rcfile.names" | tr '\n' ' ')
+		[ -z "$unmatched" ] || why="$why${why:+, }no test ran for ${unmatched% }"
+	fi
+	rm -f "$rcfile.names"
+	if [ $((sub_pass + sub_fail + sub_skip)) = 0 ]; then
+		case $rc in
+		0) sub_pass=1 ;;
+		4) sub_skip=1 ;;
+		*) sub_fail=1 ;;
+		esac
+	fi
+	if [ $STRICT = 1 ] && [ "$sub_skip" -gt 0 ]; then
+		why="$why${why:+, }$sub_skip skipped (-S: a skip fails)"
+		grep -E '^ok [0-9]+ .*# SKIP' "$rcfile.out" | sed 's/^/# skipped: /'
+	fi
 	leaked=$(pins)
 	[ "$leaked" = 0 ] || why="$why${why:+, }$leaked pins not released (nr_foll_pin_acquired - released)"
 	dmesg -c >"$rcfile.dmesg"
@@ -331,16 +467,29 @@ while read -r category cmd; do
 
 	if [ -n "$why" ] || { [ "$rc" != 0 ] && [ "$rc" != 4 ]; }; then
 		fail=$((fail + 1))
+		# A test that failed with its subtests passed (a check after
+		# them, or the harness's) counts one failed subtest.
+		[ "$sub_fail" != 0 ] || sub_fail=1
 		echo "not ok $n $name # exit=$rc${why:+ $why}"
 	elif [ "$rc" = 4 ]; then
 		skip=$((skip + 1))
 		echo "ok $n $name # SKIP"
 	else
 		pass=$((pass + 1))
-		echo "ok $n $name"
+		note=
+		[ "$sub_skip" = 0 ] || note=" # $sub_skip of its subtests skipped"
+		echo "ok $n $name$note"
 	fi
+	echo "$category $sub_pass $sub_fail $sub_skip" >>"$rcfile.sub"
 done <"$rcfile.list"
-rm -f "$rcfile" "$rcfile.list" "$rcfile.dmesg"
+
+# Subtests per category (scripts/check.sh adds them up over its boots).
+sort -s -k1,1 "$rcfile.sub" | awk '
+	$1 != cat { if (cat != "") out(); cat = $1; p = f = s = 0 }
+	{ p += $2; f += $3; s += $4 }
+	END { if (cat != "") out() }
+	function out() { printf "# subtests: %s pass:%d fail:%d skip:%d\n", cat, p, f, s }'
+rm -f "$rcfile" "$rcfile.list" "$rcfile.dmesg" "$rcfile.out" "$rcfile.sub"
 
 [ -e /sys/kernel/debug/kcsan ] &&
 	echo "# KCSAN: $core_races data-race reports in the core kernel (shown above), none failed"

@@ -6,8 +6,10 @@
  * struct pin_longterm_test 20, against 80 and 24 on x86_64: commands 1 to 7
  * have other numbers. rust_gup answers them, reads and writes only the
  * caller's bytes, and also answers the 64-bit numbers. Each gup_test
- * command also goes to the kernel's C gup_test, and what it answers is
- * reported next to rust_gup's.
+ * command also goes to the kernel's C gup_test, and the answers are
+ * compared: C's compat_ptr_ioctl() knows only the 64-bit numbers, so it
+ * refuses the 32-bit ones with EINVAL, and with the 64-bit numbers both
+ * devices answer alike.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
+#include "rust_gup_harness.h"
 #include "rust_gup_util.h"
 
 #ifndef __i386__
@@ -88,36 +90,63 @@ FIXTURE_TEARDOWN(compat)
 	EXPECT_EQ(self->pins, pins_outstanding());
 }
 
+/* A gup_test structure as the 64-bit numbers carry it: 80 bytes, the same
+ * fields at the same offsets, 4 bytes of padding at the end. */
+struct gup_test64 {
+	struct gup_test gup;
+	__u32 tail;
+};
+
+/* Command i of gup_cmds on fd, with its number (32-bit or 64-bit): the
+ * result, 0 or an errno, and the structure as it came back. */
+static int gup_cmd(int fd, unsigned int i, unsigned long cmd, char *buf, size_t size,
+		   struct gup_test64 *arg)
+{
+	*arg = (struct gup_test64){
+		.gup = {
+			.addr = (uintptr_t)buf, .size = size, .nr_pages_per_call = 4,
+			.gup_flags = gup_cmds[i].gup_flags, .which_pages = { 1 },
+			.get_delta_usec = ~0ull, .put_delta_usec = ~0ull,
+		},
+		.tail = 0xdeadbeef,
+	};
+	return ioctl(fd, cmd, arg) ? errno : 0;
+}
+
 /*
- * Commands 1 to 6 with the numbers a 32-bit build has, on both devices.
- * rust_gup must take the pages and say so; the C gup_test's answer is
- * reported.
+ * Commands 1 to 6 on both devices. The numbers a 32-bit build has: rust_gup
+ * takes the pages and says so, the C gup_test refuses them (EINVAL). The
+ * 64-bit numbers: both take the pages, and say the same of them.
  */
 TEST_F(compat, gup_test_commands)
 {
+	if (self->c_fd < 0)
+		SKIP(return, "no %s to compare with (CONFIG_GUP_TEST)", C_GUP_TEST);
 	for (unsigned int i = 0; i < sizeof(gup_cmds) / sizeof(gup_cmds[0]); i++) {
-		struct gup_test gup = {
-			.addr = (uintptr_t)self->buf, .size = self->size,
-			.nr_pages_per_call = 4, .gup_flags = gup_cmds[i].gup_flags,
-			.which_pages = { 1 },
-		};
-		int ret = ioctl(self->fd, gup_cmds[i].cmd, &gup);
-		char c_result[32] = "not present";
+		unsigned long cmd = gup_cmds[i].cmd, cmd64 = native_cmd(cmd, 80);
+		struct gup_test64 rust, c, rust64, c64;
+		int ret = gup_cmd(self->fd, i, cmd, self->buf, self->size, &rust);
+		int c_ret = gup_cmd(self->c_fd, i, cmd, self->buf, self->size, &c);
+		int ret64 = gup_cmd(self->fd, i, cmd64, self->buf, self->size, &rust64);
+		int c_ret64 = gup_cmd(self->c_fd, i, cmd64, self->buf, self->size, &c64);
 
-		EXPECT_EQ(0, ret) TH_LOG("%s (%#lx): %s", gup_cmds[i].name, gup_cmds[i].cmd,
-					 result(ret));
-		EXPECT_EQ(self->size, gup.size);
-		if (self->c_fd >= 0) {
-			struct gup_test c = {
-				.addr = (uintptr_t)self->buf, .size = self->size,
-				.nr_pages_per_call = 4, .gup_flags = gup_cmds[i].gup_flags,
-			};
-
-			snprintf(c_result, sizeof(c_result), "%s",
-				 result(ioctl(self->c_fd, gup_cmds[i].cmd, &c)));
-		}
-		printf("# %-24s %#lx: rust_gup %s, C gup_test %s\n", gup_cmds[i].name,
-		       gup_cmds[i].cmd, result(ret), c_result);
+		printf("# %-22s %#lx: rust_gup %s, C %s; %#lx: rust_gup %s, C %s\n",
+		       gup_cmds[i].name, cmd, errname(ret), errname(c_ret), cmd64,
+		       errname(ret64), errname(c_ret64));
+		EXPECT_EQ(0, ret) TH_LOG("%s", gup_cmds[i].name);
+		EXPECT_EQ(self->size, rust.gup.size);
+		EXPECT_NE(~0ull, rust.gup.get_delta_usec);
+		EXPECT_NE(~0ull, rust.gup.put_delta_usec);
+		EXPECT_EQ(0xdeadbeef, rust.tail) TH_LOG("%s: past the caller's 76 bytes",
+							gup_cmds[i].name);
+		EXPECT_EQ(EINVAL, c_ret) TH_LOG("%s: C gup_test knows the 32-bit number now",
+						gup_cmds[i].name);
+		EXPECT_EQ(0, ret64) TH_LOG("%s, 64-bit number", gup_cmds[i].name);
+		EXPECT_EQ(c_ret64, ret64) TH_LOG("%s, 64-bit number", gup_cmds[i].name);
+		EXPECT_EQ(c64.gup.size, rust64.gup.size) TH_LOG("%s", gup_cmds[i].name);
+		EXPECT_EQ(c64.gup.which_pages[0], rust64.gup.which_pages[0]);
+		EXPECT_NE(~0ull, rust64.gup.get_delta_usec);
+		EXPECT_NE(~0ull, c64.gup.get_delta_usec);
 	}
 }
 
@@ -143,14 +172,16 @@ TEST_F(compat, longterm_test)
 	EXPECT_EQ(0, ioctl(self->fd, PIN_LONGTERM_TEST_STOP));
 	printf("# PIN_LONGTERM_TEST_START %#lx: rust_gup success\n",
 	       (unsigned long)PIN_LONGTERM_TEST_START);
-	if (self->c_fd >= 0) {
-		ret = ioctl(self->c_fd, PIN_LONGTERM_TEST_START, &lt);
-		printf("# PIN_LONGTERM_TEST_START %#lx: C gup_test %s\n",
-		       (unsigned long)PIN_LONGTERM_TEST_START, result(ret));
-		if (!ret)
-			ioctl(self->c_fd, PIN_LONGTERM_TEST_STOP);
-	}
 	free(copy);
+	if (self->c_fd < 0)
+		SKIP(return, "no %s to compare with (CONFIG_GUP_TEST)", C_GUP_TEST);
+	/* The C gup_test does not know the 32-bit number. */
+	ret = ioctl(self->c_fd, PIN_LONGTERM_TEST_START, &lt) ? errno : 0;
+	printf("# PIN_LONGTERM_TEST_START %#lx: C gup_test %s\n",
+	       (unsigned long)PIN_LONGTERM_TEST_START, errname(ret));
+	if (!ret)
+		ioctl(self->c_fd, PIN_LONGTERM_TEST_STOP);
+	EXPECT_EQ(EINVAL, ret);
 }
 
 /*

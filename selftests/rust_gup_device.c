@@ -20,7 +20,7 @@
 
 #include <linux/rust_gup.h>
 
-#include "kselftest_harness.h"
+#include "rust_gup_harness.h"
 
 #define MISC_MAJOR 10
 

@@ -29,7 +29,7 @@
 
 #include <linux/rust_gup.h>
 
-#include "kselftest_harness.h"
+#include "rust_gup_harness.h"
 #include "rust_gup_util.h"
 
 static long page_size;

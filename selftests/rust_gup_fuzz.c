@@ -820,9 +820,11 @@ static void *chaos(void *arg)
 
 /*
  * The errnos of the module's documentation (Documentation/rust_gup.rst),
- * but EINTR, which only a task being killed gets, and so never sees, and
- * EOVERFLOW, which needs a page mapped at thousands of addresses and held
- * by dozens of sets (faults.folio_refcount_is_bounded returns it).
+ * but EINTR, which only a task being killed gets, and so never sees;
+ * EIO, which only a gup_test pin command of a module that pinned wrongly
+ * returns; and EOVERFLOW, which needs a page mapped at thousands of
+ * addresses and held by dozens of sets (faults.folio_refcount_is_bounded
+ * returns it).
  */
 static const int documented[] = {
 	EINVAL, EFAULT, ENOTTY, ENODEV, ENOENT, ENOSPC, EAGAIN, EBUSY, EREMOTEIO, ENOMEM,

@@ -19,7 +19,7 @@
 #include <linux/fs.h>
 #include <linux/rust_gup.h>
 
-#include "kselftest_harness.h"
+#include "rust_gup_harness.h"
 #include "rust_gup_util.h"
 
 #ifndef F_SEAL_FUTURE_WRITE

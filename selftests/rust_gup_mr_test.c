@@ -16,7 +16,7 @@
 
 #include <linux/rust_gup_mr.h>
 
-#include "kselftest_harness.h"
+#include "rust_gup_harness.h"
 #include "rust_gup_util.h"
 
 #define PAGES 16

@@ -42,7 +42,7 @@
 
 #include <linux/rust_gup.h>
 
-#include "kselftest_harness.h"
+#include "rust_gup_harness.h"
 #include "rust_gup_util.h"
 
 #define N 8	/* pages of each kind; CPU access to the CMB is slow MMIO */

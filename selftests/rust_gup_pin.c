@@ -18,7 +18,7 @@
 
 #include <linux/rust_gup.h>
 
-#include "kselftest_harness.h"
+#include "rust_gup_harness.h"
 #include "rust_gup_util.h"
 
 #define NR_PAGES 16
@@ -451,18 +451,6 @@ TEST(got_pages_are_put_by_folio)
 		munmap(buf, size);
 	}
 	close(fd);
-}
-
-/* The page frame of the page at addr, from /proc/self/pagemap; 0 if none. */
-static unsigned long long pagemap_pfn(int pagemap, const void *addr)
-{
-	unsigned long long entry;
-
-	if (pread(pagemap, &entry, sizeof(entry),
-		  (unsigned long)addr / page_size * sizeof(entry)) != sizeof(entry))
-		return 0;
-	/* Present, and bits 0-54 the frame. */
-	return entry >> 63 ? entry & ((1ull << 55) - 1) : 0;
 }
 
 static struct rust_gup_stats stats_of(int fd)

@@ -47,7 +47,7 @@
 #include <linux/capability.h>
 #include <linux/rust_gup.h>
 
-#include "kselftest_harness.h"
+#include "rust_gup_harness.h"
 #include "rust_gup_util.h"
 
 #define N 16

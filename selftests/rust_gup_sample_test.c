@@ -14,7 +14,7 @@
 
 #include <linux/rust_gup_sample.h>
 
-#include "kselftest_harness.h"
+#include "rust_gup_harness.h"
 #include "rust_gup_util.h"
 
 #define PAGES 32

@@ -22,10 +22,21 @@
  * (upstream's 0x2 is FOLL_GET in 6.12, which makes the pin commands WARN);
  * and a call that takes less than the whole range, or fails, fails the
  * test instead of being printed as "truncated".
+ *
+ * What the device did is checked on what it cannot have written itself
+ * (root only, as the harness runs it): the kernel's FOLL_PIN counters moved
+ * by exactly the pages of every pin command (and not at all for the FOLL_GET
+ * ones), every page pinned was released, the first and last pages' reference
+ * counts are what they were before (a FOLL_GET reference not put shows
+ * there; read through a set of /dev/rust_gup, taken and dropped around the
+ * run), the output fields the command writes were overwritten (they are
+ * poisoned first), and a THP (-t) run is backed by huge pages before it
+ * starts, as /proc/kpageflags says.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +47,7 @@
 #include <linux/rust_gup.h>
 
 #include "kselftest.h"
+#include "rust_gup_util.h"
 
 #define MB (1ul << 20)
 
@@ -65,6 +77,73 @@ static int is_benchmark(unsigned long c)
 	       c == PIN_LONGTERM_BENCHMARK;
 }
 
+static int is_pin(unsigned long c, const struct gup_test *gup)
+{
+	return c == PIN_FAST_BENCHMARK || c == PIN_BASIC_TEST || c == PIN_LONGTERM_BENCHMARK ||
+	       (c == DUMP_USER_PAGES_TEST && gup->test_flags & GUP_TEST_FLAG_DUMP_PAGES_USE_PIN);
+}
+
+/* What an output field holds before the device writes it. */
+#define POISON 0xdeadbeefdeadbeefull
+
+/* A page's reference count and frame, read through a set of /dev/rust_gup
+ * taken (FOLL_GET, the fast path, which leaves the LRU alone) and dropped
+ * at once: its own reference is in the count, the same before and after.
+ * 0 if it cannot be read. Taken with the LRU batches drained. */
+struct probe {
+	unsigned long long pfn;
+	unsigned int refcount;
+};
+
+/*
+ * Empties every CPU's LRU folio batches, which hold a reference to each
+ * folio they hold (a GUP that marks a page accessed may put its folio in
+ * one): lru_add_drain(), which MADV_COLD makes on the CPU it runs on, on
+ * each CPU the process may run on in turn.
+ */
+static void drain_lru_batches(void)
+{
+	static char *page;
+	cpu_set_t all, one;
+
+	if (!page) {
+		page = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (page == MAP_FAILED)
+			ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	}
+	if (sched_getaffinity(0, sizeof(all), &all))
+		ksft_exit_fail_msg("sched_getaffinity: %s\n", strerror(errno));
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &all))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		page[0] = 1;
+		if (sched_setaffinity(0, sizeof(one), &one) ||
+		    madvise(page, getpagesize(), MADV_COLD))
+			ksft_exit_fail_msg("draining CPU %d's LRU batches: %s\n", cpu,
+					   strerror(errno));
+	}
+	if (sched_setaffinity(0, sizeof(all), &all))
+		ksft_exit_fail_msg("sched_setaffinity: %s\n", strerror(errno));
+}
+
+static struct probe probe_page(int fd, char *page)
+{
+	struct rust_gup_page_info info;
+	struct probe p = { 0 };
+	long pages;
+	__u32 id;
+
+	if (fd < 0 || hold(fd, page, getpagesize(), RUST_GUP_OP_GET_FAST, 0, &id, &pages))
+		return p;
+	if (query(fd, id, &info, 1) == 1)
+		p = (struct probe){ .pfn = info.pfn, .refcount = info.refcount };
+	unhold(fd, id);
+	return p;
+}
+
 /* One thread: the command, `repeats` times for the benchmarks. */
 static void *run(void *arg)
 {
@@ -75,6 +154,7 @@ static void *run(void *arg)
 
 	for (int i = 0; i < rounds && !why; i++) {
 		gup.size = size;
+		gup.get_delta_usec = gup.put_delta_usec = POISON;
 		if (ioctl(dev_fd, cmd, &gup)) {
 			err = errno;
 			why = "ioctl failed";
@@ -82,6 +162,8 @@ static void *run(void *arg)
 		}
 		if (gup.size != size)
 			why = "took less than the whole range";
+		else if (gup.get_delta_usec == POISON || gup.put_delta_usec == POISON)
+			why = "did not write get_delta_usec and put_delta_usec";
 		pthread_mutex_lock(&print_lock);
 		if (!is_benchmark(cmd))
 			ksft_print_msg("%s: done\n", cmd_name(cmd));
@@ -101,9 +183,58 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* The shmem THP mode to put back, when a run changed it. */
+static char shmem_mode[32];
+
+/*
+ * A shared mapping of /dev/zero is shmem, where THP is off unless the shmem
+ * knob allows it: a THP run there asks for it ("advise", as MADV_HUGEPAGE
+ * does), and the mode is put back at the end.
+ */
+static void shmem_thp_for(int map_flags)
+{
+	if (!(map_flags & MAP_SHARED) || (map_flags & MAP_HUGETLB))
+		return;
+	if (shmem_thp(shmem_mode, sizeof(shmem_mode)))
+		ksft_exit_fail_msg("cannot read %s\n", SHMEM_THP);
+	if (write_file(SHMEM_THP, "advise"))
+		ksft_exit_fail_msg("cannot write %s (not root?)\n", SHMEM_THP);
+}
+
+/* A THP run is backed by huge pages, a no-THP one by none: the label is
+ * what the pages are, as /proc/kpageflags says (only with -z not given). */
+static void check_thp(char *p, int thp)
+{
+	int total, huge = thp_blocks(p, size, &total);
+
+	ksft_print_msg("%d of %d 2 MiB blocks backed by a THP\n", huge, total);
+	if (huge < 0)
+		ksft_exit_fail_msg("cannot read /proc/self/pagemap or /proc/kpageflags\n");
+	if (thp && (total == 0 || huge != total))
+		ksft_exit_fail_msg("a THP run not backed by THPs\n");
+	if (!thp && huge)
+		ksft_exit_fail_msg("a no-THP run backed by THPs\n");
+}
+
+/* A page's reference count after the run is what it was before. */
+static void check_refcount(const char *which, struct probe before, struct probe after)
+{
+	if (!before.refcount || !after.refcount || before.pfn != after.pfn) {
+		ksft_print_msg("%s page: reference count not compared (no probe, or it moved)\n",
+			       which);
+		return;
+	}
+	if (after.refcount > before.refcount)
+		ksft_exit_fail_msg("%s page: %u references after the run, %u before: not put\n",
+				   which, after.refcount, before.refcount);
+}
+
 int main(int argc, char **argv)
 {
 	struct gup_test gup = { 0 };
+	struct probe first, last;
+	long acquired, released, pins;
+	int probe_fd;
 	int opt, nr_pages = 1, thp = -1, write = 1, nthreads = 1, touch = 1;
 	int map_flags = MAP_PRIVATE, file_fd;
 	const char *file = "/dev/zero";
@@ -175,6 +306,8 @@ int main(int argc, char **argv)
 	if (write)
 		gup.gup_flags |= RUST_GUP_FOLL_WRITE;
 
+	if (thp == 1)
+		shmem_thp_for(map_flags);
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, map_flags, file_fd, 0);
 	if (p == MAP_FAILED) {
 		if (map_flags & MAP_HUGETLB)
@@ -183,13 +316,20 @@ int main(int argc, char **argv)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	}
 	gup.addr = (unsigned long)p;
-	if (thp == 1)
-		madvise(p, size, MADV_HUGEPAGE);
-	else if (thp == 0)
-		madvise(p, size, MADV_NOHUGEPAGE);
+	if (thp >= 0 && madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+		ksft_exit_fail_msg("madvise: %s\n", strerror(errno));
 	if (touch)
 		for (unsigned long off = 0; off < size; off += getpagesize())
 			p[off] = 0;
+	if (touch && thp >= 0 && !(map_flags & MAP_HUGETLB))
+		check_thp(p, thp);
+
+	probe_fd = open(RUST_GUP_DEVICE, O_RDWR);
+	drain_lru_batches();
+	first = probe_page(probe_fd, p);
+	last = probe_page(probe_fd, p + size - getpagesize());
+	acquired = vmstat("nr_foll_pin_acquired");
+	released = vmstat("nr_foll_pin_released");
 
 	threads = calloc(nthreads, sizeof(*threads));
 	if (!threads)
@@ -200,6 +340,24 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
+
+	/* What the kernel saw, which the device cannot have written. */
+	pins = is_pin(cmd, &gup) ? (long)nthreads * (is_benchmark(cmd) ? repeats : 1) *
+				   (long)(size / getpagesize()) : 0;
+	acquired = vmstat("nr_foll_pin_acquired") - acquired;
+	released = vmstat("nr_foll_pin_released") - released;
+	if (acquired < 0 || released < 0)
+		ksft_print_msg("FOLL_PIN counters not read (not root?): not checked\n");
+	else if (acquired != pins || released != pins)
+		ksft_exit_fail_msg("%ld pages pinned and %ld released where the command pins %ld\n",
+				   acquired, released, pins);
+	drain_lru_batches();
+	check_refcount("first", first, probe_page(probe_fd, p));
+	check_refcount("last", last, probe_page(probe_fd, p + size - getpagesize()));
+	if (probe_fd >= 0)
+		close(probe_fd);
+	if (shmem_mode[0])
+		write_file(SHMEM_THP, shmem_mode);
 	munmap(p, size);
 	ksft_finished();
 }

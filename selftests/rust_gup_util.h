@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <linux/kernel-page-flags.h>
 #include <linux/rust_gup.h>
 
 /* Flags of a DMA mapping the device writes: the pages are dirtied on
@@ -74,6 +75,96 @@ static inline long vmstat(const char *name)
 			found = value;
 	fclose(f);
 	return found;
+}
+
+/*
+ * Where pages are, as the kernel's own interfaces say (root only), for
+ * checks that must not take the module's word for it.
+ */
+
+/* The page frame of the page at addr, from /proc/self/pagemap (an open
+ * descriptor); 0 if none is present. */
+static inline unsigned long long pagemap_pfn(int pagemap, const void *addr)
+{
+	unsigned long long entry;
+
+	if (pread(pagemap, &entry, sizeof(entry),
+		  (unsigned long)addr / getpagesize() * sizeof(entry)) != sizeof(entry))
+		return 0;
+	/* Present, and bits 0-54 the frame. */
+	return entry >> 63 ? entry & ((1ull << 55) - 1) : 0;
+}
+
+#define PMD_BYTES (2ul << 20)	/* x86_64's PMD mapping: a 2 MiB THP */
+
+/*
+ * How many of the whole 2 MiB-aligned blocks of [addr, addr + size) are
+ * each one transparent huge page (first and last page present with
+ * KPF_THP, from /proc/kpageflags, 511 frames apart), with the number of
+ * such blocks in *total; -1 if pagemap or kpageflags cannot be read.
+ */
+static inline int thp_blocks(const void *addr, size_t size, int *total)
+{
+	unsigned long start = ((unsigned long)addr + PMD_BYTES - 1) & ~(PMD_BYTES - 1);
+	unsigned long end = ((unsigned long)addr + size) & ~(PMD_BYTES - 1);
+	int pagemap = open("/proc/self/pagemap", O_RDONLY);
+	int kpf = open("/proc/kpageflags", O_RDONLY), huge = 0;
+
+	*total = 0;
+	if (pagemap < 0 || kpf < 0)
+		huge = -1;
+	for (unsigned long block = start; huge >= 0 && block < end; block += PMD_BYTES) {
+		unsigned long long head = pagemap_pfn(pagemap, (void *)block);
+		unsigned long long tail = pagemap_pfn(pagemap, (void *)(block + PMD_BYTES - 1));
+		unsigned long long flags[2] = { 0, 0 };
+
+		if (head && tail == head + PMD_BYTES / getpagesize() - 1 &&
+		    pread(kpf, &flags[0], sizeof(flags[0]), head * 8) == 8 &&
+		    pread(kpf, &flags[1], sizeof(flags[1]), tail * 8) == 8)
+			huge += (flags[0] & flags[1]) >> KPF_THP & 1;
+		++*total;
+	}
+	if (pagemap >= 0)
+		close(pagemap);
+	if (kpf >= 0)
+		close(kpf);
+	return huge;
+}
+
+/* Whether [addr, addr + size), 2 MiB-aligned, is all transparent huge pages. */
+static inline bool thp_backed(const void *addr, size_t size)
+{
+	int total, huge = thp_blocks(addr, size, &total);
+
+	return total > 0 && huge == total;
+}
+
+/* The span of the Movable zones, from /proc/zoneinfo: [start, end) page
+ * frames; both 0 when there is none (a boot without movablecore=). One
+ * node, as in the test VM. */
+static inline void movable_span(unsigned long long *start, unsigned long long *end)
+{
+	char line[256], zone[32] = "";
+	unsigned long long value, spanned = 0;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	*start = *end = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %*d, zone %31s", zone) == 1) {
+			spanned = 0;
+			continue;
+		}
+		if (strcmp(zone, "Movable"))
+			continue;
+		if (sscanf(line, " spanned %llu", &value) == 1)
+			spanned = value;
+		else if (sscanf(line, " start_pfn: %llu", &value) == 1 && spanned) {
+			*start = value;
+			*end = value + spanned;
+		}
+	}
+	if (f)
+		fclose(f);
 }
 
 /* FOLL_PIN pins taken and not yet released, system-wide. */

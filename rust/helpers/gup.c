@@ -126,6 +126,17 @@ bool rust_gup_folio_maybe_dma_pinned(struct folio *folio)
 	return folio_maybe_dma_pinned(folio);
 }
 
+/*
+ * folio_is_longterm_pinnable() without its CMA half: folio_migratetype()
+ * reads the pageblock flags through get_pfnblock_flags_mask(), which is
+ * not exported to modules.
+ */
+bool rust_gup_folio_is_longterm_pinnable_outside_cma(struct folio *folio)
+{
+	return is_zero_folio(folio) ||
+	       (!folio_is_device_coherent(folio) && !folio_is_zone_movable(folio));
+}
+
 bool rust_gup_folio_test_hugetlb(const struct folio *folio)
 {
 	return folio_test_hugetlb(folio);

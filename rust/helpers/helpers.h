@@ -66,6 +66,7 @@ bool rust_gup_zone_device_pages_have_same_pgmap(const struct page *a,
 						const struct page *b);
 struct folio *rust_gup_page_folio(struct page *page);
 bool rust_gup_folio_maybe_dma_pinned(struct folio *folio);
+bool rust_gup_folio_is_longterm_pinnable_outside_cma(struct folio *folio);
 bool rust_gup_folio_test_hugetlb(const struct folio *folio);
 bool rust_gup_folio_test_anon(const struct folio *folio);
 bool rust_gup_folio_test_dirty(const struct folio *folio);
