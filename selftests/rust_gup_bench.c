@@ -143,6 +143,23 @@ static void parse_list(struct list *l, char *arg, const char *const *names, int 
 	}
 }
 
+/* A buffer of a THP type is THPs in every whole 2 MiB block, one of 4 KiB
+ * pages none: the label is what the pages are, as /proc/kpageflags says. */
+static void check_label(int type, char *p, size_t size)
+{
+	int total, huge = thp_blocks(p, size, &total);
+	bool thp = type == 1 || type == MEMFD_THP;
+
+	if (huge < 0)
+		die("/proc/self/pagemap or /proc/kpageflags");
+	if (thp ? huge != total : huge != 0) {
+		fprintf(stderr, "# %s %zu MiB: %d of %d 2 MiB blocks are THPs\n", types[type],
+			size / MIB, huge, total);
+		errno = EINVAL;
+		die("a buffer not backed as its label says");
+	}
+}
+
 /* A buffer of `size` bytes of the page type, faulted in; NULL if it cannot
  * be had (not enough hugetlb pages). */
 static char *map_buffer(int type, size_t size)
@@ -162,6 +179,8 @@ static char *map_buffer(int type, size_t size)
 		die("madvise");
 	for (size_t off = 0; off < size; off += 4096)
 		p[off] = 1;
+	if (type != 2)
+		check_label(type, p, size);
 	return p;
 }
 
@@ -391,6 +410,8 @@ static int map_memfd(int type, size_t size, char **map)
 	}
 	for (size_t off = 0; off < size; off += 4096)
 		(*map)[off] = 1;
+	if (type == MEMFD_THP)
+		check_label(type, *map, size);
 	return fd;
 }
 
@@ -403,8 +424,35 @@ static long meta_bytes(void)
 	return s.held_meta_bytes;
 }
 
+/*
+ * C's kept long-term pin of the same memory, timed as rust_gup's held set
+ * is, by user space around the ioctl that pins and keeps the range and the
+ * one that releases it: the C gup_test's PIN_LONGTERM_TEST_START
+ * (pin_user_pages(FOLL_LONGTERM) under the mmap lock, 512 pages per call,
+ * into a page array) and _STOP.
+ */
+static void c_kept_cell(int type, char *buf, size_t size, int rep, unsigned long pages,
+			unsigned long calls)
+{
+	struct pin_longterm_test lt = {
+		.addr = (unsigned long)buf, .size = size, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+	long t, get, put;
+
+	t = now_ns();
+	if (ioctl(c_fd, PIN_LONGTERM_TEST_START, &lt))
+		die("PIN_LONGTERM_TEST_START on gup_test (long-term phase)");
+	get = now_ns() - t;
+	t = now_ns();
+	if (ioctl(c_fd, PIN_LONGTERM_TEST_STOP))
+		die("PIN_LONGTERM_TEST_STOP on gup_test (long-term phase)");
+	put = now_ns() - t;
+	row_named("c-ns", "pin_held", type, size, 512, 1, rep, pages, calls, get, put, get + put);
+}
+
 /* PIN_LONGTERM_BENCHMARK on both devices, then a held long-term set of the
- * same memory (of memfd, if not -1, by file offset). */
+ * same memory (of memfd, if not -1, by file offset), and C's kept pin of it,
+ * in turns. */
 static void held_cell(int type, char *buf, int memfd, size_t size, FILE *meta)
 {
 	unsigned long pages = size / 4096, calls = (pages + 511) / 512;
@@ -432,6 +480,8 @@ static void held_cell(int type, char *buf, int memfd, size_t size, FILE *meta)
 			row_named(rust ? "rust" : "c", "pin_held", type, size, 512, 1, rep, pages, calls,
 				  g.get_delta_usec * 1000, g.put_delta_usec * 1000, wall);
 		}
+		if (rep % 2)
+			c_kept_cell(type, buf, size, rep, pages, calls);
 		bytes = meta_bytes();
 		t = now_ns();
 		if (ioctl(rust_fd, RUST_GUP_IOC_PIN, &pin) || pin.size != size)
@@ -444,6 +494,8 @@ static void held_cell(int type, char *buf, int memfd, size_t size, FILE *meta)
 		put = now_ns() - t;
 		row_named("rust-ns", "pin_held", type, size, 512, 1, rep, pages, calls, get, put,
 			  get + put);
+		if (!(rep % 2))
+			c_kept_cell(type, buf, size, rep, pages, calls);
 		if (meta) {
 			fprintf(meta, "array,%s,%zu,%d,%lu,%lu\n", types[type], size / MIB, rep, pages,
 				pages * sizeof(void *));
@@ -559,7 +611,7 @@ int main(int argc, char **argv)
 	long threads_mib = 128, held_mib = 1024;
 	FILE *meta = NULL;
 	int opt, mirrors = 1, dma = 1;
-	char client_name[64];
+	char client_name[64], mode[32], thp[32];
 	long client;
 
 	out = stdout;
@@ -604,6 +656,10 @@ int main(int argc, char **argv)
 	if (c_fd < 0)
 		die(C_DEVICE " (CONFIG_GUP_TEST, debugfs mounted?)");
 	check_clocksource("at start");
+	/* What the guest's THP settings are, for the report's label. */
+	if (shmem_thp(mode, sizeof(mode)) || sysfs_choice(THP_ENABLED, thp, sizeof(thp)))
+		die("the THP settings");
+	fprintf(stderr, "# guest THP: enabled=%s shmem_enabled=%s\n", thp, mode);
 	client = dma ? pci_function("nvme", -1, client_name, sizeof(client_name)) : -1;
 	if (dma && client < 0)
 		fprintf(stderr, "# no PCI function bound to nvme: no DMA rows\n");

@@ -302,12 +302,13 @@ static inline int write_file(const char *path, const char *value)
 }
 
 #define SHMEM_THP "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+#define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
 
-/* The bracketed word of the shmem THP knob, into mode. */
-static inline int shmem_thp(char *mode, size_t len)
+/* The bracketed word of a sysfs knob ("always [madvise] never"), into mode. */
+static inline int sysfs_choice(const char *path, char *mode, size_t len)
 {
 	char line[256], *open, *close_;
-	FILE *f = fopen(SHMEM_THP, "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -errno;
@@ -323,6 +324,12 @@ static inline int shmem_thp(char *mode, size_t len)
 	*close_ = 0;
 	snprintf(mode, len, "%s", open + 1);
 	return 0;
+}
+
+/* The shmem THP knob's mode. */
+static inline int shmem_thp(char *mode, size_t len)
+{
+	return sysfs_choice(SHMEM_THP, mode, len);
 }
 
 /* Drops capability cap (CAP_IPC_LOCK, ...) from this process's effective set. */
